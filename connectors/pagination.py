@@ -1,0 +1,514 @@
+"""Paging strategies, one per paging style of the four sources (see SOURCES.md).
+
+A paginator is a small, stateless strategy object; ``pages(client, path, ...)`` walks one listing
+and yields `Page` objects in order, each with the raw body exactly as received. Streams choose
+and configure their paginator explicitly; nothing is auto-detected.
+
+==========================  ============================================  =====================
+strategy                    stops when                                     source
+==========================  ============================================  =====================
+`PageNumberPaginator`       ``has_more(body)`` is false                    Zoho Books
+`NextLinkPaginator`         the body has no ``@odata.nextLink``            Business Central
+`PageCountPaginator`        page ``Result-Pages`` was read (concurrent)    Simpro
+`OffsetPaginator`           ``Content-Range`` total covered (concurrent)   Carbon (PostgREST)
+==========================  ============================================  =====================
+
+Paging never loops and never silently skips rows: a page repeating an earlier page's records,
+a repeated link, or a listing that ends short of its announced total raises `PaginationError`.
+The concurrent strategies fetch ahead on a thread pool (each request still takes a slot of the
+client's rate limiter) and yield pages in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, Protocol, TypeVar
+
+import httpx
+import orjson
+
+from connectors.errors import ApiError, ConfigurationError, PaginationError, PayloadError
+from connectors.http import ApiClient
+
+__all__ = [
+    "NextLinkPaginator",
+    "OffsetPaginator",
+    "Page",
+    "PageCountPaginator",
+    "PageNumberPaginator",
+    "Paginator",
+]
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One response of a listing: `number` is 1-based in yield order, `body` the raw response
+    body verbatim (land this; `records` were parsed with orjson, floats are binary), `url` the
+    request URL, redacted."""
+
+    number: int
+    records: list[dict[str, Any]]
+    body: bytes = field(repr=False)
+    url: str
+
+
+class Paginator(Protocol):
+    def pages(
+        self,
+        client: ApiClient,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: str,
+    ) -> Iterator[Page]: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageNumberPaginator:
+    """``?page=1,2,...&per_page=N`` while ``has_more(body)``; records under `records_key`.
+
+    Zoho: ``has_more=lambda body: body["page_context"]["has_more_page"]``.
+    """
+
+    records_key: str
+    page_size: int
+    page_param: str = "page"
+    size_param: str = "per_page"
+    has_more: Callable[[Any], bool]
+
+    def pages(
+        self,
+        client: ApiClient,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: str,
+    ) -> Iterator[Page]:
+        guard = _LoopGuard(client, stream)
+        number = 0
+        while True:
+            number += 1
+            page_params = {
+                **(params or {}),
+                self.page_param: number,
+                self.size_param: self.page_size,
+            }
+            data, response = client.get_json(
+                path, params=page_params, headers=headers, stream=stream
+            )
+            page = _page(client, stream, number, data, response, self.records_key)
+            guard.check_page(page)
+            try:
+                more = bool(self.has_more(data))
+            except (KeyError, IndexError, TypeError) as exc:
+                raise _error(
+                    PayloadError,
+                    client,
+                    stream,
+                    f"page {number} has no paging information ({type(exc).__name__}: {exc})",
+                    url=page.url,
+                ) from exc
+            if more and not page.records:
+                raise _error(
+                    PaginationError,
+                    client,
+                    stream,
+                    f"page {number} is empty but says more pages follow",
+                    url=page.url,
+                )
+            yield page
+            if not more:
+                return
+
+
+@dataclass(frozen=True, kw_only=True)
+class NextLinkPaginator:
+    """OData server-driven paging: follow ``@odata.nextLink`` verbatim until absent.
+
+    Never ``$top``/``$skip`` (Business Central's docs forbid client paging); the page size is
+    only requested, with ``Prefer: odata.maxpagesize=N``. A relative link is resolved against
+    the page it came from; the client refuses links to another host.
+    """
+
+    records_key: str = "value"
+    next_link_key: str = "@odata.nextLink"
+    max_page_size: int | None = None
+
+    def pages(
+        self,
+        client: ApiClient,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: str,
+    ) -> Iterator[Page]:
+        request_headers = httpx.Headers(headers)
+        if self.max_page_size is not None:
+            _add_preference(request_headers, f"odata.maxpagesize={self.max_page_size}")
+        guard = _LoopGuard(client, stream)
+        url, page_params = path, params
+        number = 0
+        while True:
+            number += 1
+            data, response = client.get_json(
+                url, params=page_params, headers=request_headers, stream=stream
+            )
+            page = _page(client, stream, number, data, response, self.records_key)
+            guard.check_page(page)
+            link = data.get(self.next_link_key)
+            if link is not None and not isinstance(link, str):
+                raise _error(
+                    PayloadError,
+                    client,
+                    stream,
+                    f"page {number} has a non-string {self.next_link_key}",
+                    url=page.url,
+                )
+            if link:
+                url, page_params = str(response.url.join(link)), None
+                guard.check_link(url, number)
+            yield page
+            if not link:
+                return
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageCountPaginator:
+    """Simpro: ``?page=n&pageSize=N``, a bare JSON array, and the page count in a header.
+
+    Page 1 tells the count (``Result-Pages``); pages 2..N are fetched concurrently and yielded
+    in order. If a later page announces more pages (rows were added while paging) those are
+    fetched too, so nothing is skipped.
+    """
+
+    page_size: int
+    page_param: str = "page"
+    size_param: str = "pageSize"
+    pages_header: str = "Result-Pages"
+    max_workers: int = 4
+
+    def pages(
+        self,
+        client: ApiClient,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: str,
+    ) -> Iterator[Page]:
+        def fetch(number: int) -> tuple[Page, int]:
+            page_params = {
+                **(params or {}),
+                self.page_param: number,
+                self.size_param: self.page_size,
+            }
+            data, response = client.get_json(
+                path, params=page_params, headers=headers, stream=stream
+            )
+            page = _page(client, stream, number, data, response, None)
+            return page, self._page_count(client, stream, response, page.url)
+
+        guard = _LoopGuard(client, stream)
+        first, total = fetch(1)
+        guard.check_page(first)
+        yield first
+        fetched = 1
+        while fetched < total:
+            batch = range(fetched + 1, total + 1)
+            for page, count in _in_order(fetch, batch, self.max_workers):
+                guard.check_page(page)
+                total = max(total, count)
+                yield page
+            fetched = batch[-1]
+
+    def _page_count(
+        self, client: ApiClient, stream: str, response: httpx.Response, url: str
+    ) -> int:
+        value = response.headers.get(self.pages_header)
+        if value is not None and value.strip().isdigit():
+            return int(value)
+        problem = "is missing" if value is None else f"is {value!r}, not a page count"
+        raise _error(
+            PaginationError,
+            client,
+            stream,
+            f"the {self.pages_header} header {problem}, so the page count is unknown",
+            url=url,
+            hint="check the path is a list endpoint (Simpro list paths end with '/')",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """One PostgREST response: rows, raw body, redacted URL, and the Content-Range total."""
+
+    records: list[dict[str, Any]]
+    body: bytes
+    url: str
+    total: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OffsetPaginator:
+    """PostgREST: ``?limit=N&offset=M&order=...`` with ``Prefer: count=exact``.
+
+    The first response's ``Content-Range`` (``0-24/3573``) gives the total; the remaining
+    offsets are fetched concurrently and yielded in order. A server ``max-rows`` cap returns
+    fewer rows than asked without saying so: if page 1 is short while the total says more
+    remain, the step becomes what page 1 returned, and any later short page has its gap fetched.
+    The rows received must cover the first total, else `PaginationError` (rows vanished while
+    paging). Without a known total (``*``) it pages sequentially until an empty page.
+    """
+
+    page_size: int
+    limit_param: str = "limit"
+    offset_param: str = "offset"
+    max_workers: int = 4
+
+    def pages(
+        self,
+        client: ApiClient,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: str,
+    ) -> Iterator[Page]:
+        if not params or not params.get("order"):
+            raise ConfigurationError(
+                "offset paging needs an explicit order (PostgREST has no implicit order, so "
+                "pages could overlap or skip rows)",
+                source=client.source,
+                connection_id=client.connection_id,
+                stream=stream,
+                hint="pass params={'order': 'id.asc', ...} with a unique column last",
+            )
+        request_headers = httpx.Headers(headers)
+        _add_preference(request_headers, "count=exact")
+        base_params = dict(params)
+
+        def fetch(offset: int, limit: int) -> _Chunk:
+            page_params = {**base_params, self.limit_param: limit, self.offset_param: offset}
+            try:
+                data, response = client.get_json(
+                    path, params=page_params, headers=request_headers, stream=stream
+                )
+            except ApiError as exc:
+                if exc.status_code == 416:  # offset past the end: rows vanished while paging
+                    return _Chunk([], b"", exc.url or "", None)
+                raise
+            url = client.redact_url(response.url)
+            records = _records(client, stream, data, None, url)
+            start, total = _content_range(client, stream, response, url)
+            if records and start != offset:
+                raise _error(
+                    PaginationError,
+                    client,
+                    stream,
+                    f"asked for offset {offset}, got rows from {start}",
+                    url=url,
+                )
+            return _Chunk(records, response.content, url, total)
+
+        def fetch_span(offset: int, count: int) -> list[_Chunk]:
+            """`count` rows from `offset`, in as many requests as the server's cap needs."""
+            chunks: list[_Chunk] = []
+            got = 0
+            while got < count:
+                chunk = fetch(offset + got, count - got)
+                chunks.append(chunk)
+                if not chunk.records:
+                    break
+                got += len(chunk.records)
+            return chunks
+
+        guard = _LoopGuard(client, stream)
+        number = 0
+
+        def page_of(chunk: _Chunk) -> Page:
+            nonlocal number
+            number += 1
+            page = Page(number=number, records=chunk.records, body=chunk.body, url=chunk.url)
+            guard.check_page(page)
+            return page
+
+        first = fetch(0, self.page_size)
+        yield page_of(first)
+        received = step = len(first.records)
+        if first.total is None:  # no count: walk until an empty page
+            while step:
+                chunk = fetch(received, self.page_size)
+                step = len(chunk.records)
+                received += step
+                if step:
+                    yield page_of(chunk)
+            return
+        expected = end = first.total
+        offset = received
+        while step and offset < end:
+            spans = [(start, min(step, end - start)) for start in range(offset, end, step)]
+            for chunks in _in_order(lambda span: fetch_span(*span), spans, self.max_workers):
+                for chunk in chunks:
+                    if chunk.records:  # an empty chunk ends a span early; no rows to land
+                        received += len(chunk.records)
+                        yield page_of(chunk)
+                    end = max(end, chunk.total or 0)  # rows added while paging
+            offset = spans[-1][0] + spans[-1][1]
+        if received < expected:
+            raise _error(
+                PaginationError,
+                client,
+                stream,
+                f"received {received} rows but the listing announced {expected}: rows were "
+                "deleted or reordered while paging",
+                url=first.url,
+                hint="rerun the sync; if it persists, order by an immutable unique column",
+            )
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+class _LoopGuard:
+    """Remembers each non-empty page's records and each followed link of one listing."""
+
+    def __init__(self, client: ApiClient, stream: str) -> None:
+        self._client = client
+        self._stream = stream
+        self._pages: dict[bytes, int] = {}
+        self._links: dict[str, int] = {}
+
+    def check_page(self, page: Page) -> None:
+        if not page.records:
+            return
+        digest = hashlib.blake2b(orjson.dumps(page.records), digest_size=16).digest()
+        earlier = self._pages.setdefault(digest, page.number)
+        if earlier != page.number:
+            raise _error(
+                PaginationError,
+                self._client,
+                self._stream,
+                f"page {page.number} repeats page {earlier} ({len(page.records)} identical "
+                "records): the source ignores the paging parameters or loops",
+                url=page.url,
+            )
+
+    def check_link(self, link: str, number: int) -> None:
+        earlier = self._links.setdefault(link, number)
+        if earlier != number:
+            raise _error(
+                PaginationError,
+                self._client,
+                self._stream,
+                f"page {number} links to {self._client.redact_url(link)}, already followed "
+                f"from page {earlier}: the listing loops",
+            )
+
+
+def _page(
+    client: ApiClient,
+    stream: str,
+    number: int,
+    data: Any,
+    response: httpx.Response,
+    records_key: str | None,
+) -> Page:
+    url = client.redact_url(response.url)
+    records = _records(client, stream, data, records_key, url)
+    return Page(number=number, records=records, body=response.content, url=url)
+
+
+def _records(
+    client: ApiClient, stream: str, data: Any, key: str | None, url: str
+) -> list[dict[str, Any]]:
+    """The record list: the body itself (`key` None) or the body's `key` member."""
+    records = data.get(key) if key is not None and isinstance(data, dict) else data
+    if isinstance(records, list) and all(isinstance(r, dict) for r in records):
+        return records
+    where = "the body" if key is None else f"body[{key!r}]"
+    raise _error(
+        PayloadError,
+        client,
+        stream,
+        f"{where} is {type(records).__name__}, expected a list of objects",
+        url=url,
+    )
+
+
+_CONTENT_RANGE = re.compile(r"^\s*(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*$")
+
+
+def _content_range(
+    client: ApiClient, stream: str, response: httpx.Response, url: str
+) -> tuple[int | None, int | None]:
+    """(first row offset or None if empty, total or None if unknown) of ``Content-Range``."""
+    value = response.headers.get("Content-Range", "")
+    match = _CONTENT_RANGE.match(value)
+    if match is None:
+        raise _error(
+            PaginationError,
+            client,
+            stream,
+            f"Content-Range {value!r} is missing or unreadable",
+            url=url,
+            hint="check the path is a PostgREST table or view",
+        )
+    start, _, total = match.groups()
+    return (
+        int(start) if start is not None else None,
+        int(total) if total != "*" else None,
+    )
+
+
+def _add_preference(headers: httpx.Headers, preference: str) -> None:
+    existing = headers.get("Prefer")
+    headers["Prefer"] = f"{existing}, {preference}" if existing else preference
+
+
+def _in_order(fn: Callable[[_T], _R], items: Iterable[_T], max_workers: int) -> Iterator[_R]:
+    """`fn` over `items` on a thread pool, yielded in item order, at most 2 x max_workers
+    ahead (so a slow consumer does not buffer a whole listing)."""
+    todo = iter(items)
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ledgersync-page")
+    pending: deque[Future[_R]] = deque(
+        pool.submit(fn, item) for item in islice(todo, 2 * max_workers)
+    )
+    try:
+        while pending:
+            result = pending.popleft().result()
+            pending.extend(pool.submit(fn, item) for item in islice(todo, 1))
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _error(
+    cls: type[PaginationError] | type[PayloadError],
+    client: ApiClient,
+    stream: str,
+    message: str,
+    *,
+    url: str | None = None,
+    hint: str | None = None,
+) -> PaginationError | PayloadError:
+    return cls(
+        message,
+        source=client.source,
+        connection_id=client.connection_id,
+        stream=stream,
+        method="GET" if url else None,
+        url=url,
+        hint=hint,
+    )

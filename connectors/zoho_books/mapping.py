@@ -1,0 +1,122 @@
+"""Zoho Books payloads → canonical rows (declarative; see models.mapping)."""
+
+from __future__ import annotations
+
+from models import mapping as m
+from models.schema import CUSTOMERS, INVOICES, PAYMENT_APPLICATIONS, PAYMENTS
+
+from .settings import TIMESTAMP_FORMAT
+
+_TIMESTAMPS = (TIMESTAMP_FORMAT,)
+
+_ONE_TABLE = "SELECT connection_id, record_id, payload AS p, vanished_at FROM {%s}"
+
+CUSTOMER_MAPPING = m.Mapping(
+    table=CUSTOMERS,
+    stream="contacts",
+    relation=_ONE_TABLE % "contacts",
+    fields={
+        "customer_id": m.text("contact_id", required=True),
+        "customer_number": m.text("contact_number"),
+        "name": m.first_text("company_name", "contact_name", required=True),
+        "kind": m.sql(
+            "CASE p ->> '$.customer_sub_type' WHEN 'individual' THEN 'person' ELSE 'company' END"
+        ),
+        "email": m.text("email"),
+        "phone": m.text("phone"),
+        "currency_code": m.currency("currency_code"),
+        "payment_terms_days": m.integer("payment_terms"),
+        "credit_limit": m.money("credit_limit", required=False, non_negative=True),
+        "status": m.enum("status", {"active": "active", "inactive": "inactive"}),
+        "source_balance": m.money("outstanding_receivable_amount", required=False),
+        "created_at": m.timestamp("created_time", formats=_TIMESTAMPS),
+        "updated_at": m.timestamp("last_modified_time", formats=_TIMESTAMPS, required=True),
+    },
+)
+
+INVOICE_STATUSES = {
+    "draft": "draft",
+    "sent": "open",
+    "viewed": "open",
+    "unpaid": "open",
+    "overdue": "open",
+    "pending": "open",
+    "partially_paid": "partially_paid",
+    "paid": "paid",
+    "void": "void",
+}
+
+INVOICE_MAPPING = m.Mapping(
+    table=INVOICES,
+    stream="invoices",
+    relation=_ONE_TABLE % "invoices",
+    fields={
+        "invoice_id": m.text("invoice_id", required=True),
+        "invoice_number": m.text("invoice_number"),
+        "customer_id": m.text("customer_id", required=True),
+        "status": m.enum("status", INVOICE_STATUSES),
+        "issue_date": m.date("date"),
+        "due_date": m.date("due_date", required=False),
+        "currency_code": m.currency("currency_code"),
+        "exchange_rate": m.rate("exchange_rate"),
+        "subtotal": m.money("sub_total", required=False),
+        "tax_amount": m.money("tax_total", required=False, default_zero=True),
+        "total_amount": m.money("total", non_negative=True),
+        "credits_applied": m.money(
+            "credits_applied", required=False, non_negative=True, default_zero=True
+        ),
+        "write_off_amount": m.money(
+            "write_off_amount", required=False, non_negative=True, default_zero=True
+        ),
+        "source_balance": m.money("balance", required=False),
+        "updated_at": m.timestamp("last_modified_time", formats=_TIMESTAMPS, required=True),
+    },
+)
+
+# Zoho deletes payments rather than voiding them: every payment it serves is posted.
+PAYMENT_MAPPING = m.Mapping(
+    table=PAYMENTS,
+    stream="customerpayments",
+    relation=(
+        "SELECT l.connection_id, l.record_id, l.payload AS p, d.payload AS d, l.vanished_at "
+        "FROM {customerpayments} l LEFT JOIN {customerpayment_details} d "
+        "ON d.connection_id = l.connection_id AND d.record_id = l.record_id"
+    ),
+    fields={
+        "payment_id": m.text("payment_id", required=True),
+        "payment_number": m.text("payment_number"),
+        "customer_id": m.text("customer_id", required=True),
+        "payment_date": m.date("date"),
+        "currency_code": m.currency("currency_code"),
+        "exchange_rate": m.rate("exchange_rate"),
+        "amount": m.money("amount", non_negative=True),
+        "bank_charges": m.money("bank_charges", alias="d", required=False, default_zero=True),
+        "method": m.text("payment_mode"),
+        "reference": m.text("reference_number"),
+        "status": m.const("posted"),
+        "source_unapplied_amount": m.money("unused_amount", required=False),
+        "updated_at": m.timestamp("last_modified_time", formats=_TIMESTAMPS, required=True),
+    },
+)
+
+APPLICATION_MAPPING = m.Mapping(
+    table=PAYMENT_APPLICATIONS,
+    stream="customerpayment_details",
+    relation=(
+        "SELECT connection_id, record_id || ':' || coalesce(p ->> '$.invoice_payment_id', "
+        "p ->> '$.invoice_id') AS record_id, p, parent, vanished_at FROM ("
+        "SELECT connection_id, record_id, payload AS parent, vanished_at, "
+        "unnest(CAST(json_extract(payload, '$.invoices') AS JSON[])) AS p "
+        "FROM {customerpayment_details})"
+    ),
+    fields={
+        "application_id": m.sql("record_id"),
+        "payment_id": m.text("payment_id", required=True, alias="parent"),
+        "invoice_id": m.text("invoice_id", required=True),
+        "amount_applied": m.money("amount_applied"),
+        # Zoho's application lines carry the invoice's date, not their own: use the payment's.
+        "applied_date": m.date("date", alias="parent"),
+    },
+)
+
+MAPPINGS = (CUSTOMER_MAPPING, INVOICE_MAPPING, PAYMENT_MAPPING, APPLICATION_MAPPING)

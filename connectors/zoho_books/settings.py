@@ -1,0 +1,38 @@
+"""Zoho Books API v3: constants from SOURCES.md §3."""
+
+from __future__ import annotations
+
+from connectors.streams import Stream
+
+SOURCE = "zoho_books"
+
+# Data centre → (API base URL, accounts base URL for OAuth tokens).
+DATA_CENTRES: dict[str, tuple[str, str]] = {
+    "com": ("https://www.zohoapis.com/books/v3", "https://accounts.zoho.com"),
+    "eu": ("https://www.zohoapis.eu/books/v3", "https://accounts.zoho.eu"),
+    "in": ("https://www.zohoapis.in/books/v3", "https://accounts.zoho.in"),
+    "com.au": ("https://www.zohoapis.com.au/books/v3", "https://accounts.zoho.com.au"),
+    "jp": ("https://www.zohoapis.jp/books/v3", "https://accounts.zoho.jp"),
+    "ca": ("https://www.zohoapis.ca/books/v3", "https://accounts.zohocloud.ca"),
+    "com.cn": ("https://www.zohoapis.com.cn/books/v3", "https://accounts.zoho.com.cn"),
+    "sa": ("https://www.zohoapis.sa/books/v3", "https://accounts.zoho.sa"),
+}
+TOKEN_PATH = "/oauth/v2/token"
+
+MAX_PAGE_SIZE = 200
+REQUESTS_PER_MINUTE = 100  # per organization
+DETAILS_PER_LANDED_PAGE = 200
+
+# `2025-04-09T11:25:54-0400`: the organization's offset, no colon.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+CONTACTS = Stream("contacts", "$.contacts", "$.contact_id", cursor_field="last_modified_time")
+INVOICES = Stream("invoices", "$.invoices", "$.invoice_id", cursor_field="last_modified_time")
+PAYMENTS = Stream(
+    "customerpayments", "$.customerpayments", "$.payment_id", cursor_field="last_modified_time"
+)
+# Landed as a JSON array of detail responses, one per payment: `[{"payment": {...}}, ...]`.
+PAYMENT_DETAILS = Stream(
+    "customerpayment_details", "$[*].payment", "$.payment_id", parent="customerpayments"
+)
+STREAMS = (CONTACTS, INVOICES, PAYMENTS, PAYMENT_DETAILS)

@@ -1,0 +1,294 @@
+"""Raw tables: every record as the source sent it, one row per (connection, record id).
+
+A landed batch is loaded in ONE transaction that upserts its records, records the batch id and
+advances the stream's cursor. Loading the same batch again is a no-op, and a batch killed before
+its commit leaves no trace, so a sync killed anywhere and run again neither loses nor doubles rows.
+
+Within a batch, the same id twice with identical content is one record (sources repeat rows
+across pages); the same id twice with different content is quarantined until the source sends
+one version again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from models.landing import LandedBatch
+
+__all__ = [
+    "LoadResult",
+    "RawStream",
+    "cursor_of",
+    "ensure_raw_table",
+    "load_batch",
+    "pending_children",
+]
+
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class RawStream:
+    """Where a stream's records live in a landed page and in the warehouse."""
+
+    source: str
+    name: str
+    records_path: str  # JSON path of the record list in a landed page: "$.invoices", "$[*].payment"
+    id_path: str  # JSON path of the record id within a record: "$.invoice_id"
+
+    @property
+    def table(self) -> str:
+        for part in (self.source, self.name):
+            if not _IDENTIFIER.match(part):
+                raise ValueError(f"not a safe identifier for a raw table: {part!r}")
+        return f"raw.{self.source}__{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    batch_id: str
+    records: int
+    inserted: int
+    updated: int
+    rejected: int
+    already_loaded: bool = False
+
+
+def ensure_raw_table(conn: duckdb.DuckDBPyConnection, stream: RawStream) -> None:
+    conn.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS {stream.table} (
+            connection_id VARCHAR NOT NULL,
+            record_id VARCHAR NOT NULL,
+            payload JSON NOT NULL,
+            payload_md5 VARCHAR NOT NULL,
+            batch_id VARCHAR NOT NULL,
+            changed_at TIMESTAMPTZ NOT NULL,
+            fetched_at TIMESTAMPTZ NOT NULL,
+            vanished_at TIMESTAMPTZ
+        )"""
+    )
+
+
+def cursor_of(conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str) -> datetime | None:
+    row = conn.execute(
+        "SELECT cursor FROM sync.cursors WHERE connection_id = ? AND stream = ?",
+        [connection_id, stream],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def pending_children(
+    conn: duckdb.DuckDBPyConnection,
+    connection_id: str,
+    parent: RawStream,
+    child: RawStream,
+    *,
+    everything: bool = False,
+) -> list[str]:
+    """Parent records whose dependent record (e.g. a payment's detail) is missing or older.
+
+    With `everything`, all live parents: a full refresh fetches every dependent record again.
+    """
+    rows = conn.execute(
+        f"""
+        SELECT p.record_id
+        FROM {parent.table} p
+        LEFT JOIN {child.table} c
+          ON c.connection_id = p.connection_id AND c.record_id = p.record_id
+        WHERE p.connection_id = $connection_id AND p.vanished_at IS NULL
+          AND ($everything OR c.record_id IS NULL OR c.fetched_at < p.changed_at)
+        ORDER BY p.record_id
+        """,
+        {"connection_id": connection_id, "everything": everything},
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def load_batch(
+    conn: duckdb.DuckDBPyConnection, batch: LandedBatch, stream: RawStream
+) -> LoadResult:
+    """Load one landed batch into its raw table and advance the cursor, atomically."""
+    ensure_raw_table(conn, stream)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        result = _load_in_transaction(conn, batch, stream)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _load_in_transaction(
+    conn: duckdb.DuckDBPyConnection, batch: LandedBatch, stream: RawStream
+) -> LoadResult:
+    done = conn.execute(
+        "SELECT records, inserted, updated, rejected FROM sync.batches WHERE batch_id = ?",
+        [batch.batch_id],
+    ).fetchone()
+    if done:
+        return LoadResult(batch.batch_id, *done, already_loaded=True)
+
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE incoming "
+        "(record_id VARCHAR, payload JSON, payload_md5 VARCHAR)"
+    )
+    files = [str(path) for path in batch.page_files]
+    if files:
+        conn.execute(
+            """
+            INSERT INTO incoming
+            SELECT rec ->> $id_path, rec, md5(rec::VARCHAR)
+            FROM (
+                SELECT unnest(CAST(json_extract(content, $records_path) AS JSON[])) AS rec
+                FROM read_text($files)
+            )
+            """,
+            {"id_path": stream.id_path, "records_path": stream.records_path, "files": files},
+        )
+    params = {"connection_id": batch.connection_id, "stream": stream.name}
+    rejected = _quarantine_conflicts(conn, params, stream)
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE batch_rows AS
+        SELECT DISTINCT ON (record_id) record_id, payload, payload_md5
+        FROM incoming
+        WHERE record_id IS NOT NULL
+          AND record_id NOT IN (SELECT record_id FROM conflicts)
+        """
+    )
+    # Records the source now sends in one version leave quarantine.
+    conn.execute(
+        "DELETE FROM sync.load_rejects WHERE connection_id = $connection_id "
+        "AND stream = $stream AND record_id IN (SELECT record_id FROM batch_rows)",
+        params,
+    )
+    table = stream.table
+    (updated,) = conn.execute(
+        f"""
+        SELECT count(*) FROM batch_rows b JOIN {table} r
+          ON r.connection_id = $connection_id AND r.record_id = b.record_id
+        WHERE r.payload_md5 <> b.payload_md5
+        """,
+        {"connection_id": batch.connection_id},
+    ).fetchone()
+    conn.execute(
+        f"""
+        DELETE FROM {table}
+        WHERE connection_id = $connection_id AND record_id IN (
+            SELECT b.record_id FROM batch_rows b JOIN {table} r
+              ON r.connection_id = $connection_id AND r.record_id = b.record_id
+            WHERE r.payload_md5 <> b.payload_md5
+        )
+        """,
+        {"connection_id": batch.connection_id},
+    )
+    conn.execute(
+        f"""
+        UPDATE {table} SET fetched_at = now(), vanished_at = NULL
+        WHERE connection_id = $connection_id
+          AND record_id IN (SELECT record_id FROM batch_rows)
+        """,
+        {"connection_id": batch.connection_id},
+    )
+    (inserted_or_changed,) = conn.execute(
+        f"""
+        INSERT INTO {table}
+        SELECT $connection_id, b.record_id, b.payload, b.payload_md5, $batch_id, now(), now(), NULL
+        FROM batch_rows b
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {table} r
+            WHERE r.connection_id = $connection_id AND r.record_id = b.record_id
+        )
+        """,
+        {"connection_id": batch.connection_id, "batch_id": batch.batch_id},
+    ).fetchone()
+    _advance_cursor(conn, batch)
+    inserted = inserted_or_changed - updated
+    conn.execute(
+        "INSERT INTO sync.batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        [
+            batch.batch_id,
+            batch.connection_id,
+            stream.name,
+            batch.pages,
+            batch.records,
+            inserted,
+            updated,
+            rejected,
+            batch.full_refresh,
+        ],
+    )
+    return LoadResult(batch.batch_id, batch.records, inserted, updated, rejected)
+
+
+def _quarantine_conflicts(
+    conn: duckdb.DuckDBPyConnection, params: dict[str, str], stream: RawStream
+) -> int:
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE conflicts AS
+        SELECT record_id, count(*) AS copies, any_value(payload) AS payload
+        FROM incoming WHERE record_id IS NOT NULL
+        GROUP BY record_id HAVING count(DISTINCT payload_md5) > 1
+        """
+    )
+    reason_for_missing_id = f"the record has no id at {stream.id_path}"
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE new_rejects AS
+        SELECT record_id,
+               'the id ' || record_id || ' came ' || copies
+                 || ' times with different content in one sync' AS reason,
+               payload
+        FROM conflicts
+        UNION ALL
+        SELECT '<no id> ' || payload_md5, $reason_for_missing_id, any_value(payload)
+        FROM incoming WHERE record_id IS NULL GROUP BY payload_md5
+        """,
+        {"reason_for_missing_id": reason_for_missing_id},
+    )
+    conn.execute(
+        """
+        INSERT INTO sync.load_rejects
+        SELECT $connection_id, $stream, n.record_id, n.reason, n.payload,
+               coalesce(old.first_seen_at, now()), now()
+        FROM new_rejects n
+        LEFT JOIN sync.load_rejects old
+          ON old.connection_id = $connection_id AND old.stream = $stream
+         AND old.record_id = n.record_id
+        ON CONFLICT (connection_id, stream, record_id)
+        DO UPDATE SET reason = excluded.reason, payload = excluded.payload,
+                      last_seen_at = excluded.last_seen_at
+        """,
+        params,
+    )
+    (count,) = conn.execute("SELECT count(*) FROM new_rejects").fetchone()
+    return int(count)
+
+
+def _advance_cursor(conn: duckdb.DuckDBPyConnection, batch: LandedBatch) -> None:
+    """The cursor moves forward only, except that a full refresh restates it."""
+    if batch.cursor is None and not batch.full_refresh:
+        return
+    conn.execute(
+        """
+        INSERT INTO sync.cursors VALUES ($connection_id, $stream, $cursor::TIMESTAMPTZ, $batch_id)
+        ON CONFLICT (connection_id, stream) DO UPDATE SET
+            cursor = CASE WHEN $full_refresh THEN excluded.cursor
+                          ELSE greatest(sync.cursors.cursor, excluded.cursor) END,
+            batch_id = excluded.batch_id
+        """,
+        {
+            "connection_id": batch.connection_id,
+            "stream": batch.stream,
+            "cursor": batch.cursor,
+            "batch_id": batch.batch_id,
+            "full_refresh": batch.full_refresh,
+        },
+    )

@@ -1,0 +1,155 @@
+"""The DuckDB warehouse: connections, schemas and DDL.
+
+DuckDB allows one writing process at a time and Dagster runs steps in parallel processes, so
+`Warehouse.connect()` waits (with backoff) for the file lock instead of failing at once, and every
+write in ledgersync is one short transaction.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import sqlalchemy as sa
+from duckdb_engine import Dialect
+
+from models.schema import CANONICAL, CANONICAL_TABLES, REJECTED_RECORDS
+
+__all__ = ["Warehouse", "WarehouseBusyError", "table_ddl"]
+
+SCHEMAS = ("raw", CANONICAL, "reports", "sync")
+
+_SYNC_DDL = (
+    """
+    CREATE TABLE IF NOT EXISTS sync.cursors (
+        connection_id VARCHAR NOT NULL,
+        stream VARCHAR NOT NULL,
+        cursor TIMESTAMPTZ,
+        batch_id VARCHAR NOT NULL,
+        PRIMARY KEY (connection_id, stream)
+    )""",
+    """
+    CREATE TABLE IF NOT EXISTS sync.batches (
+        batch_id VARCHAR PRIMARY KEY,
+        connection_id VARCHAR NOT NULL,
+        stream VARCHAR NOT NULL,
+        pages INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        inserted INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        rejected INTEGER NOT NULL,
+        full_refresh BOOLEAN NOT NULL,
+        loaded_at TIMESTAMPTZ NOT NULL
+    )""",
+    """
+    CREATE TABLE IF NOT EXISTS sync.load_rejects (
+        connection_id VARCHAR NOT NULL,
+        stream VARCHAR NOT NULL,
+        record_id VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        payload JSON,
+        first_seen_at TIMESTAMPTZ NOT NULL,
+        last_seen_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (connection_id, stream, record_id)
+    )""",
+)
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another process held the DuckDB file for longer than we were willing to wait."""
+
+
+class Warehouse:
+    def __init__(self, path: Path | str, *, lock_timeout_s: float = 600.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        conn = self._connect_waiting_for_lock(read_only=read_only)
+        try:
+            conn.execute("SET TimeZone = 'UTC'")
+            yield conn
+        finally:
+            conn.close()
+
+    def _connect_waiting_for_lock(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusyError(
+                        f"The warehouse {self.path} stayed locked by another process for "
+                        f"{self.lock_timeout_s:.0f}s. Close other writers (a DuckDB CLI or "
+                        "notebook holding it open, another sync) and run again."
+                    ) from error
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2.0)
+
+    def ensure_schema(self) -> None:
+        """Create what is missing; recreate canonical tables whose columns changed.
+
+        Canonical tables are derived from raw, so a changed definition just means the next
+        normalization rebuilds them: no re-extraction is ever needed for a schema change.
+        """
+        with self.connect() as conn:
+            for schema in SCHEMAS:
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            for ddl in _SYNC_DDL:
+                conn.execute(ddl)
+            for table in (*CANONICAL_TABLES, REJECTED_RECORDS):
+                _ensure_table(conn, table)
+
+
+def _ensure_table(conn: duckdb.DuckDBPyConnection, table: sa.Table) -> None:
+    existing = [
+        row[0]
+        for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [table.schema, table.name],
+        ).fetchall()
+    ]
+    wanted = [column.name for column in table.columns]
+    if existing == wanted:
+        return
+    if existing:
+        conn.execute(f"DROP TABLE {table.schema}.{table.name}")
+    conn.execute(table_ddl(table))
+    if table.comment:
+        conn.execute(f"COMMENT ON TABLE {table.schema}.{table.name} IS {_quote(table.comment)}")
+    for column in table.columns:
+        if column.comment:
+            conn.execute(
+                f"COMMENT ON COLUMN {table.schema}.{table.name}.{column.name} "
+                f"IS {_quote(column.comment)}"
+            )
+
+
+def table_ddl(table: sa.Table) -> str:
+    """CREATE TABLE from the SQLAlchemy definition, without key constraints.
+
+    Keys are enforced by construction (merge by key) and watched by asset checks; DuckDB's
+    ART-index constraints would only slow bulk loads and make those checks unable to fail.
+    """
+    compiler = Dialect().type_compiler_instance
+    columns = ",\n    ".join(
+        f"{c.name} {compiler.process(c.type)}{'' if c.nullable else ' NOT NULL'}"
+        for c in table.columns
+    )
+    return f"CREATE TABLE {table.schema}.{table.name} (\n    {columns}\n)"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

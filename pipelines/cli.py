@@ -1,0 +1,249 @@
+"""The `ledgersync` command line.
+
+Exit codes: 0 success; 1 a sync, check or report failed (the others still ran); 2 the
+command or the connections file is wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from connectors.errors import ConnectorError
+from models.warehouse import Warehouse
+from pipelines.config import ConfigError, LedgersyncConfig, default_config_path, load_config
+from pipelines.runner import RunOutcome, run_reports, run_syncs
+from pipelines.sources import open_connector
+
+app = typer.Typer(
+    help="Sync receivables from Zoho Books into DuckDB and reconcile them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+# Wide enough for the summary tables when output goes to a file or a CI log.
+console = Console(width=None if Console().is_terminal else 160)
+errors = Console(stderr=True, width=None if Console().is_terminal else 160)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="The connections file [default: $LEDGERSYNC_CONFIG or ./connections.yaml].",
+    ),
+]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="Report date, YYYY-MM-DD [default: today, UTC].")
+]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks and Dagster's logs.")]
+
+
+_LOG_LEVEL = "WARNING"
+
+
+class _Failed(Exception):
+    """A run failed; the details were printed."""
+
+
+def _load(config_path: Path | None) -> tuple[LedgersyncConfig, Path]:
+    path = config_path or default_config_path()
+    return load_config(path), path
+
+
+def _as_of(text: str | None) -> date:
+    try:
+        return date.fromisoformat(text) if text else datetime.now(UTC).date()
+    except ValueError:
+        raise ConfigError(f"--as-of must be a date like 2026-06-30, not {text!r}") from None
+
+
+def _run(debug: bool, action: object) -> None:
+    """Run a command body with the exit-code contract and tracebacks only under --debug."""
+    global _LOG_LEVEL
+    _LOG_LEVEL = "DEBUG" if debug else "WARNING"
+    try:
+        action()  # type: ignore[operator]
+    except (ConfigError, ConnectorError) as error:
+        if debug:
+            raise
+        errors.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(2 if isinstance(error, ConfigError) else 1) from None
+    except _Failed:
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def demo(as_of: AsOfOption = None, config: ConfigOption = None, debug: DebugOption = False) -> None:
+    """Sync the embedded sandboxes end to end and print the balance summary."""
+
+    def body() -> None:
+        project, path = _load(config)
+        report_date = _as_of(as_of)
+        _sync_all(project, path, connection_ids=None, full_refresh=False)
+        _reports(project, path, report_date)
+        _print_balance_summary(Warehouse(project.warehouse), report_date)
+        console.print(
+            f"\nWarehouse: [bold]{project.warehouse}[/bold]  (try: duckdb {project.warehouse})"
+        )
+
+    _run(debug, body)
+
+
+@app.command()
+def sync(
+    connection: Annotated[
+        list[str] | None, typer.Option("--connection", help="Only this connection (repeatable).")
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Re-extract everything, not just changes.")
+    ] = False,
+    config: ConfigOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Sync connections into the warehouse, then rebuild canonical tables and reports."""
+
+    def body() -> None:
+        project, path = _load(config)
+        for connection_id in connection or []:
+            project.connection(connection_id)
+        _sync_all(project, path, connection_ids=connection, full_refresh=full_refresh)
+        _reports(project, path, _as_of(None))
+
+    _run(debug, body)
+
+
+@app.command()
+def check(config: ConfigOption = None, debug: DebugOption = False) -> None:
+    """Test every connection's credentials and account without syncing."""
+
+    def body() -> None:
+        project, _ = _load(config)
+        table = Table("connection", "source", "result")
+        failed = False
+        for connection in project.connections:
+            try:
+                connector = open_connector(connection)
+                try:
+                    table.add_row(
+                        connection.id, connection.source, f"[green]ok[/green]: {connector.check()}"
+                    )
+                finally:
+                    connector.close()
+            except ConnectorError as error:
+                failed = True
+                table.add_row(connection.id, connection.source, f"[red]failed[/red]: {error}")
+        console.print(table)
+        if failed:
+            raise _Failed
+
+    _run(debug, body)
+
+
+@app.command()
+def report(
+    as_of: AsOfOption = None, config: ConfigOption = None, debug: DebugOption = False
+) -> None:
+    """Rebuild the reports for an as-of date and print the balance summary."""
+
+    def body() -> None:
+        project, path = _load(config)
+        report_date = _as_of(as_of)
+        _reports(project, path, report_date)
+        _print_balance_summary(Warehouse(project.warehouse), report_date)
+
+    _run(debug, body)
+
+
+def _sync_all(
+    project: LedgersyncConfig, path: Path, *, connection_ids: list[str] | None, full_refresh: bool
+) -> None:
+    outcomes = run_syncs(
+        project,
+        path,
+        connection_ids=connection_ids,
+        full_refresh=full_refresh,
+        log_level=_LOG_LEVEL,
+    )
+    table = Table(
+        "connection",
+        "stream",
+        "fetched",
+        "inserted",
+        "updated",
+        "quarantined",
+        "requests",
+        "seconds",
+    )
+    for outcome in outcomes:
+        if not outcome.success:
+            table.add_row(outcome.name, "[red]failed[/red]", "", "", "", "", "", "")
+            continue
+        for key, values in sorted(outcome.metadata.items()):
+            table.add_row(
+                outcome.name,
+                key,
+                *(
+                    str(values.get(k, ""))
+                    for k in (
+                        "records_fetched",
+                        "inserted",
+                        "updated",
+                        "quarantined",
+                        "api_requests",
+                        "duration_s",
+                    )
+                ),
+            )
+    console.print(table)
+    _report_failures(outcomes)
+
+
+def _reports(project: LedgersyncConfig, path: Path, as_of: date) -> None:
+    _report_failures([run_reports(project, path, as_of=as_of, log_level=_LOG_LEVEL)])
+
+
+def _report_failures(outcomes: list[RunOutcome]) -> None:
+    failed = [o for o in outcomes if not o.success]
+    for outcome in failed:
+        errors.print(f"[red]{outcome.name} failed:[/red] {outcome.error}", highlight=False)
+    if failed:
+        raise _Failed
+
+
+def _print_balance_summary(warehouse: Warehouse, as_of: date) -> None:
+    with warehouse.connect(read_only=True) as conn:
+        rows = conn.execute(
+            """
+            SELECT connection_id, currency_code, count(*) AS invoices,
+                   count(*) FILTER (WHERE open_balance > 0) AS open_invoices,
+                   sum(total_amount), sum(applied_amount), sum(open_balance),
+                   sum(open_balance) FILTER (WHERE days_past_due > 0),
+                   count(*) FILTER (WHERE balance_delta <> 0)
+            FROM reports.invoice_balances GROUP BY ALL ORDER BY ALL
+            """
+        ).fetchall()
+    table = Table(
+        "connection",
+        "currency",
+        "invoices",
+        "open",
+        "invoiced",
+        "applied",
+        "open balance",
+        "overdue",
+        "source disagrees",
+        title=f"Invoice balances as of {as_of.isoformat()}",
+    )
+    for row in rows:
+        table.add_row(
+            *(
+                f"{v:,.2f}" if hasattr(v, "as_tuple") else str(v if v is not None else 0)
+                for v in row
+            )
+        )
+    console.print(table)

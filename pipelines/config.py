@@ -1,0 +1,163 @@
+"""The connections file: which accounts to sync, and where the warehouse lives.
+
+Configuration is data, validated on load; an error names the file, the line and the fix.
+Secrets are never in the file: a connection names the environment variables that hold them.
+A connection with `sandbox: embedded` is served by the local sandbox started in-process, so the
+project runs on a fresh machine with no accounts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pydantic
+import yaml
+
+from connectors.zoho_books.settings import DATA_CENTRES
+
+__all__ = [
+    "ConfigError",
+    "ConnectionConfig",
+    "LedgersyncConfig",
+    "ZohoBooksConnectionConfig",
+    "default_config_path",
+    "load_config",
+]
+
+CONFIG_ENV = "LEDGERSYNC_CONFIG"
+DEFAULT_CONFIG = "connections.yaml"
+
+ConnectionId = Annotated[
+    str,
+    pydantic.StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$"),
+]
+
+
+class ConfigError(ValueError):
+    """The connections file is missing or invalid; the message says where and how to fix it."""
+
+
+class _Connection(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    id: ConnectionId
+    sandbox: Literal["embedded"] | None = None
+    lookback_minutes: Annotated[int, pydantic.Field(ge=0, le=7 * 24 * 60)] = 15
+    sync_cron: str = "0 */6 * * *"
+    timezone: str = "UTC"
+
+
+class ZohoBooksConnectionConfig(_Connection):
+    source: Literal["zoho_books"]
+    organization_id: str | None = None
+    data_centre: Literal[tuple(DATA_CENTRES)] = "com"  # type: ignore[valid-type]
+    api_url: str | None = None
+    accounts_url: str | None = None
+    client_id_env: str = "ZOHO_CLIENT_ID"
+    client_secret_env: str = "ZOHO_CLIENT_SECRET"
+    refresh_token_env: str = "ZOHO_REFRESH_TOKEN"
+    page_size: Annotated[int, pydantic.Field(ge=1, le=200)] = 200
+
+    @pydantic.model_validator(mode="after")
+    def _organization_unless_sandbox(self) -> ZohoBooksConnectionConfig:
+        if self.sandbox is None and not self.organization_id:
+            raise ValueError(
+                "organization_id is required for a real Zoho account (Zoho Books → Settings → "
+                "Organization Profile → Organization ID)"
+            )
+        return self
+
+
+ConnectionConfig = Annotated[ZohoBooksConnectionConfig, pydantic.Field(discriminator="source")]
+
+
+class LedgersyncConfig(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    warehouse: Path = Path("data/ledgersync.duckdb")
+    landing: Path = Path("data/landing")
+    connections: Sequence[ConnectionConfig] = ()
+
+    @pydantic.field_validator("connections")
+    @classmethod
+    def _unique_ids(cls, connections: Sequence[ConnectionConfig]) -> Sequence[ConnectionConfig]:
+        seen: set[str] = set()
+        for connection in connections:
+            if connection.id in seen:
+                raise ValueError(f"connection id {connection.id!r} is used twice")
+            seen.add(connection.id)
+        return tuple(connections)
+
+    def connection(self, connection_id: str) -> ConnectionConfig:
+        for connection in self.connections:
+            if connection.id == connection_id:
+                return connection
+        raise ConfigError(
+            f"no connection {connection_id!r} in the connections file "
+            f"(it has {[c.id for c in self.connections]})"
+        )
+
+    def of_source(self, source: str) -> list[ConnectionConfig]:
+        return [c for c in self.connections if c.source == source]
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
+
+
+def load_config(path: Path | None = None) -> LedgersyncConfig:
+    """Read and validate the file; relative paths in it are relative to the file."""
+    path = path or default_config_path()
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no connections file. Copy connections.example.yaml to {path}, or point "
+            f"{CONFIG_ENV} at yours."
+        ) from None
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    try:
+        config = LedgersyncConfig.model_validate(data)
+    except pydantic.ValidationError as error:
+        raise ConfigError(_describe(path, root, error)) from None
+    base = path.parent
+    return config.model_copy(
+        update={"warehouse": base / config.warehouse, "landing": base / config.landing}
+    )
+
+
+def _describe(path: Path, root: yaml.Node | None, error: pydantic.ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        location = tuple(part for part in problem["loc"] if part not in _UNION_TAGS)
+        where = ".".join(str(part) for part in location) or "(top level)"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}:{_line_of(root, location)}: {where}: {message}")
+    return "invalid connections file:\n  " + "\n  ".join(lines)
+
+
+_UNION_TAGS = frozenset({"zoho_books"})
+
+
+def _line_of(node: yaml.Node | None, location: tuple[str | int, ...]) -> int:
+    """The 1-based line of the deepest node the location reaches."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in location:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == part), None)
+            if child is None:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if part < len(node.value) else None
+        if child is None:
+            return line
+        node, line = child, child.start_mark.line + 1
+    return line

@@ -1,0 +1,50 @@
+"""The Dagster code location: every asset, check, job and schedule, built from the connections file.
+
+`LEDGERSYNC_CONFIG` names the connections file (default: ./connections.yaml).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.config import LedgersyncConfig, default_config_path, load_config
+from pipelines.defs.canonical import build_canonical_assets
+from pipelines.defs.checks import build_canonical_checks
+from pipelines.defs.ingest import build_ingest_assets
+from pipelines.defs.jobs import connection_schedule, reports_job, reports_schedule, sync_job
+from pipelines.defs.reports import invoice_balances
+from pipelines.defs.resources import LedgersyncResource, source_resources
+from pipelines.sources import SOURCES
+
+__all__ = ["build_definitions", "defs"]
+
+
+def build_definitions(config: LedgersyncConfig, config_path: str) -> dg.Definitions:
+    active = [spec for spec in SOURCES.values() if config.of_source(spec.name)]
+    assets: list[dg.AssetsDefinition] = []
+    jobs: list[dg.UnresolvedAssetJobDefinition] = []
+    schedules: list[dg.ScheduleDefinition] = []
+    for spec in active:
+        connections = config.of_source(spec.name)
+        ingest = build_ingest_assets(spec, connections)
+        job = sync_job(spec.name, ingest)
+        assets.append(ingest)
+        jobs.append(job)
+        schedules += [connection_schedule(connection, job) for connection in connections]
+    refresh = reports_job()
+    return dg.Definitions(
+        assets=[*assets, build_canonical_assets(active), invoice_balances],
+        asset_checks=build_canonical_checks(),
+        jobs=[*jobs, refresh],
+        schedules=[*schedules, reports_schedule(refresh)],
+        resources={
+            "ledgersync": LedgersyncResource(config_path=config_path),
+            **source_resources(config_path),
+        },
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    path = default_config_path()
+    return build_definitions(load_config(path), str(path))

@@ -1,0 +1,60 @@
+"""Jobs and schedules: a sync job per source, a schedule per connection, a daily report job."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.config import ConnectionConfig
+
+__all__ = ["REPORTS_JOB", "connection_schedule", "reports_schedule", "sync_job"]
+
+REPORTS_JOB = "refresh_reports"
+
+
+def sync_job(source: str, ingest: dg.AssetsDefinition) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        f"sync_{source}",
+        selection=dg.AssetSelection.assets(ingest),
+        partitions_def=ingest.partitions_def,
+        description=f"Sync one {source} connection (the partition) into its raw tables.",
+        tags={"source": source},
+    )
+
+
+def connection_schedule(
+    connection: ConnectionConfig, job: dg.UnresolvedAssetJobDefinition
+) -> dg.ScheduleDefinition:
+    """Each connection syncs on its own cron, in its own time zone."""
+
+    @dg.schedule(
+        name=f"sync_{connection.id.replace('-', '_')}",
+        cron_schedule=connection.sync_cron,
+        execution_timezone=connection.timezone,
+        job=job,
+        description=f"Incremental sync of {connection.source} connection {connection.id}.",
+    )
+    def _schedule() -> dg.RunRequest:
+        return dg.RunRequest(
+            partition_key=connection.id,
+            tags={"connection": connection.id},
+        )
+
+    return _schedule
+
+
+def reports_job() -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        REPORTS_JOB,
+        selection=dg.AssetSelection.groups("canonical", "reports"),
+        description="Rebuild canonical tables from raw and refresh every report.",
+    )
+
+
+def reports_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="daily_reports",
+        job=job,
+        cron_schedule="30 6 * * *",
+        execution_timezone="UTC",
+        description="Canonical tables and reports, every morning.",
+    )

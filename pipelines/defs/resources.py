@@ -1,0 +1,64 @@
+"""Dagster resources: the project's configuration and one resource per source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
+
+import dagster as dg
+
+from connectors.streams import Connector
+from models.landing import LandingZone
+from models.warehouse import Warehouse
+from pipelines.config import LedgersyncConfig, load_config
+from pipelines.sources import open_connector
+
+__all__ = ["LedgersyncResource", "SourceResource", "ZohoBooksResource", "source_resources"]
+
+
+class LedgersyncResource(dg.ConfigurableResource):
+    """The connections file, and the warehouse and landing zone it names."""
+
+    config_path: str
+
+    def config(self) -> LedgersyncConfig:
+        return load_config(Path(self.config_path))
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.config().warehouse)
+
+    def landing(self) -> LandingZone:
+        return LandingZone(self.config().landing)
+
+
+class SourceResource(dg.ConfigurableResource):
+    """Opens connectors for one source's connections.
+
+    Secrets are read per connection when it opens (from the environment variables the
+    connections file names), so one connection's missing secret fails only its own run.
+    """
+
+    source: ClassVar[str]
+    config_path: str
+
+    @contextmanager
+    def connector(self, connection_id: str) -> Iterator[Connector]:
+        connection = load_config(Path(self.config_path)).connection(connection_id)
+        connector = open_connector(connection)
+        try:
+            yield connector
+        finally:
+            connector.close()
+
+
+class ZohoBooksResource(SourceResource):
+    source: ClassVar[str] = "zoho_books"
+
+
+_RESOURCE_CLASSES: tuple[type[SourceResource], ...] = (ZohoBooksResource,)
+
+
+def source_resources(config_path: str) -> dict[str, SourceResource]:
+    return {cls.source: cls(config_path=config_path) for cls in _RESOURCE_CLASSES}

@@ -1,0 +1,112 @@
+"""Run the project's Dagster jobs in this process: what the command line does.
+
+Runs go to the instance in `$DAGSTER_HOME` when it is set (so they show in the UI), else to an
+ephemeral one. Running in-process keeps embedded sandboxes (threads of this process) reachable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.config import LedgersyncConfig
+from pipelines.definitions import build_definitions
+from pipelines.defs.jobs import REPORTS_JOB
+
+__all__ = ["RunOutcome", "run_reports", "run_syncs"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    name: str  # a connection id, or the reports job
+    success: bool
+    error: str | None
+    metadata: dict[str, dict[str, object]]  # asset key → metadata values
+
+
+def _instance() -> dg.DagsterInstance:
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def _logging(log_level: str) -> dict[str, object]:
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
+
+
+def run_syncs(
+    config: LedgersyncConfig,
+    config_path: Path,
+    *,
+    connection_ids: list[str] | None = None,
+    full_refresh: bool = False,
+    log_level: str = "WARNING",
+) -> list[RunOutcome]:
+    """One run per connection; a failing connection does not stop the others."""
+    defs = build_definitions(config, str(config_path))
+    instance = _instance()
+    outcomes = []
+    for connection in config.connections:
+        if connection_ids and connection.id not in connection_ids:
+            continue
+        job = defs.resolve_job_def(f"sync_{connection.source}")
+        result = job.execute_in_process(
+            partition_key=connection.id,
+            instance=instance,
+            raise_on_error=False,
+            run_config={
+                "ops": {f"{connection.source}_sync": {"config": {"full_refresh": full_refresh}}},
+                **_logging(log_level),
+            },
+            tags={"connection": connection.id},
+        )
+        outcomes.append(_outcome(connection.id, result))
+    return outcomes
+
+
+def run_reports(
+    config: LedgersyncConfig, config_path: Path, *, as_of: date, log_level: str = "WARNING"
+) -> RunOutcome:
+    defs = build_definitions(config, str(config_path))
+    result = defs.resolve_job_def(REPORTS_JOB).execute_in_process(
+        instance=_instance(),
+        raise_on_error=False,
+        run_config={
+            "ops": {"reports__invoice_balances": {"config": {"as_of": as_of.isoformat()}}},
+            **_logging(log_level),
+        },
+    )
+    return _outcome(REPORTS_JOB, result)
+
+
+def _outcome(name: str, result: dg.ExecuteInProcessResult) -> RunOutcome:
+    error = None
+    if not result.success:
+        failures = result.get_step_failure_events()
+        error = (
+            "; ".join(_failure_message(event) for event in failures)
+            if failures
+            else "the run failed"
+        )
+    metadata = {
+        event.asset_key.to_user_string(): {
+            key: value.value for key, value in event.materialization.metadata.items()
+        }
+        for event in result.get_asset_materialization_events()
+        if event.asset_key
+    }
+    return RunOutcome(name, result.success, error, metadata)
+
+
+def _failure_message(event: dg.DagsterEvent) -> str:
+    error = event.step_failure_data.error
+    while error is not None and error.cause is not None and error.cls_name in _WRAPPERS:
+        error = error.cause
+    return error.message.strip() if error else "unknown error"
+
+
+_WRAPPERS = frozenset({"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"})

@@ -1,0 +1,111 @@
+"""Fault injection: what can go wrong, and a deterministic decision per request.
+
+`FaultConfig` is the set of knobs; `FaultState` turns it into one `FaultPlan` per fault-eligible
+request. Each decision is a hash of (seed, the request's sequence number, the knob), so a run is
+reproducible for a given seed and request order, and turning one knob on does not change which
+requests another knob hits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+
+ERROR_STATUSES = (500, 502, 503)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultConfig:
+    """Fault knobs; rates are fractions of fault-eligible requests in [0, 1]."""
+
+    seed: int = 0
+    error_rate: float = 0.0  # answered 500, 502 or 503
+    burst_429: int = 0  # the next N eligible requests are answered 429
+    retry_after_s: float | None = 1.0  # Retry-After on burst 429s; None sends no header
+    latency_s: float = 0.0  # added to every eligible response
+    slow_rate: float = 0.0  # these responses wait a further slow_s (longer than a client timeout)
+    slow_s: float = 0.0
+    truncate_rate: float = 0.0  # successful body cut in half, Content-Length matching the cut
+    duplicate_rows_rate: float = 0.0  # the app repeats a row of the previous page
+    modify_while_paging: float = 0.0  # the app bumps an already-served row's modified time
+    include_auth: bool = False  # token/auth endpoints are eligible too
+
+    def __post_init__(self) -> None:
+        for name in (
+            "error_rate",
+            "slow_rate",
+            "truncate_rate",
+            "duplicate_rows_rate",
+            "modify_while_paging",
+        ):
+            rate = getattr(self, name)
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {rate}")
+        for name in ("burst_429", "latency_s", "slow_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.retry_after_s is not None and self.retry_after_s < 0:
+            raise ValueError("retry_after_s must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """What happens to one request. The server applies the transport faults; the app reads
+    `duplicate_rows` and `modify_while_paging`, which only make sense to a paging endpoint."""
+
+    throttle: bool = False
+    retry_after_s: float | None = None
+    error_status: int | None = None
+    truncate: bool = False
+    slow: bool = False
+    delay_s: float = 0.0
+    duplicate_rows: bool = False
+    modify_while_paging: bool = False
+
+
+NO_FAULTS = FaultPlan()
+
+
+class FaultState:
+    """One FaultConfig in force: its request counter and what is left of its 429 burst."""
+
+    def __init__(self, config: FaultConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._burst_left = config.burst_429
+
+    def next_plan(self) -> FaultPlan:
+        config = self.config
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+            throttle = self._burst_left > 0
+            if throttle:
+                self._burst_left -= 1
+
+        def hit(knob: str, rate: float) -> bool:
+            return _unit(config.seed, seq, knob) < rate
+
+        error_status = None
+        if not throttle and hit("error", config.error_rate):
+            pick = int(_unit(config.seed, seq, "error_status") * len(ERROR_STATUSES))
+            error_status = ERROR_STATUSES[pick]
+        slow = hit("slow", config.slow_rate)
+        return FaultPlan(
+            throttle=throttle,
+            retry_after_s=config.retry_after_s if throttle else None,
+            error_status=error_status,
+            truncate=hit("truncate", config.truncate_rate),
+            slow=slow,
+            delay_s=config.latency_s + (config.slow_s if slow else 0.0),
+            duplicate_rows=hit("duplicate_rows", config.duplicate_rows_rate),
+            modify_while_paging=hit("modify_while_paging", config.modify_while_paging),
+        )
+
+
+def _unit(seed: int, seq: int, knob: str) -> float:
+    """A uniform number in [0, 1) fixed by its arguments."""
+    digest = hashlib.blake2b(f"{seed}:{seq}:{knob}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64

@@ -1,0 +1,341 @@
+"""The Zoho Books API v3 sandbox: the real wire contract over a `Ledger` per organization.
+
+    server = start_zoho_sandbox(ZohoConfig(organizations=("Acme Ltd", "Globex")))
+    org_id = server.app.organization_id("Acme Ltd")
+    ...
+    server.stop()
+
+With the defaults (`OAuthClient()`), from a shell:
+
+    curl -X POST "$URL/oauth/v2/token" -d grant_type=refresh_token \\
+         -d refresh_token=1000.sandbox.refresh-token \\
+         -d client_id=1000.SANDBOXCLIENTID -d client_secret=sandbox-client-secret
+    curl -H "Authorization: Zoho-oauthtoken $TOKEN" "$URL/books/v3/organizations"
+    curl -H "Authorization: Zoho-oauthtoken $TOKEN" \\
+         "$URL/books/v3/invoices?organization_id=$ORG&page=2&per_page=50"
+    curl -H "Authorization: Zoho-oauthtoken $TOKEN" \\
+         "$URL/books/v3/customerpayments?organization_id=$ORG&last_modified_time=2026-10-01T00:00:00%2B0530"
+    curl -H "Authorization: Zoho-oauthtoken $TOKEN" \\
+         "$URL/books/v3/customerpayments/$PAYMENT_ID?organization_id=$ORG"
+
+Errors, in the order they are checked (bodies are `{"code": int, "message": str}`):
+  401 code 14  no `Authorization: Zoho-oauthtoken ...` header
+  401 code 57  unknown or expired access token
+  400 code 6024 no organization_id (required on every call but GET /organizations, even with
+               one organization; the body lists the organizations in `error_info`)
+  400 code 6041 an organization_id this user is not associated with
+  429 code 45  the organization's daily cap is spent (X-Rate-Limit-* headers report it)
+  429 code 44  more than `rate_limit` calls in the organization's window (Retry-After)
+  400 code 2   a bad page, per_page or last_modified_time value
+  404 code 1002 GET /customerpayments/{id} for no such payment (void ones are deleted)
+  404 code 5   an unknown URL
+Injected faults: 429 code 44, 500 code 1000 (JSON), 502/503 with an HTML body as a gateway sends.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
+from typing import Any
+
+from sandbox.faults import FaultConfig
+from sandbox.ledger import Ledger
+from sandbox.ratewindow import RateWindow, WindowStatus, daily_cap
+from sandbox.routing import App, Handler, Request, Response, retry_after_value
+from sandbox.server import SandboxServer
+from sandbox.zoho_books import render
+from sandbox.zoho_books.config import OrgZone, ZohoConfig, org_zone
+from sandbox.zoho_books.ids import ledger_id, organization_id
+from sandbox.zoho_books.orgdata import Entity, Listing, OrgData, entity_id
+from sandbox.zoho_books.tokens import TokenStore
+
+API = "/books/v3"
+TOO_MANY_REQUESTS = "You have made too many requests. Please try again after some time."
+DAILY_CAP_REACHED = "You have reached the maximum number of API calls for the day."
+MULTIPLE_ORGS = (
+    "This user belongs to multiple organizations, hence the parameter CompanyID/CompanyName is "
+    "required for associating this user to a specific organization."
+)
+_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:([+-])(\d{2}):?(\d{2})|Z)?")
+
+OrgHandler = Callable[[Request, OrgData], Response]
+
+
+def error(status: int, code: int, message: str, **extra: object) -> Response:
+    return Response.json({"code": code, "message": message, **extra}, status=status)
+
+
+def parse_modified_since(text: str) -> datetime | None:
+    """`YYYY-MM-DDTHH:MM:SS` with `+HHMM`/`-HHMM` (or `+HH:MM`, `Z`); no offset means UTC.
+    None if it does not parse (a raw `+` in a query string arrives as a space: invalid)."""
+    found = _TIME.fullmatch(text)
+    if found is None:
+        return None
+    stamp, sign, hours, minutes = found.groups()
+    try:
+        naive = datetime.fromisoformat(stamp)
+        offset = timedelta(hours=int(hours), minutes=int(minutes)) if sign else timedelta()
+        return naive.replace(tzinfo=timezone(-offset if sign == "-" else offset))
+    except ValueError:
+        return None
+
+
+class ZohoBooksApp(App):
+    def __init__(self, config: ZohoConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or ZohoConfig()
+        self.tokens = TokenStore(config)
+        self._org_ids = {name: organization_id(name) for name in config.organizations}
+        self._org_names = {org_id: name for name, org_id in self._org_ids.items()}
+        if len(self._org_names) != len(self._org_ids):
+            raise ValueError("two organization names map to one organization id")
+        self._lock = threading.Lock()
+        self._data: dict[str, OrgData] = {}
+        self._quota_lock = threading.Lock()
+        self._window = RateWindow(
+            config.rate_limit,
+            config.rate_window_s,
+            sliding=config.rate_window_sliding,
+            clock=config.clock,
+        )
+        self._daily = daily_cap(config.daily_cap, clock=config.clock)
+
+        add = self.router.add
+        add("POST", "/oauth/v2/token", self._token, data=False)
+        add("GET", f"{API}/organizations", self._authorized(self._organizations))
+        add("GET", f"{API}/contacts", self._scoped(self._lister("contacts", render.contact)))
+        add("GET", f"{API}/invoices", self._scoped(self._lister("invoices", render.invoice)))
+        payments = self._lister("customerpayments", render.payment_row)
+        add("GET", f"{API}/customerpayments", self._scoped(payments))
+        add("GET", f"{API}/customerpayments/{{payment_id}}", self._scoped(self._payment))
+
+    # -- test hooks --------------------------------------------------------------------------
+
+    def organization_id(self, org_name: str) -> str:
+        return self._org_ids[org_name]
+
+    def ledger(self, org_name: str) -> Ledger:
+        """The ledger served for the organization, including modify_while_paging bumps."""
+        return self._org(org_name).ledger
+
+    def set_ledger(self, org_name: str, ledger: Ledger) -> None:
+        """Serve `ledger` for the organization from the next request on."""
+        data = OrgData(org_name, self._org_ids[org_name], self._zone(org_name), ledger)
+        with self._lock:
+            self._data[org_name] = data
+
+    @property
+    def token_requests(self) -> int:
+        return self.tokens.requests
+
+    # -- App hooks ---------------------------------------------------------------------------
+
+    def account_of(self, request: Request) -> str | None:
+        org_id = request.arg("organization_id")
+        return self._org_names.get(org_id) if org_id else None
+
+    def not_found(self, request: Request) -> Response:
+        return error(404, 5, "Invalid URL Passed")
+
+    def fault_response(self, request: Request, status: int) -> Response:
+        if status == 429:
+            return error(429, 44, TOO_MANY_REQUESTS)
+        if status == 500:
+            return error(500, 1000, "Internal error")
+        phrase = f"{status} {HTTPStatus(status).phrase}"
+        html = f"<html><head><title>{phrase}</title></head><body><h1>{phrase}</h1></body></html>"
+        return Response.raw(html.encode(), status, "text/html; charset=utf-8")
+
+    # -- organizations and their data --------------------------------------------------------
+
+    def _zone(self, org_name: str) -> OrgZone:
+        return self.config.zones.get(org_name) or org_zone(org_name)
+
+    def _org(self, org_name: str) -> OrgData:
+        org_id = self._org_ids[org_name]
+        with self._lock:
+            data = self._data.get(org_name)
+            if data is None:
+                ledger = self.config.ledgers.get(org_name) or self._generate(org_name)
+                data = OrgData(org_name, org_id, self._zone(org_name), ledger)
+                self._data[org_name] = data
+            return data
+
+    def _generate(self, org_name: str) -> Ledger:
+        from sandbox.generator import generate_ledger
+
+        return generate_ledger(org_name, **self.config.ledger_size)
+
+    def _bump(self, org_name: str, listing: Listing, entity: Entity) -> OrgData:
+        with self._lock:
+            data = self._data[org_name].with_bumped(listing, entity_id(entity))
+            self._data[org_name] = data
+            return data
+
+    # -- auth, organization and quota checks -------------------------------------------------
+
+    def _token(self, request: Request) -> Response:
+        fields = ("grant_type", "refresh_token", "client_id", "client_secret")
+        form = {name: request.form_value(name) or request.arg(name) for name in fields}
+        api_domain = f"http://{request.header('host') or '127.0.0.1'}"
+        status, body = self.tokens.grant(form, api_domain)
+        return Response.json(body, status=status)
+
+    def _auth_error(self, request: Request) -> Response | None:
+        scheme, _, token = (request.header("authorization") or "").partition(" ")
+        if scheme.lower() != "zoho-oauthtoken" or not token.strip():
+            return error(401, 14, "Invalid value passed for authtoken.")
+        if not self.tokens.is_valid(token.strip()):
+            return error(401, 57, "You are not authorized to perform this operation")
+        return None
+
+    def _authorized(self, handler: Handler) -> Handler:
+        def guarded(request: Request) -> Response:
+            return self._auth_error(request) or handler(request)
+
+        return guarded
+
+    def _scoped(self, handler: OrgHandler) -> Handler:
+        """Auth, then organization_id, then the organization's quotas, then `handler`."""
+
+        def guarded(request: Request) -> Response:
+            denied = self._auth_error(request)
+            if denied is not None:
+                return denied
+            org_id = request.arg("organization_id")
+            if not org_id:
+                orgs = [
+                    {"organization_id": self._org_ids[name], "name": name, "is_default_org": i == 0}
+                    for i, name in enumerate(self.config.organizations)
+                ]
+                return error(400, 6024, MULTIPLE_ORGS, error_info=orgs)
+            org_name = self._org_names.get(org_id)
+            if org_name is None:
+                message = f"This user is not associated with the CompanyID/CompanyName:{org_id}."
+                return error(400, 6041, message)
+            quota = self._spend_quota(org_name)
+            if isinstance(quota, Response):
+                return quota
+            response = handler(request, self._org(org_name))
+            response.headers.update(_quota_headers(quota))
+            return response
+
+        return guarded
+
+    def _spend_quota(self, org_name: str) -> WindowStatus | Response:
+        """The daily status after this call, or the 429 refusing it. Refused calls are free."""
+        with self._quota_lock:
+            daily = self._daily.peek(org_name)
+            if not daily.allowed:
+                return _with_headers(error(429, 45, DAILY_CAP_REACHED), _quota_headers(daily))
+            window = self._window.hit(org_name)
+            if not window.allowed:
+                response = _with_headers(error(429, 44, TOO_MANY_REQUESTS), _quota_headers(daily))
+                if self.config.rate_limit_retry_after:
+                    wait = math.ceil(window.reset_s * 1000) / 1000
+                    response.headers["Retry-After"] = retry_after_value(wait)
+                return response
+            return self._daily.hit(org_name)
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def _organizations(self, request: Request) -> Response:
+        orgs = [
+            render.organization(self._org(name), is_default=i == 0)
+            for i, name in enumerate(self.config.organizations)
+        ]
+        return Response.json({"code": 0, "message": "success", "organizations": orgs})
+
+    def _lister(
+        self,
+        listing: Listing,
+        render_row: Callable[[Any, OrgData], dict[str, object]],  # takes the listing's entity
+    ) -> OrgHandler:
+        def handler(request: Request, org: OrgData) -> Response:
+            page = _positive_int(request.arg("page"), 1)
+            per_page = _positive_int(request.arg("per_page"), self.config.page_size)
+            if page is None:
+                return error(400, 2, "Invalid value passed for page")
+            if per_page is None:
+                return error(400, 2, "Invalid value passed for per_page")
+            per_page = min(per_page, self.config.max_per_page)
+            since_text = request.arg("last_modified_time")
+            since = parse_modified_since(since_text) if since_text is not None else None
+            if since_text is not None and since is None:
+                return error(400, 2, "Invalid value passed for last_modified_time")
+
+            offset = (page - 1) * per_page
+            rows = org.listing(listing, since)
+            previous = rows[offset - 1] if 0 < offset <= len(rows) else None
+            if previous is not None and request.faults.modify_while_paging:
+                org = self._bump(org.name, listing, previous)
+                rows = org.listing(listing, since)
+                previous = rows[offset - 1]
+                request.applied_faults.append("modify_while_paging")
+            served = list(rows[offset : offset + per_page])
+            if previous is not None and served and request.faults.duplicate_rows:
+                served.insert(0, previous)
+                request.applied_faults.append("duplicate_rows")
+            return Response.json(
+                {
+                    "code": 0,
+                    "message": "success",
+                    listing: [render_row(entity, org) for entity in served],
+                    "page_context": {
+                        "page": page,
+                        "per_page": per_page,
+                        "has_more_page": offset + per_page < len(rows),
+                        "applied_filter": "Status.All",
+                        "sort_column": "created_time",
+                        "sort_order": "A",
+                    },
+                }
+            )
+
+        return handler
+
+    def _payment(self, request: Request, org: OrgData) -> Response:
+        try:
+            payment = org.payment(
+                ledger_id(org.org_id, "payment", request.path_params["payment_id"])
+            )
+        except ValueError:
+            payment = None
+        if payment is None:
+            return error(404, 1002, "Payment does not exist.")
+        detail = render.payment_detail(payment, org)
+        return Response.json({"code": 0, "message": "success", "payment": detail})
+
+
+def _positive_int(text: str | None, default: int) -> int | None:
+    if text is None:
+        return default
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def _quota_headers(daily: WindowStatus) -> dict[str, str]:
+    return {
+        "X-Rate-Limit-Limit": str(daily.limit),
+        "X-Rate-Limit-Remaining": str(daily.remaining),
+        "X-Rate-Limit-Reset": str(math.ceil(daily.reset_s)),
+    }
+
+
+def _with_headers(response: Response, headers: dict[str, str]) -> Response:
+    response.headers.update(headers)
+    return response
+
+
+def start_zoho_sandbox(
+    config: ZohoConfig | None = None,
+    *,
+    faults: FaultConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> SandboxServer[ZohoBooksApp]:
+    """A running Zoho Books sandbox; stop it with `.stop()` (or use it as a context manager)."""
+    return SandboxServer(ZohoBooksApp(config), host=host, port=port, faults=faults).start()
