@@ -22,7 +22,9 @@ class Stream:
 
     `records_path` and `id_path` are JSON paths into a landed page and into one record;
     `cursor_field` names the record's last-modified time for incremental syncs; a stream with a
-    `parent` is fetched one record per parent id (Zoho's payment detail for each payment).
+    `parent` is fetched one record per parent id (Zoho's payment detail for each payment). A
+    stream that is `complete_every_sync` is listed in full each time, so whatever the listing
+    lacks is marked vanished (Business Central's unposted payment lines disappear on posting).
     """
 
     name: str
@@ -30,6 +32,7 @@ class Stream:
     id_path: str
     cursor_field: str | None = None
     parent: str | None = None
+    complete_every_sync: bool = False
 
     def raw(self, source: str) -> RawStream:
         return RawStream(source, self.name, self.records_path, self.id_path)

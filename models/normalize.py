@@ -18,7 +18,9 @@ from models.mapping import Check, Field, Mapping
 
 __all__ = ["NormalizeResult", "normalize_connection", "select_sql"]
 
-_ENGINE_COLUMNS = ("connection_id", "source", "deleted_at")
+# Filled by the engine; a mapping may still define `deleted_at` itself (e.g. a vanished
+# Business Central payment line that was posted is not deleted).
+_ENGINE_COLUMNS = ("connection_id", "source")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,10 @@ class NormalizeResult:
 def select_sql(mapping: Mapping, raw_tables: MappingType[str, str]) -> str:
     """The typed, checked rows of one mapping for connection `$connection_id`."""
     columns = [c.name for c in mapping.table.columns if c.name not in _ENGINE_COLUMNS]
+    fields_given = dict(mapping.fields)
+    if "deleted_at" in columns and "deleted_at" not in fields_given:
+        fields_given["deleted_at"] = Field("vanished_at")
+    mapping = Mapping(mapping.table, mapping.stream, mapping.relation, fields_given)
     missing = set(columns) - set(mapping.fields)
     extra = set(mapping.fields) - set(columns)
     if missing or extra:
@@ -101,9 +107,7 @@ def _rebuild_table(
     )
     conn.execute(f"DELETE FROM {table} WHERE connection_id = $connection_id", params)
     columns = [c.name for c in mapping.table.columns]
-    selected = ", ".join(
-        {"source": "$source", "deleted_at": "vanished_at"}.get(name, name) for name in columns
-    )
+    selected = ", ".join("$source" if name == "source" else name for name in columns)
     (loaded,) = conn.execute(
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selected} FROM mapped "
         "WHERE reason IS NULL",

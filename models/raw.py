@@ -7,6 +7,9 @@ its commit leaves no trace, so a sync killed anywhere and run again neither lose
 Within a batch, the same id twice with identical content is one record (sources repeat rows
 across pages); the same id twice with different content is quarantined until the source sends
 one version again.
+
+A batch that is a complete listing (`full_refresh`) also marks the records it lacks as
+vanished (`vanished_at`); a record that comes back is live again.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class LoadResult:
     inserted: int
     updated: int
     rejected: int
+    vanished: int = 0
     already_loaded: bool = False
 
 
@@ -128,7 +132,8 @@ def _load_in_transaction(
     conn: duckdb.DuckDBPyConnection, batch: LandedBatch, stream: RawStream
 ) -> LoadResult:
     done = conn.execute(
-        "SELECT records, inserted, updated, rejected FROM sync.batches WHERE batch_id = ?",
+        "SELECT records, inserted, updated, rejected, vanished FROM sync.batches "
+        "WHERE batch_id = ?",
         [batch.batch_id],
     ).fetchone()
     if done:
@@ -208,10 +213,11 @@ def _load_in_transaction(
         """,
         {"connection_id": batch.connection_id, "batch_id": batch.batch_id},
     ).fetchone()
+    vanished = _mark_vanished(conn, batch, table) if batch.full_refresh else 0
     _advance_cursor(conn, batch)
     inserted = inserted_or_changed - updated
     conn.execute(
-        "INSERT INTO sync.batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        "INSERT INTO sync.batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
         [
             batch.batch_id,
             batch.connection_id,
@@ -221,10 +227,24 @@ def _load_in_transaction(
             inserted,
             updated,
             rejected,
+            vanished,
             batch.full_refresh,
         ],
     )
-    return LoadResult(batch.batch_id, batch.records, inserted, updated, rejected)
+    return LoadResult(batch.batch_id, batch.records, inserted, updated, rejected, vanished)
+
+
+def _mark_vanished(conn: duckdb.DuckDBPyConnection, batch: LandedBatch, table: str) -> int:
+    """A complete listing proves absence: what it lacks has vanished from the source."""
+    (count,) = conn.execute(
+        f"""
+        UPDATE {table} SET vanished_at = now()
+        WHERE connection_id = $connection_id AND vanished_at IS NULL
+          AND record_id NOT IN (SELECT record_id FROM incoming WHERE record_id IS NOT NULL)
+        """,
+        {"connection_id": batch.connection_id},
+    ).fetchone()
+    return int(count)
 
 
 def _quarantine_conflicts(

@@ -42,6 +42,7 @@ _SYNC_DDL = (
         inserted INTEGER NOT NULL,
         updated INTEGER NOT NULL,
         rejected INTEGER NOT NULL,
+        vanished INTEGER NOT NULL,
         full_refresh BOOLEAN NOT NULL,
         loaded_at TIMESTAMPTZ NOT NULL
     )""",

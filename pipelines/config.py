@@ -60,6 +60,7 @@ class ZohoBooksConnectionConfig(_Connection):
     client_secret_env: str = "ZOHO_CLIENT_SECRET"
     refresh_token_env: str = "ZOHO_REFRESH_TOKEN"
     page_size: Annotated[int, pydantic.Field(ge=1, le=200)] = 200
+    requests_per_minute: Annotated[int, pydantic.Field(ge=1)] = 100  # Zoho's per-org limit
 
     @pydantic.model_validator(mode="after")
     def _organization_unless_sandbox(self) -> ZohoBooksConnectionConfig:

@@ -77,6 +77,7 @@ def _open_zoho_books(connection: ConnectionConfig) -> Connector:
             api_url=connection.api_url or api_url,
             accounts_url=connection.accounts_url or accounts_url,
             page_size=connection.page_size,
+            requests_per_minute=connection.requests_per_minute,
         )
     return ZohoBooksConnector(settings)
 

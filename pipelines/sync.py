@@ -36,6 +36,7 @@ class StreamOutcome:
     inserted: int
     updated: int
     rejected: int
+    vanished: int
     requests: int
     seconds: float
     cursor: datetime | None
@@ -81,6 +82,7 @@ def _sync_stream(
 ) -> StreamOutcome:
     started = time.monotonic()
     requests_before = connector.request_count
+    full_refresh = full_refresh or stream.complete_every_sync
     raw = stream.raw(connector.source)
     for leftover in landing.ready_batches(connector.connection_id, stream.name):
         _load(warehouse, landing, leftover, stream, connector.source)
@@ -120,6 +122,7 @@ def _sync_stream(
         inserted=result.inserted,
         updated=result.updated,
         rejected=result.rejected,
+        vanished=result.vanished,
         requests=connector.request_count - requests_before,
         seconds=time.monotonic() - started,
         cursor=new_cursor,

@@ -11,7 +11,7 @@ WITH applied AS (
     FROM canonical.payment_applications a
     JOIN canonical.payments p
       ON p.connection_id = a.connection_id AND p.payment_id = a.payment_id
-    WHERE p.status <> 'void'
+    WHERE p.status <> 'void' AND p.deleted_at IS NULL
       AND coalesce(a.applied_date, p.payment_date) <= as_of
     GROUP BY a.connection_id, a.invoice_id
 ),

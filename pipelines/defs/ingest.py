@@ -85,6 +85,7 @@ def _metadata(outcome: StreamOutcome, full_refresh: bool) -> dict[str, object]:
         "inserted": outcome.inserted,
         "updated": outcome.updated,
         "quarantined": outcome.rejected,
+        "vanished": outcome.vanished,
         "pages": outcome.pages,
         "api_requests": outcome.requests,
         "duration_s": round(outcome.seconds, 3),

@@ -15,7 +15,6 @@ def sync_job(source: str, ingest: dg.AssetsDefinition) -> dg.UnresolvedAssetJobD
     return dg.define_asset_job(
         f"sync_{source}",
         selection=dg.AssetSelection.assets(ingest),
-        partitions_def=ingest.partitions_def,
         description=f"Sync one {source} connection (the partition) into its raw tables.",
         tags={"source": source},
     )
