@@ -9,6 +9,7 @@ project runs on a fresh machine with no accounts.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
@@ -30,10 +31,19 @@ __all__ = [
 CONFIG_ENV = "LEDGERSYNC_CONFIG"
 DEFAULT_CONFIG = "connections.yaml"
 
-ConnectionId = Annotated[
-    str,
-    pydantic.StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$"),
-]
+_CONNECTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _connection_id(value: str) -> str:
+    if not _CONNECTION_ID.match(value):
+        raise ValueError(
+            f"connection id {value!r} must be 1-63 lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit (it names directories and Dagster partitions)"
+        )
+    return value
+
+
+ConnectionId = Annotated[str, pydantic.AfterValidator(_connection_id)]
 
 
 class ConfigError(ValueError):
@@ -85,11 +95,14 @@ class LedgersyncConfig(pydantic.BaseModel):
     @pydantic.field_validator("connections")
     @classmethod
     def _unique_ids(cls, connections: Sequence[ConnectionConfig]) -> Sequence[ConnectionConfig]:
-        seen: set[str] = set()
-        for connection in connections:
+        seen: dict[str, int] = {}
+        for number, connection in enumerate(connections, start=1):
             if connection.id in seen:
-                raise ValueError(f"connection id {connection.id!r} is used twice")
-            seen.add(connection.id)
+                raise ValueError(
+                    f"connection id {connection.id!r} is used twice (entries {seen[connection.id]} "
+                    f"and {number})"
+                )
+            seen[connection.id] = number
         return tuple(connections)
 
     def connection(self, connection_id: str) -> ConnectionConfig:
@@ -138,6 +151,8 @@ def _describe(path: Path, root: yaml.Node | None, error: pydantic.ValidationErro
     lines = []
     for problem in error.errors():
         location = tuple(part for part in problem["loc"] if part not in _UNION_TAGS)
+        if problem["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            location += ("source",)
         where = ".".join(str(part) for part in location) or "(top level)"
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"{path}:{_line_of(root, location)}: {where}: {message}")

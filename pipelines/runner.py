@@ -23,6 +23,7 @@ __all__ = ["RunOutcome", "run_reports", "run_syncs"]
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
     name: str  # a connection id, or the reports job
+    run_id: str
     success: bool
     error: str | None
     metadata: dict[str, dict[str, object]]  # asset key → metadata values
@@ -99,7 +100,7 @@ def _outcome(name: str, result: dg.ExecuteInProcessResult) -> RunOutcome:
         for event in result.get_asset_materialization_events()
         if event.asset_key
     }
-    return RunOutcome(name, result.success, error, metadata)
+    return RunOutcome(name, result.run_id, result.success, error, metadata)
 
 
 def _failure_message(event: dg.DagsterEvent) -> str:

@@ -14,7 +14,10 @@ from pipelines.defs.resources import LedgersyncResource
 from pipelines.sources import SOURCES, SourceSpec
 from pipelines.sync import normalize
 
-__all__ = ["build_canonical_assets", "canonical_key"]
+__all__ = ["WAREHOUSE_POOL", "build_canonical_assets", "canonical_key"]
+
+# Steps that rewrite whole warehouse tables share this pool; production gives it one slot.
+WAREHOUSE_POOL = "warehouse"
 
 
 def canonical_key(table: str) -> dg.AssetKey:
@@ -52,6 +55,7 @@ def build_canonical_assets(specs: list[SourceSpec]) -> dg.AssetsDefinition:
             for name in tables
         ],
         required_resource_keys={"ledgersync"},
+        pool=WAREHOUSE_POOL,
     )
     def _canonical(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         ledgersync: LedgersyncResource = context.resources.ledgersync

@@ -1,0 +1,80 @@
+"""The connections file: the shipped defaults load, and every mistake points at its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "connections.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("name", ["connections.yaml", "connections.example.yaml"])
+def test_shipped_files_load(name):
+    config = load_config(ROOT / name)
+    assert config.connections
+    assert config.warehouse == ROOT / "data" / "ledgersync.duckdb"
+
+
+def test_relative_paths_are_relative_to_the_file(tmp_path):
+    path = _write(tmp_path, "warehouse: w/x.duckdb\nlanding: l\nconnections: []\n")
+    config = load_config(path)
+    assert (config.warehouse, config.landing) == (tmp_path / "w/x.duckdb", tmp_path / "l")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "connections:\n  - id: Bad Id\n    source: zoho_books\n    sandbox: embedded\n",
+            ":2: connections.0.id: connection id 'Bad Id' must be 1-63 lowercase letters",
+        ),
+        (
+            "connections:\n  - id: a\n    source: zoho_books\n    sandbox: embedded\n"
+            "    page_size: 500\n",
+            ":5: connections.0.page_size: Input should be less than or equal to 200",
+        ),
+        (
+            "connections:\n  - id: a\n    source: zoho_books\n    sandbox: embedded\n"
+            "    colour: blue\n",
+            ":5: connections.0.colour: Extra inputs are not permitted",
+        ),
+        (
+            "connections:\n  - id: a\n    source: zoho_books\n",
+            ":2: connections.0: organization_id is required for a real Zoho account",
+        ),
+        (
+            "connections:\n  - id: a\n    source: zoho_books\n    sandbox: embedded\n"
+            "  - id: a\n    source: zoho_books\n    sandbox: embedded\n",
+            ":2: connections: connection id 'a' is used twice (entries 1 and 2)",
+        ),
+        (
+            "connections:\n  - id: a\n    source: quickbooks\n",
+            ":3: connections.0.source: Input tag 'quickbooks' found using 'source' does not match",
+        ),
+    ],
+    ids=["bad-id", "page-size", "unknown-key", "no-organization", "duplicate-id", "no-such-source"],
+)
+def test_mistakes_name_file_line_and_field(tmp_path, text, expected):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert f"{path}{expected}" in str(error.value)
+
+
+def test_missing_file_says_how_to_fix(tmp_path):
+    with pytest.raises(ConfigError, match="LEDGERSYNC_CONFIG"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_invalid_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(_write(tmp_path, "connections: [\n"))
