@@ -6,16 +6,21 @@ command or the connections file is wrong.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from connectors.errors import ConnectorError
 from models.warehouse import Warehouse
+from pipelines import progress, sandboxes
 from pipelines.config import ConfigError, LedgersyncConfig, default_config_path, load_config
 from pipelines.runner import RunOutcome, run_reports, run_syncs
 from pipelines.sources import open_connector
@@ -159,16 +164,52 @@ def report(
     _run(debug, body)
 
 
+sandbox_app = typer.Typer(help="The local sandboxes that speak each source's API.")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", help="An account (organization/company) to serve; repeatable."),
+    ] = None,
+    debug: DebugOption = False,
+) -> None:
+    """Run every source's sandbox on its fixed port, for exploring with curl. Ctrl-C stops."""
+
+    def body() -> None:
+        accounts = tuple(account or ["demo-books"])
+        running = []
+        for source, (port, serve) in sandboxes.SERVE.items():
+            server, guide = serve(accounts, port)
+            running.append(server)
+            console.print(f"[bold]{source}[/bold] on {server.url}  accounts: {', '.join(accounts)}")
+            console.print(guide, highlight=False, soft_wrap=True)
+            console.print()
+        console.print("Serving until Ctrl-C.")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for server in running:
+                server.stop()
+
+    _run(debug, body)
+
+
 def _sync_all(
     project: LedgersyncConfig, path: Path, *, connection_ids: list[str] | None, full_refresh: bool
 ) -> None:
-    outcomes = run_syncs(
-        project,
-        path,
-        connection_ids=connection_ids,
-        full_refresh=full_refresh,
-        log_level=_LOG_LEVEL,
-    )
+    with _progress_bars():
+        outcomes = run_syncs(
+            project,
+            path,
+            connection_ids=connection_ids,
+            full_refresh=full_refresh,
+            log_level=_LOG_LEVEL,
+        )
     table = Table(
         "connection",
         "stream",
@@ -201,6 +242,32 @@ def _sync_all(
             )
     console.print(table)
     _report_failures(outcomes)
+
+
+@contextmanager
+def _progress_bars() -> Iterator[None]:
+    """Pages and records per stream while syncs run, on a terminal."""
+    if not console.is_terminal:
+        yield
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.fields[pages]:>6,} pages"),
+        TextColumn("{task.completed:>10,.0f} records"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as bars:
+        tasks: dict[tuple[str, str], TaskID] = {}
+
+        def update(connection_id: str, stream: str, pages: int, records: int) -> None:
+            key = (connection_id, stream)
+            if key not in tasks:
+                tasks[key] = bars.add_task(f"{connection_id} {stream}", total=None, pages=0)
+            bars.update(tasks[key], completed=records, pages=pages)
+
+        with progress.watching(update):
+            yield
 
 
 def _reports(project: LedgersyncConfig, path: Path, as_of: date) -> None:

@@ -58,6 +58,7 @@ class _Connection(pydantic.BaseModel):
     lookback_minutes: Annotated[int, pydantic.Field(ge=0, le=7 * 24 * 60)] = 15
     sync_cron: str = "0 */6 * * *"
     timezone: str = "UTC"
+    max_staleness_hours: Annotated[float, pydantic.Field(gt=0)] = 24.0
 
 
 class ZohoBooksConnectionConfig(_Connection):

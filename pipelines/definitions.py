@@ -10,8 +10,16 @@ import dagster as dg
 from pipelines.config import LedgersyncConfig, default_config_path, load_config
 from pipelines.defs.canonical import build_canonical_assets
 from pipelines.defs.checks import build_canonical_checks
+from pipelines.defs.health import build_health_checks
 from pipelines.defs.ingest import build_ingest_assets
-from pipelines.defs.jobs import connection_schedule, reports_job, reports_schedule, sync_job
+from pipelines.defs.jobs import (
+    connection_schedule,
+    health_job,
+    health_schedule,
+    reports_job,
+    reports_schedule,
+    sync_job,
+)
 from pipelines.defs.reports import invoice_balances
 from pipelines.defs.resources import LedgersyncResource, source_resources
 from pipelines.sources import SOURCES
@@ -24,6 +32,7 @@ def build_definitions(config: LedgersyncConfig, config_path: str) -> dg.Definiti
     assets: list[dg.AssetsDefinition] = []
     jobs: list[dg.UnresolvedAssetJobDefinition] = []
     schedules: list[dg.ScheduleDefinition] = []
+    health: list[dg.AssetChecksDefinition] = []
     for spec in active:
         connections = config.of_source(spec.name)
         ingest = build_ingest_assets(spec, connections)
@@ -31,12 +40,14 @@ def build_definitions(config: LedgersyncConfig, config_path: str) -> dg.Definiti
         assets.append(ingest)
         jobs.append(job)
         schedules += [connection_schedule(connection, job) for connection in connections]
+        health += build_health_checks(spec, connections)
     refresh = reports_job()
+    checking = health_job(health)
     return dg.Definitions(
         assets=[*assets, build_canonical_assets(active), invoice_balances],
-        asset_checks=build_canonical_checks(),
-        jobs=[*jobs, refresh],
-        schedules=[*schedules, reports_schedule(refresh)],
+        asset_checks=[*build_canonical_checks(), *health],
+        jobs=[*jobs, refresh, checking],
+        schedules=[*schedules, reports_schedule(refresh), health_schedule(checking)],
         resources={
             "ledgersync": LedgersyncResource(config_path=config_path),
             **source_resources(config_path),

@@ -14,7 +14,13 @@ from sandbox.server import SandboxServer
 from sandbox.zoho_books.app import start_zoho_sandbox
 from sandbox.zoho_books.config import OAuthClient, ZohoConfig
 
-__all__ = ["EMBEDDED_REQUESTS_PER_MINUTE", "ZohoBooksAccount", "zoho_books_account"]
+__all__ = [
+    "EMBEDDED_REQUESTS_PER_MINUTE",
+    "SERVE",
+    "ZohoBooksAccount",
+    "serve_zoho_books",
+    "zoho_books_account",
+]
 
 # The embedded sandboxes allow more than the real services so the demo finishes in seconds;
 # connections to them are configured with the same budget, so no 429 is ever needed.
@@ -32,6 +38,22 @@ class ZohoBooksAccount:
     client_id: str
     client_secret: str
     refresh_token: str
+
+
+def serve_zoho_books(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, str]:
+    """A Zoho sandbox on a fixed port, and how to talk to it with curl."""
+    client = OAuthClient()
+    server = start_zoho_sandbox(ZohoConfig(organizations=accounts, client=client), port=port)
+    org = server.app.organization_id(accounts[0])
+    guide = (
+        f"TOKEN=$(curl -s -X POST {server.url}/oauth/v2/token -d grant_type=refresh_token "
+        f"-d refresh_token={client.refresh_token} -d client_id={client.client_id} "
+        f"-d client_secret={client.client_secret} | python3 -c 'import json,sys; "
+        'print(json.load(sys.stdin)["access_token"])\')\n'
+        f'curl -s -H "Authorization: Zoho-oauthtoken $TOKEN" '
+        f'"{server.url}/books/v3/invoices?organization_id={org}&per_page=5"'
+    )
+    return server, guide
 
 
 def zoho_books_account(account: str) -> ZohoBooksAccount:
@@ -56,3 +78,9 @@ def zoho_books_account(account: str) -> ZohoBooksAccount:
         client_secret=client.client_secret,
         refresh_token=client.refresh_token,
     )
+
+
+# `ledgersync sandbox serve`: source → (fixed port, server starter).
+SERVE = {
+    "zoho_books": (8801, serve_zoho_books),
+}

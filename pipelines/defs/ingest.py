@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from pipelines import progress
 from pipelines.config import ConnectionConfig
 from pipelines.defs.resources import LedgersyncResource, SourceResource
 from pipelines.sources import SourceSpec
@@ -67,8 +68,8 @@ def build_ingest_assets(
                 landing=ledgersync.landing(),
                 full_refresh=full_refresh,
                 lookback=lookbacks[connection_id],
-                progress=lambda stream, pages, records: context.log.debug(
-                    f"{connection_id} {stream}: {pages} pages, {records} records"
+                progress=lambda stream, pages, records: progress.report(
+                    connection_id, stream, pages, records
                 ),
             )
         for outcome in outcomes:

@@ -1,4 +1,5 @@
-"""Jobs and schedules: a sync job per source, a schedule per connection, a daily report job."""
+"""Jobs and schedules: a sync job per source with a schedule per connection, a daily report job,
+and an hourly connection-health job."""
 
 from __future__ import annotations
 
@@ -6,9 +7,19 @@ import dagster as dg
 
 from pipelines.config import ConnectionConfig
 
-__all__ = ["REPORTS_JOB", "connection_schedule", "reports_schedule", "sync_job"]
+__all__ = [
+    "HEALTH_JOB",
+    "REPORTS_JOB",
+    "connection_schedule",
+    "health_job",
+    "health_schedule",
+    "reports_job",
+    "reports_schedule",
+    "sync_job",
+]
 
 REPORTS_JOB = "refresh_reports"
+HEALTH_JOB = "connection_health"
 
 
 def sync_job(source: str, ingest: dg.AssetsDefinition) -> dg.UnresolvedAssetJobDefinition:
@@ -56,4 +67,21 @@ def reports_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinit
         cron_schedule="30 6 * * *",
         execution_timezone="UTC",
         description="Canonical tables and reports, every morning.",
+    )
+
+
+def health_job(checks: list[dg.AssetChecksDefinition]) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        HEALTH_JOB,
+        selection=dg.AssetSelection.checks(*checks),
+        description="Freshness and failing-run checks of every connection.",
+    )
+
+
+def health_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="hourly_connection_health",
+        job=job,
+        cron_schedule="15 * * * *",
+        description="Flag connections that are stale or keep failing.",
     )
