@@ -16,7 +16,9 @@ strategy                    stops when                                     sourc
 Paging never loops and never silently skips rows: a page repeating an earlier page's records,
 a repeated link, or a listing that ends short of its announced total raises `PaginationError`.
 The concurrent strategies fetch ahead on a thread pool (each request still takes a slot of the
-client's rate limiter) and yield pages in order.
+client's rate limiter) and yield pages in order; the chained ones (the next request is known only
+from the current response) send it before yielding the current page, so it is in flight while
+the caller lands and loads.
 """
 
 from __future__ import annotations
@@ -96,40 +98,46 @@ class PageNumberPaginator:
         stream: str,
     ) -> Iterator[Page]:
         guard = _LoopGuard(client, stream)
-        number = 0
-        while True:
-            number += 1
+
+        def fetch(number: int) -> tuple[Any, httpx.Response]:
             page_params = {
                 **(params or {}),
                 self.page_param: number,
                 self.size_param: self.page_size,
             }
-            data, response = client.get_json(
-                path, params=page_params, headers=headers, stream=stream
-            )
-            page = _page(client, stream, number, data, response, self.records_key)
-            guard.check_page(page)
-            try:
-                more = bool(self.has_more(data))
-            except (KeyError, IndexError, TypeError) as exc:
-                raise _error(
-                    PayloadError,
-                    client,
-                    stream,
-                    f"page {number} has no paging information ({type(exc).__name__}: {exc})",
-                    url=page.url,
-                ) from exc
-            if more and not page.records:
-                raise _error(
-                    PaginationError,
-                    client,
-                    stream,
-                    f"page {number} is empty but says more pages follow",
-                    url=page.url,
-                )
-            yield page
-            if not more:
-                return
+            return client.get_json(path, params=page_params, headers=headers, stream=stream)
+
+        with _NextRequest() as ahead:
+            ahead.start(fetch, 1)
+            number = 0
+            while True:
+                number += 1
+                data, response = ahead.result()
+                page = _page(client, stream, number, data, response, self.records_key)
+                guard.check_page(page)
+                try:
+                    more = bool(self.has_more(data))
+                except (KeyError, IndexError, TypeError) as exc:
+                    raise _error(
+                        PayloadError,
+                        client,
+                        stream,
+                        f"page {number} has no paging information ({type(exc).__name__}: {exc})",
+                        url=page.url,
+                    ) from exc
+                if more and not page.records:
+                    raise _error(
+                        PaginationError,
+                        client,
+                        stream,
+                        f"page {number} is empty but says more pages follow",
+                        url=page.url,
+                    )
+                if more:
+                    ahead.start(fetch, number + 1)
+                yield page
+                if not more:
+                    return
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,30 +166,34 @@ class NextLinkPaginator:
         if self.max_page_size is not None:
             _add_preference(request_headers, f"odata.maxpagesize={self.max_page_size}")
         guard = _LoopGuard(client, stream)
-        url, page_params = path, params
-        number = 0
-        while True:
-            number += 1
-            data, response = client.get_json(
-                url, params=page_params, headers=request_headers, stream=stream
-            )
-            page = _page(client, stream, number, data, response, self.records_key)
-            guard.check_page(page)
-            link = data.get(self.next_link_key)
-            if link is not None and not isinstance(link, str):
-                raise _error(
-                    PayloadError,
-                    client,
-                    stream,
-                    f"page {number} has a non-string {self.next_link_key}",
-                    url=page.url,
-                )
-            if link:
-                url, page_params = str(response.url.join(link)), None
-                guard.check_link(url, number)
-            yield page
-            if not link:
-                return
+
+        def fetch(url: str, page_params: Mapping[str, Any] | None) -> tuple[Any, httpx.Response]:
+            return client.get_json(url, params=page_params, headers=request_headers, stream=stream)
+
+        with _NextRequest() as ahead:
+            ahead.start(fetch, path, params)
+            number = 0
+            while True:
+                number += 1
+                data, response = ahead.result()
+                page = _page(client, stream, number, data, response, self.records_key)
+                guard.check_page(page)
+                link = data.get(self.next_link_key)
+                if link is not None and not isinstance(link, str):
+                    raise _error(
+                        PayloadError,
+                        client,
+                        stream,
+                        f"page {number} has a non-string {self.next_link_key}",
+                        url=page.url,
+                    )
+                if link:
+                    url = str(response.url.join(link))
+                    guard.check_link(url, number)
+                    ahead.start(fetch, url, None)
+                yield page
+                if not link:
+                    return
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -379,6 +391,30 @@ class OffsetPaginator:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+class _NextRequest:
+    """Chained paging's one request in flight: the next page is requested as soon as the
+    current response names it, so it travels while the caller lands and loads this one."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledgersync-next-page")
+        self._pending: Future[Any] | None = None
+
+    def __enter__(self) -> _NextRequest:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def start(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._pending = self._pool.submit(fn, *args)
+
+    def result(self) -> Any:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            raise RuntimeError("no request was started")
+        return pending.result()
 
 
 class _LoopGuard:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from models.raw import RawStream
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from connectors.pagination import Page
     from models.mapping import Mapping
 
-__all__ = ["Connector", "Stream"]
+__all__ = ["Connector", "KeyListing", "Stream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,10 @@ class Stream:
     `parent` is fetched one record per parent id (Zoho's payment detail for each payment). A
     stream that is `complete_every_sync` is listed in full each time, so whatever the listing
     lacks is marked vanished (Business Central's unposted payment lines disappear on posting).
+    A stream that should `keep_history` keeps every superseded version of a record in
+    `raw.<source>__<stream>__history` (Business Central invoices' remaining amounts over time).
+    Where the cursor field is null, `cursor_fallback_field` tells the record's change time
+    (Carbon's `updatedAt` is null until a row's first edit; its `createdAt` then says).
     """
 
     name: str
@@ -33,9 +37,27 @@ class Stream:
     cursor_field: str | None = None
     parent: str | None = None
     complete_every_sync: bool = False
+    keep_history: bool = False
+    cursor_fallback_field: str | None = None
+
+    def cursor_value(self, record: dict[str, Any]) -> Any:
+        """The record's change time as received (None without a cursor field)."""
+        if self.cursor_field is None:
+            return None
+        value = record.get(self.cursor_field)
+        if value is None and self.cursor_fallback_field is not None:
+            return record.get(self.cursor_fallback_field)
+        return value
 
     def raw(self, source: str) -> RawStream:
-        return RawStream(source, self.name, self.records_path, self.id_path)
+        return RawStream(
+            source,
+            self.name,
+            self.records_path,
+            self.id_path,
+            keep_history=self.keep_history,
+            cursor_path=f"$.{self.cursor_field}" if self.cursor_field else None,
+        )
 
 
 class Connector(Protocol):
@@ -64,3 +86,17 @@ class Connector(Protocol):
     def request_count(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class KeyListing(Protocol):
+    """Optional: a connector whose API can list just the ids of a stream's records.
+
+    The periodic full-key reconciliation (which marks deleted records) then costs a listing of
+    ids instead of a listing of whole records.
+    """
+
+    def extract_keys(self, stream: Stream) -> Iterator[Page] | None:
+        """Pages of every record's id alone (the stream's `records_path` and `id_path` apply),
+        or None where the API cannot select columns for this stream."""
+        ...

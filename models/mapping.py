@@ -201,20 +201,15 @@ def timestamp(
     return Field(value, tuple(checks))
 
 
-def currency(path: str, *, alias: str = "p") -> Field:
+def currency(path: str, *, required: bool = True, alias: str = "p") -> Field:
     raw = _text_at(path, alias)
     codes = "[" + ", ".join(_lit(code) for code in _CURRENCY_CODES) + "]"
     value = f"upper(trim({raw}))"
-    return Field(
-        value,
-        (
-            _missing(path, alias),
-            Check(
-                f"{raw} IS NOT NULL AND NOT list_contains({codes}, {value})",
-                _said(path, "is not an ISO 4217 currency code", alias),
-            ),
-        ),
+    known = Check(
+        f"{raw} IS NOT NULL AND NOT list_contains({codes}, {value})",
+        _said(path, "is not an ISO 4217 currency code", alias),
     )
+    return Field(value, (_missing(path, alias), known) if required else (known,))
 
 
 def enum(path: str, values: MappingType[str, str], *, alias: str = "p") -> Field:

@@ -5,11 +5,17 @@ advances the stream's cursor. Loading the same batch again is a no-op, and a bat
 its commit leaves no trace, so a sync killed anywhere and run again neither loses nor doubles rows.
 
 Within a batch, the same id twice with identical content is one record (sources repeat rows
-across pages); the same id twice with different content is quarantined until the source sends
-one version again.
+across pages). The same id twice with different content is, where the stream has a cursor field
+and the copies' values of it differ, a record modified while the client paged: the newest copy
+wins. Otherwise it is quarantined until the source sends one version again.
 
 A batch that is a complete listing (`full_refresh`) also marks the records it lacks as
-vanished (`vanished_at`); a record that comes back is live again.
+vanished (`vanished_at`), and clears what the loader had quarantined for them; a record that
+comes back is live again. A `keys_only` batch is a complete listing of ids alone: it marks
+vanished and live again the same way, and stores no payload and moves no cursor.
+
+A stream that keeps history moves each superseded version, in the same transaction, to
+`<table>__history` with the interval it was current (`valid_from`, `valid_to`).
 """
 
 from __future__ import annotations
@@ -27,11 +33,13 @@ __all__ = [
     "RawStream",
     "cursor_of",
     "ensure_raw_table",
+    "last_complete_listing",
     "load_batch",
     "pending_children",
 ]
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+_NO_ID = "<no id> "  # quarantine key prefix of a record without an id
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,8 @@ class RawStream:
     name: str
     records_path: str  # JSON path of the record list in a landed page: "$.invoices", "$[*].payment"
     id_path: str  # JSON path of the record id within a record: "$.invoice_id"
+    keep_history: bool = False
+    cursor_path: str | None = None  # JSON path of the record's last-modified time, if it has one
 
     @property
     def table(self) -> str:
@@ -49,6 +59,10 @@ class RawStream:
             if not _IDENTIFIER.match(part):
                 raise ValueError(f"not a safe identifier for a raw table: {part!r}")
         return f"raw.{self.source}__{self.name}"
+
+    @property
+    def history_table(self) -> str:
+        return f"{self.table}__history"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +90,17 @@ def ensure_raw_table(conn: duckdb.DuckDBPyConnection, stream: RawStream) -> None
             vanished_at TIMESTAMPTZ
         )"""
     )
+    if stream.keep_history:
+        conn.execute(
+            f"""
+            CREATE TABLE IF NOT EXISTS {stream.history_table} (
+                connection_id VARCHAR NOT NULL,
+                record_id VARCHAR NOT NULL,
+                payload JSON NOT NULL,
+                valid_from TIMESTAMPTZ NOT NULL,
+                valid_to TIMESTAMPTZ NOT NULL
+            )"""
+        )
 
 
 def cursor_of(conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str) -> datetime | None:
@@ -84,6 +109,18 @@ def cursor_of(conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str) 
         [connection_id, stream],
     ).fetchone()
     return row[0] if row else None
+
+
+def last_complete_listing(
+    conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str
+) -> datetime | None:
+    """When a complete listing (of records or of ids) of the stream was last loaded."""
+    (loaded_at,) = conn.execute(
+        "SELECT max(loaded_at) FROM sync.batches "
+        "WHERE connection_id = ? AND stream = ? AND full_refresh",
+        [connection_id, stream],
+    ).fetchone()
+    return loaded_at
 
 
 def pending_children(
@@ -141,22 +178,30 @@ def _load_in_transaction(
 
     conn.execute(
         "CREATE OR REPLACE TEMP TABLE incoming "
-        "(record_id VARCHAR, payload JSON, payload_md5 VARCHAR)"
+        "(record_id VARCHAR, payload JSON, payload_md5 VARCHAR, changed TIMESTAMPTZ)"
     )
     files = [str(path) for path in batch.page_files]
     if files:
         conn.execute(
             """
             INSERT INTO incoming
-            SELECT rec ->> $id_path, rec, md5(rec::VARCHAR)
+            SELECT rec ->> $id_path, rec, md5(rec::VARCHAR),
+                   TRY_CAST(rec ->> $cursor_path AS TIMESTAMPTZ)
             FROM (
                 SELECT unnest(CAST(json_extract(content, $records_path) AS JSON[])) AS rec
                 FROM read_text($files)
             )
             """,
-            {"id_path": stream.id_path, "records_path": stream.records_path, "files": files},
+            {
+                "id_path": stream.id_path,
+                "records_path": stream.records_path,
+                "cursor_path": stream.cursor_path,
+                "files": files,
+            },
         )
     params = {"connection_id": batch.connection_id, "stream": stream.name}
+    if batch.keys_only:
+        return _load_keys(conn, batch, stream, params)
     rejected = _quarantine_conflicts(conn, params, stream)
     conn.execute(
         """
@@ -165,6 +210,7 @@ def _load_in_transaction(
         FROM incoming
         WHERE record_id IS NOT NULL
           AND record_id NOT IN (SELECT record_id FROM conflicts)
+        ORDER BY record_id, changed DESC NULLS LAST
         """
     )
     # Records the source now sends in one version leave quarantine.
@@ -182,6 +228,17 @@ def _load_in_transaction(
         """,
         {"connection_id": batch.connection_id},
     ).fetchone()
+    if stream.keep_history:
+        conn.execute(
+            f"""
+            INSERT INTO {stream.history_table}
+            SELECT r.connection_id, r.record_id, r.payload, r.changed_at, now()
+            FROM {table} r JOIN batch_rows b
+              ON r.connection_id = $connection_id AND r.record_id = b.record_id
+            WHERE r.payload_md5 <> b.payload_md5
+            """,
+            {"connection_id": batch.connection_id},
+        )
     conn.execute(
         f"""
         DELETE FROM {table}
@@ -213,9 +270,56 @@ def _load_in_transaction(
         """,
         {"connection_id": batch.connection_id, "batch_id": batch.batch_id},
     ).fetchone()
-    vanished = _mark_vanished(conn, batch, table) if batch.full_refresh else 0
+    vanished = 0
+    if batch.full_refresh:
+        vanished = _mark_vanished(conn, batch, table)
+        # What the loader quarantined and this complete listing no longer shows is resolved.
+        conn.execute(
+            "DELETE FROM sync.load_rejects WHERE connection_id = $connection_id "
+            "AND stream = $stream AND record_id NOT IN (SELECT record_id FROM new_rejects)",
+            params,
+        )
     _advance_cursor(conn, batch)
     inserted = inserted_or_changed - updated
+    _record_batch(conn, batch, stream, inserted, updated, rejected, vanished)
+    return LoadResult(batch.batch_id, batch.records, inserted, updated, rejected, vanished)
+
+
+def _load_keys(
+    conn: duckdb.DuckDBPyConnection,
+    batch: LandedBatch,
+    stream: RawStream,
+    params: dict[str, str],
+) -> LoadResult:
+    """A complete listing of ids: mark what it lacks vanished and what it has live again."""
+    conn.execute(
+        f"""
+        UPDATE {stream.table} SET vanished_at = NULL
+        WHERE connection_id = $connection_id AND vanished_at IS NOT NULL
+          AND record_id IN (SELECT record_id FROM incoming)
+        """,
+        {"connection_id": batch.connection_id},
+    )
+    vanished = _mark_vanished(conn, batch, stream.table)
+    conn.execute(
+        "DELETE FROM sync.load_rejects WHERE connection_id = $connection_id "
+        "AND stream = $stream AND NOT starts_with(record_id, $no_id) "
+        "AND record_id NOT IN (SELECT record_id FROM incoming WHERE record_id IS NOT NULL)",
+        {**params, "no_id": _NO_ID},
+    )
+    _record_batch(conn, batch, stream, 0, 0, 0, vanished)
+    return LoadResult(batch.batch_id, batch.records, 0, 0, 0, vanished)
+
+
+def _record_batch(
+    conn: duckdb.DuckDBPyConnection,
+    batch: LandedBatch,
+    stream: RawStream,
+    inserted: int,
+    updated: int,
+    rejected: int,
+    vanished: int,
+) -> None:
     conn.execute(
         "INSERT INTO sync.batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
         [
@@ -231,7 +335,6 @@ def _load_in_transaction(
             batch.full_refresh,
         ],
     )
-    return LoadResult(batch.batch_id, batch.records, inserted, updated, rejected, vanished)
 
 
 def _mark_vanished(conn: duckdb.DuckDBPyConnection, batch: LandedBatch, table: str) -> int:
@@ -250,12 +353,23 @@ def _mark_vanished(conn: duckdb.DuckDBPyConnection, batch: LandedBatch, table: s
 def _quarantine_conflicts(
     conn: duckdb.DuckDBPyConnection, params: dict[str, str], stream: RawStream
 ) -> int:
+    # Copies that differ conflict unless exactly one version carries the newest cursor value
+    # (and every copy has one): that is a record modified while the client paged.
     conn.execute(
         """
         CREATE OR REPLACE TEMP TABLE conflicts AS
+        WITH copies AS (
+            SELECT record_id, payload, payload_md5,
+                   coalesce(changed = max(changed) OVER same_id, false)
+                     AND count(changed) OVER same_id = count(*) OVER same_id AS newest
+            FROM incoming WHERE record_id IS NOT NULL
+            WINDOW same_id AS (PARTITION BY record_id)
+        )
         SELECT record_id, count(*) AS copies, any_value(payload) AS payload
-        FROM incoming WHERE record_id IS NOT NULL
-        GROUP BY record_id HAVING count(DISTINCT payload_md5) > 1
+        FROM copies
+        GROUP BY record_id
+        HAVING count(DISTINCT payload_md5) > 1
+           AND count(DISTINCT payload_md5) FILTER (WHERE newest) <> 1
         """
     )
     reason_for_missing_id = f"the record has no id at {stream.id_path}"
@@ -268,10 +382,10 @@ def _quarantine_conflicts(
                payload
         FROM conflicts
         UNION ALL
-        SELECT '<no id> ' || payload_md5, $reason_for_missing_id, any_value(payload)
+        SELECT $no_id || payload_md5, $reason_for_missing_id, any_value(payload)
         FROM incoming WHERE record_id IS NULL GROUP BY payload_md5
         """,
-        {"reason_for_missing_id": reason_for_missing_id},
+        {"reason_for_missing_id": reason_for_missing_id, "no_id": _NO_ID},
     )
     conn.execute(
         """

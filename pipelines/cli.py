@@ -22,6 +22,12 @@ from connectors.errors import ConnectorError
 from models.warehouse import Warehouse
 from pipelines import progress, sandboxes
 from pipelines.config import ConfigError, LedgersyncConfig, default_config_path, load_config
+from pipelines.report_output import (
+    ReportFormat,
+    print_balance_summary,
+    print_customer_balances,
+    write_reports,
+)
 from pipelines.runner import RunOutcome, run_reports, run_syncs
 from pipelines.sources import open_connector
 
@@ -151,15 +157,30 @@ def check(config: ConfigOption = None, debug: DebugOption = False) -> None:
 
 @app.command()
 def report(
-    as_of: AsOfOption = None, config: ConfigOption = None, debug: DebugOption = False
+    as_of: AsOfOption = None,
+    output_format: Annotated[
+        ReportFormat,
+        typer.Option("--format", help="Print tables, or write every report as csv or parquet."),
+    ] = ReportFormat.table,
+    output: Annotated[
+        Path, typer.Option("--output", help="Where csv and parquet files go.")
+    ] = Path("reports"),
+    config: ConfigOption = None,
+    debug: DebugOption = False,
 ) -> None:
-    """Rebuild the reports for an as-of date and print the balance summary."""
+    """Rebuild the reports for an as-of date; print balances and aging, or write the reports."""
 
     def body() -> None:
         project, path = _load(config)
         report_date = _as_of(as_of)
         _reports(project, path, report_date)
-        _print_balance_summary(Warehouse(project.warehouse), report_date)
+        warehouse = Warehouse(project.warehouse)
+        _print_balance_summary(warehouse, report_date)
+        if output_format is ReportFormat.table:
+            print_customer_balances(console, warehouse)
+            return
+        for written in write_reports(warehouse, output, output_format):
+            console.print(f"Wrote {written}", highlight=False)
 
     _run(debug, body)
 
@@ -283,34 +304,4 @@ def _report_failures(outcomes: list[RunOutcome]) -> None:
 
 
 def _print_balance_summary(warehouse: Warehouse, as_of: date) -> None:
-    with warehouse.connect(read_only=True) as conn:
-        rows = conn.execute(
-            """
-            SELECT connection_id, currency_code, count(*) AS invoices,
-                   count(*) FILTER (WHERE open_balance > 0) AS open_invoices,
-                   sum(total_amount), sum(applied_amount), sum(open_balance),
-                   sum(open_balance) FILTER (WHERE days_past_due > 0),
-                   count(*) FILTER (WHERE balance_delta <> 0)
-            FROM reports.invoice_balances GROUP BY ALL ORDER BY ALL
-            """
-        ).fetchall()
-    table = Table(
-        "connection",
-        "currency",
-        "invoices",
-        "open",
-        "invoiced",
-        "applied",
-        "open balance",
-        "overdue",
-        "source disagrees",
-        title=f"Invoice balances as of {as_of.isoformat()}",
-    )
-    for row in rows:
-        table.add_row(
-            *(
-                f"{v:,.2f}" if hasattr(v, "as_tuple") else str(v if v is not None else 0)
-                for v in row
-            )
-        )
-    console.print(table)
+    print_balance_summary(console, warehouse, as_of)

@@ -20,9 +20,12 @@ import yaml
 from connectors.zoho_books.settings import DATA_CENTRES
 
 __all__ = [
+    "BusinessCentralConnectionConfig",
+    "CarbonConnectionConfig",
     "ConfigError",
     "ConnectionConfig",
     "LedgersyncConfig",
+    "SimproConnectionConfig",
     "ZohoBooksConnectionConfig",
     "default_config_path",
     "load_config",
@@ -59,6 +62,13 @@ class _Connection(pydantic.BaseModel):
     sync_cron: str = "0 */6 * * *"
     timezone: str = "UTC"
     max_staleness_hours: Annotated[float, pydantic.Field(gt=0)] = 24.0
+    # Deletes only show in a complete listing: one at least this often (ids only where the API
+    # allows), and on every full refresh. 0 lists completely on every sync.
+    full_key_reconciliation_hours: Annotated[float, pydantic.Field(ge=0)] = 24.0
+    # Patience with a slow or failing source; unset keeps the source's defaults.
+    timeout_s: Annotated[float, pydantic.Field(gt=0)] | None = None
+    max_attempts: Annotated[int, pydantic.Field(ge=1, le=20)] | None = None
+    retry_backoff_s: Annotated[float, pydantic.Field(ge=0)] | None = None
 
 
 class ZohoBooksConnectionConfig(_Connection):
@@ -83,7 +93,76 @@ class ZohoBooksConnectionConfig(_Connection):
         return self
 
 
-ConnectionConfig = Annotated[ZohoBooksConnectionConfig, pydantic.Field(discriminator="source")]
+class BusinessCentralConnectionConfig(_Connection):
+    """One Business Central company, read by an Entra app registration (client credentials)."""
+
+    source: Literal["business_central"]
+    tenant: str | None = None  # Entra tenant id or domain (contoso.onmicrosoft.com)
+    environment: str = "production"
+    company_id: str | None = None  # pin the company by id, or
+    company_name: str | None = None  # by name; neither: the environment's only company
+    api_url: str | None = None
+    authority_url: str | None = None
+    client_id_env: str = "BC_CLIENT_ID"
+    client_secret_env: str = "BC_CLIENT_SECRET"
+    page_size: Annotated[int, pydantic.Field(ge=1, le=20_000)] = 1_000
+    requests_per_five_minutes: Annotated[int, pydantic.Field(ge=1)] = 6_000  # BC's per-user limit
+    max_in_flight: Annotated[int, pydantic.Field(ge=1, le=5)] = 5  # BC runs 5 at once per user
+
+    @pydantic.model_validator(mode="after")
+    def _tenant_unless_sandbox(self) -> BusinessCentralConnectionConfig:
+        if self.sandbox is None and not self.tenant:
+            raise ValueError(
+                "tenant is required for a real Business Central environment (the Entra tenant "
+                "id or domain: Business Central → Help and Support → Troubleshooting)"
+            )
+        if self.company_id is not None and self.company_name is not None:
+            raise ValueError("set company_id or company_name, not both")
+        return self
+
+
+class SimproConnectionConfig(_Connection):
+    """One company on a Simpro build, read with an API key or an OAuth client."""
+
+    source: Literal["simpro"]
+    build_url: str | None = None  # https://<build>.simprosuite.com
+    company_id: Annotated[int, pydantic.Field(ge=0)] | None = None  # None: the build's only one
+    auth: Literal["api_key", "oauth"] = "api_key"
+    api_key_env: str = "SIMPRO_API_KEY"
+    client_id_env: str = "SIMPRO_CLIENT_ID"
+    client_secret_env: str = "SIMPRO_CLIENT_SECRET"
+    page_size: Annotated[int, pydantic.Field(ge=1, le=250)] = 250
+    requests_per_second: Annotated[int, pydantic.Field(ge=1)] = 10  # Simpro's per-build limit
+
+    @pydantic.model_validator(mode="after")
+    def _build_unless_sandbox(self) -> SimproConnectionConfig:
+        if self.sandbox is None and not self.build_url:
+            raise ValueError(
+                "build_url is required for a real Simpro build (the address you sign in at, "
+                "e.g. https://acme.simprosuite.com)"
+            )
+        return self
+
+
+class CarbonConnectionConfig(_Connection):
+    """One Carbon company, read with one of its API keys (a key belongs to one company)."""
+
+    source: Literal["carbon"]
+    api_url: str = "https://rest.carbon.ms"  # self-hosted: <SUPABASE_URL>/rest/v1
+    self_hosted: bool = False  # send the key as `carbon-key` instead of a Bearer token
+    api_key_env: str = "CARBON_API_KEY"
+    page_size: Annotated[int, pydantic.Field(ge=1, le=10_000)] = 1_000  # Carbon's max-rows
+    requests_per_minute: Annotated[int, pydantic.Field(ge=1)] = 60  # Carbon's per-key limit
+    max_concurrent_requests: Annotated[int, pydantic.Field(ge=1, le=16)] = 4
+
+
+ConnectionConfig = Annotated[
+    ZohoBooksConnectionConfig
+    | BusinessCentralConnectionConfig
+    | SimproConnectionConfig
+    | CarbonConnectionConfig,
+    pydantic.Field(discriminator="source"),
+]
 
 
 class LedgersyncConfig(pydantic.BaseModel):
@@ -160,7 +239,7 @@ def _describe(path: Path, root: yaml.Node | None, error: pydantic.ValidationErro
     return "invalid connections file:\n  " + "\n  ".join(lines)
 
 
-_UNION_TAGS = frozenset({"zoho_books"})
+_UNION_TAGS = frozenset({"zoho_books", "business_central", "simpro", "carbon"})
 
 
 def _line_of(node: yaml.Node | None, location: tuple[str | int, ...]) -> int:

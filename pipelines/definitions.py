@@ -20,7 +20,13 @@ from pipelines.defs.jobs import (
     reports_schedule,
     sync_job,
 )
-from pipelines.defs.reports import invoice_balances
+from pipelines.defs.report_checks import report_checks
+from pipelines.defs.reports import (
+    aging_history_job,
+    aging_history_schedule,
+    ar_aging_daily,
+    report_assets,
+)
 from pipelines.defs.resources import LedgersyncResource, source_resources
 from pipelines.sources import SOURCES
 
@@ -44,10 +50,15 @@ def build_definitions(config: LedgersyncConfig, config_path: str) -> dg.Definiti
     refresh = reports_job()
     checking = health_job(health)
     return dg.Definitions(
-        assets=[*assets, build_canonical_assets(active), invoice_balances],
-        asset_checks=[*build_canonical_checks(), *health],
-        jobs=[*jobs, refresh, checking],
-        schedules=[*schedules, reports_schedule(refresh), health_schedule(checking)],
+        assets=[*assets, build_canonical_assets(active), *report_assets(), ar_aging_daily],
+        asset_checks=[*build_canonical_checks(), *health, *report_checks()],
+        jobs=[*jobs, refresh, checking, aging_history_job],
+        schedules=[
+            *schedules,
+            reports_schedule(refresh),
+            health_schedule(checking),
+            aging_history_schedule,
+        ],
         resources={
             "ledgersync": LedgersyncResource(config_path=config_path),
             **source_resources(config_path),

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from models.reports import REPORTS
 from pipelines.config import LedgersyncConfig
 from pipelines.definitions import build_definitions
 from pipelines.defs.jobs import REPORTS_JOB
+from pipelines.defs.reports import report_asset_key
 
 __all__ = ["RunOutcome", "run_reports", "run_syncs"]
 
@@ -77,7 +79,12 @@ def run_reports(
         instance=_instance(),
         raise_on_error=False,
         run_config={
-            "ops": {"reports__invoice_balances": {"config": {"as_of": as_of.isoformat()}}},
+            "ops": {
+                report_asset_key(name).to_python_identifier(): {
+                    "config": {"as_of": as_of.isoformat()}
+                }
+                for name in REPORTS
+            },
             **_logging(log_level),
         },
     )

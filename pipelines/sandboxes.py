@@ -10,13 +10,29 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from sandbox.business_central.app import start_business_central_sandbox
+from sandbox.business_central.config import BusinessCentralConfig
+from sandbox.carbon.app import start_carbon_sandbox
+from sandbox.carbon.config import CarbonConfig
 from sandbox.server import SandboxServer
+from sandbox.simpro.app import start_simpro_sandbox
+from sandbox.simpro.config import SimproConfig
 from sandbox.zoho_books.app import start_zoho_sandbox
 from sandbox.zoho_books.config import OAuthClient, ZohoConfig
 
 __all__ = [
     "EMBEDDED_REQUESTS_PER_MINUTE",
+    "BusinessCentralAccount",
+    "business_central_account",
+    "CarbonAccount",
+    "carbon_account",
+    "serve_carbon",
+    "serve_business_central",
     "SERVE",
+    "EMBEDDED_REQUESTS_PER_SECOND",
+    "SimproAccount",
+    "serve_simpro",
+    "simpro_account",
     "ZohoBooksAccount",
     "serve_zoho_books",
     "zoho_books_account",
@@ -25,6 +41,7 @@ __all__ = [
 # The embedded sandboxes allow more than the real services so the demo finishes in seconds;
 # connections to them are configured with the same budget, so no 429 is ever needed.
 EMBEDDED_REQUESTS_PER_MINUTE = 60_000
+EMBEDDED_REQUESTS_PER_SECOND = 1_000
 
 _lock = threading.Lock()
 _servers: dict[tuple[str, str], SandboxServer] = {}
@@ -80,7 +97,119 @@ def zoho_books_account(account: str) -> ZohoBooksAccount:
     )
 
 
+@dataclass(frozen=True)
+class BusinessCentralAccount:
+    api_url: str  # + /{tenant}/{environment}/api/v2.0
+    authority_url: str  # + /{tenant}/oauth2/v2.0/token
+    tenant: str
+    environment: str
+    company_id: str
+    client_id: str
+    client_secret: str
+
+
+def serve_business_central(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, str]:
+    """A Business Central sandbox (one company per account) on a fixed port, and curl."""
+    config = BusinessCentralConfig(companies=accounts)
+    server = start_business_central_sandbox(config, port=port)
+    api = f"{server.url}/v2.0/{config.tenant}/{config.environment}/api/v2.0"
+    company = server.app.company_id(accounts[0])
+    guide = (
+        f"TOKEN=$(curl -s -X POST {server.url}/{config.tenant}/oauth2/v2.0/token "
+        f"-d grant_type=client_credentials -d client_id={config.app.client_id} "
+        f"-d client_secret={config.app.client_secret} "
+        "-d scope=https://api.businesscentral.dynamics.com/.default | python3 -c 'import json,"
+        'sys; print(json.load(sys.stdin)["access_token"])\')\n'
+        f'curl -s -H "Authorization: Bearer $TOKEN" -H "Prefer: odata.maxpagesize=5" '
+        f'"{api}/companies({company})/salesInvoices"'
+    )
+    return server, guide
+
+
+def business_central_account(account: str) -> BusinessCentralAccount:
+    """One company, named after the account, on its own server."""
+    config = BusinessCentralConfig(
+        companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_MINUTE * 5
+    )
+    with _lock:
+        server = _servers.get(("business_central", account))
+        if server is None:
+            server = start_business_central_sandbox(config)
+            _servers[("business_central", account)] = server
+    return BusinessCentralAccount(
+        api_url=f"{server.url}/v2.0",
+        authority_url=server.url,
+        tenant=config.tenant,
+        environment=config.environment,
+        company_id=server.app.company_id(account),
+        client_id=config.app.client_id,
+        client_secret=config.app.client_secret,
+    )
+
+
+@dataclass(frozen=True)
+class SimproAccount:
+    build_url: str  # + /api/v1.0
+    company_id: int
+    api_key: str
+
+
+def serve_simpro(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, str]:
+    """A Simpro build (one company per account) on a fixed port, and curl."""
+    config = SimproConfig(companies=accounts)
+    server = start_simpro_sandbox(config, port=port)
+    guide = (
+        f'curl -s -H "Authorization: Bearer {config.api_keys[0]}" '
+        f'"{server.url}/api/v1.0/companies/0/customerPayments/'
+        '?columns=ID,Payment,Invoices,DateModified&pageSize=5"'
+    )
+    return server, guide
+
+
+def simpro_account(account: str) -> SimproAccount:
+    """One company, named after the account, on its own build."""
+    config = SimproConfig(companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_SECOND)
+    with _lock:
+        server = _servers.get(("simpro", account))
+        if server is None:
+            server = start_simpro_sandbox(config)
+            _servers[("simpro", account)] = server
+    return SimproAccount(build_url=server.url, company_id=0, api_key=config.api_keys[0])
+
+
+@dataclass(frozen=True)
+class CarbonAccount:
+    api_url: str
+    api_key: str
+
+
+def serve_carbon(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, str]:
+    """A Carbon sandbox (one company and API key per account) on a fixed port, and curl."""
+    server = start_carbon_sandbox(CarbonConfig(companies=accounts), port=port)
+    guide = (
+        f'curl -s -H "Authorization: Bearer {server.app.api_key(accounts[0])}" '
+        '-H "Prefer: count=exact" -D - '
+        f'"{server.url}/salesInvoices?select=id,invoiceId,status,balance&order=id.asc&limit=5"'
+    )
+    return server, guide
+
+
+def carbon_account(account: str) -> CarbonAccount:
+    """One company, named after the account, on its own server."""
+    with _lock:
+        server = _servers.get(("carbon", account))
+        if server is None:
+            server = start_carbon_sandbox(
+                CarbonConfig(companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_MINUTE)
+            )
+            _servers[("carbon", account)] = server
+    return CarbonAccount(api_url=server.url, api_key=server.app.api_key(account))
+
+
 # `ledgersync sandbox serve`: source → (fixed port, server starter).
 SERVE = {
     "zoho_books": (8801, serve_zoho_books),
+    "business_central": (8802, serve_business_central),
+    "simpro": (8803, serve_simpro),
+    "carbon": (8804, serve_carbon),
 }

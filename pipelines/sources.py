@@ -6,22 +6,41 @@ entry here; the Dagster assets, jobs and schedules are generated from this regis
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import dagster as dg
-
+from connectors.business_central import settings as bc_settings
+from connectors.business_central.connector import (
+    BusinessCentralConnector,
+    BusinessCentralSettings,
+)
+from connectors.business_central.mapping import MAPPINGS as BC_MAPPINGS
+from connectors.carbon import settings as carbon_settings
+from connectors.carbon.connector import CarbonConnector, CarbonSettings
+from connectors.carbon.mapping import MAPPINGS as CARBON_MAPPINGS
 from connectors.errors import ConfigurationError
+from connectors.http import DEFAULT_RETRY
+from connectors.simpro import settings as simpro_settings
+from connectors.simpro.connector import SimproConnector, SimproSettings
+from connectors.simpro.mapping import MAPPINGS as SIMPRO_MAPPINGS
 from connectors.streams import Connector, Stream
 from connectors.zoho_books import settings as zoho_settings
 from connectors.zoho_books.connector import ZohoBooksConnector, ZohoBooksSettings
 from connectors.zoho_books.mapping import MAPPINGS as ZOHO_MAPPINGS
 from models.mapping import Mapping
 from pipelines import sandboxes
-from pipelines.config import ConnectionConfig, ZohoBooksConnectionConfig
+from pipelines.config import (
+    BusinessCentralConnectionConfig,
+    CarbonConnectionConfig,
+    ConnectionConfig,
+    SimproConnectionConfig,
+    ZohoBooksConnectionConfig,
+)
 
-__all__ = ["SOURCES", "SourceSpec", "open_connector", "read_secret"]
+__all__ = ["SOURCES", "SourceSpec", "http_settings", "open_connector", "read_secret"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +58,7 @@ class SourceSpec:
 
 def read_secret(connection: ConnectionConfig, variable: str) -> str:
     """A secret from the environment, or an error naming the connection and the fix."""
-    value = dg.EnvVar(variable).get_value()
+    value = os.environ.get(variable)
     if not value:
         raise ConfigurationError(
             f"the environment variable {variable} is not set",
@@ -49,6 +68,24 @@ def read_secret(connection: ConnectionConfig, variable: str) -> str:
             "another variable in the connections file",
         )
     return value
+
+
+def http_settings(connection: ConnectionConfig) -> dict[str, object]:
+    """The connection's timeout and retry overrides, as connector settings keywords."""
+    settings: dict[str, object] = {}
+    if connection.timeout_s is not None:
+        settings["timeout_s"] = connection.timeout_s
+    retry = {
+        name: value
+        for name, value in (
+            ("max_attempts", connection.max_attempts),
+            ("backoff_initial_s", connection.retry_backoff_s),
+        )
+        if value is not None
+    }
+    if retry:
+        settings["retry"] = dataclasses.replace(DEFAULT_RETRY, **retry)
+    return settings
 
 
 def _open_zoho_books(connection: ConnectionConfig) -> Connector:
@@ -65,6 +102,7 @@ def _open_zoho_books(connection: ConnectionConfig) -> Connector:
             accounts_url=account.accounts_url,
             page_size=connection.page_size,
             requests_per_minute=sandboxes.EMBEDDED_REQUESTS_PER_MINUTE,
+            **http_settings(connection),
         )
     else:
         api_url, accounts_url = zoho_settings.DATA_CENTRES[connection.data_centre]
@@ -78,8 +116,95 @@ def _open_zoho_books(connection: ConnectionConfig) -> Connector:
             accounts_url=connection.accounts_url or accounts_url,
             page_size=connection.page_size,
             requests_per_minute=connection.requests_per_minute,
+            **http_settings(connection),
         )
     return ZohoBooksConnector(settings)
+
+
+def _open_business_central(connection: ConnectionConfig) -> Connector:
+    assert isinstance(connection, BusinessCentralConnectionConfig)
+    if connection.sandbox == "embedded":
+        account = sandboxes.business_central_account(connection.id)
+        settings = BusinessCentralSettings(
+            connection_id=connection.id,
+            tenant=account.tenant,
+            environment=account.environment,
+            client_id=account.client_id,
+            client_secret=account.client_secret,
+            company_id=account.company_id,
+            api_url=account.api_url,
+            authority_url=account.authority_url,
+            page_size=connection.page_size,
+            requests_per_five_minutes=sandboxes.EMBEDDED_REQUESTS_PER_MINUTE * 5,
+        )
+    else:
+        settings = BusinessCentralSettings(
+            connection_id=connection.id,
+            tenant=str(connection.tenant),
+            environment=connection.environment,
+            client_id=read_secret(connection, connection.client_id_env),
+            client_secret=read_secret(connection, connection.client_secret_env),
+            company_id=connection.company_id,
+            company_name=connection.company_name,
+            api_url=connection.api_url or bc_settings.API_URL,
+            authority_url=connection.authority_url or bc_settings.AUTHORITY_URL,
+            page_size=connection.page_size,
+            requests_per_five_minutes=connection.requests_per_five_minutes,
+            max_in_flight=connection.max_in_flight,
+        )
+    return BusinessCentralConnector(settings)
+
+
+def _open_simpro(connection: ConnectionConfig) -> Connector:
+    assert isinstance(connection, SimproConnectionConfig)
+    if connection.sandbox == "embedded":
+        account = sandboxes.simpro_account(connection.id)
+        settings = SimproSettings(
+            connection_id=connection.id,
+            build_url=account.build_url,
+            company_id=account.company_id,
+            api_key=account.api_key,
+            page_size=connection.page_size,
+            requests_per_second=sandboxes.EMBEDDED_REQUESTS_PER_SECOND,
+        )
+    else:
+        oauth = connection.auth == "oauth"
+        settings = SimproSettings(
+            connection_id=connection.id,
+            build_url=str(connection.build_url),
+            company_id=connection.company_id,
+            api_key=None if oauth else read_secret(connection, connection.api_key_env),
+            client_id=read_secret(connection, connection.client_id_env) if oauth else None,
+            client_secret=read_secret(connection, connection.client_secret_env) if oauth else None,
+            page_size=connection.page_size,
+            requests_per_second=connection.requests_per_second,
+        )
+    return SimproConnector(settings)
+
+
+def _open_carbon(connection: ConnectionConfig) -> Connector:
+    assert isinstance(connection, CarbonConnectionConfig)
+    if connection.sandbox == "embedded":
+        account = sandboxes.carbon_account(connection.id)
+        settings = CarbonSettings(
+            connection_id=connection.id,
+            api_key=account.api_key,
+            api_url=account.api_url,
+            page_size=connection.page_size,
+            requests_per_minute=sandboxes.EMBEDDED_REQUESTS_PER_MINUTE,
+            max_concurrent_requests=connection.max_concurrent_requests,
+        )
+    else:
+        settings = CarbonSettings(
+            connection_id=connection.id,
+            api_key=read_secret(connection, connection.api_key_env),
+            api_url=connection.api_url,
+            self_hosted=connection.self_hosted,
+            page_size=connection.page_size,
+            requests_per_minute=connection.requests_per_minute,
+            max_concurrent_requests=connection.max_concurrent_requests,
+        )
+    return CarbonConnector(settings)
 
 
 SOURCES: dict[str, SourceSpec] = {
@@ -89,6 +214,27 @@ SOURCES: dict[str, SourceSpec] = {
         streams=zoho_settings.STREAMS,
         mappings=ZOHO_MAPPINGS,
         open=_open_zoho_books,
+    ),
+    bc_settings.SOURCE: SourceSpec(
+        name=bc_settings.SOURCE,
+        title="Business Central",
+        streams=bc_settings.STREAMS,
+        mappings=BC_MAPPINGS,
+        open=_open_business_central,
+    ),
+    simpro_settings.SOURCE: SourceSpec(
+        name=simpro_settings.SOURCE,
+        title="Simpro",
+        streams=simpro_settings.STREAMS,
+        mappings=SIMPRO_MAPPINGS,
+        open=_open_simpro,
+    ),
+    carbon_settings.SOURCE: SourceSpec(
+        name=carbon_settings.SOURCE,
+        title="Carbon",
+        streams=carbon_settings.STREAMS,
+        mappings=CARBON_MAPPINGS,
+        open=_open_carbon,
     ),
 }
 

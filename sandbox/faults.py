@@ -30,6 +30,7 @@ class FaultConfig:
     duplicate_rows_rate: float = 0.0  # the app repeats a row of the previous page
     modify_while_paging: float = 0.0  # the app bumps an already-served row's modified time
     include_auth: bool = False  # token/auth endpoints are eligible too
+    paths: tuple[str, ...] = ()  # only paths starting with one of these are eligible (all if empty)
 
     def __post_init__(self) -> None:
         for name in (
@@ -47,6 +48,10 @@ class FaultConfig:
                 raise ValueError(f"{name} must not be negative")
         if self.retry_after_s is not None and self.retry_after_s < 0:
             raise ValueError("retry_after_s must not be negative")
+
+    def covers(self, path: str) -> bool:
+        """Whether a request for `path` may be hit (it must also be fault-eligible)."""
+        return not self.paths or path.startswith(self.paths)
 
 
 @dataclass(frozen=True, slots=True)

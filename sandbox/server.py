@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import socket
 import socketserver
+import sys
 import threading
 import time
 import traceback
@@ -123,7 +124,7 @@ class SandboxServer(Generic[AppT]):
         state = self._fault_state
         if found is not None:
             route, request.path_params = found
-            if route.data or state.config.include_auth:
+            if (route.data or state.config.include_auth) and state.config.covers(split.path):
                 request.faults = state.next_plan()
         request.account = self.app.account_of(request)
         response = self._dispatch(request, found[0] if found else None)
@@ -204,6 +205,12 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def next_connection(self) -> int:
         return next(self._serials)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Quiet about clients that went away mid-request (killed, or gave up waiting)."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
         with self._open_lock:

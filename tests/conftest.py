@@ -3,6 +3,7 @@ landing zone) in temporary directories. Nothing is shared between tests."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,15 @@ import yaml
 
 from models.warehouse import Warehouse
 from pipelines.config import LedgersyncConfig, load_config
+from sandbox.business_central.app import BusinessCentralApp, start_business_central_sandbox
+from sandbox.business_central.config import BusinessCentralConfig, EntraApp
+from sandbox.carbon.app import CarbonApp, start_carbon_sandbox
+from sandbox.carbon.config import CarbonConfig
+from sandbox.faults import FaultConfig
 from sandbox.server import SandboxServer
+from sandbox.simpro.app import SimproApp, start_simpro_sandbox
+from sandbox.simpro.config import OAuthClient as SimproClient
+from sandbox.simpro.config import SimproConfig
 from sandbox.zoho_books.app import ZohoBooksApp, start_zoho_sandbox
 from sandbox.zoho_books.config import OAuthClient, ZohoConfig
 
@@ -21,8 +30,14 @@ ZOHO_CLIENT = OAuthClient(
     client_secret="test-secret-7f3a9",
     refresh_token="1000.test-refresh",
 )
+BC_APP = EntraApp(
+    client_id="7e1c0d52-9b3a-4f8e-b6d1-0a2c4e6f8a10", client_secret="test~bc~secret~5c81"
+)
+SIMPRO_API_KEY = "test-simpro-key-5e2d"
+SIMPRO_CLIENT = SimproClient("test-simpro-client", "test-simpro-secret-91c4")
 # Generous enough that a test's sync never waits on the client-side budget.
 TEST_REQUESTS_PER_MINUTE = 100_000
+TEST_REQUESTS_PER_SECOND = 2_000
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +59,68 @@ def zoho_sandbox() -> Iterator[Callable[..., SandboxServer[ZohoBooksApp]]]:
         config.setdefault("daily_cap", 10_000_000)
         server = start_zoho_sandbox(ZohoConfig(**config))  # type: ignore[arg-type]
         servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def bc_sandbox() -> Iterator[Callable[..., SandboxServer[BusinessCentralApp]]]:
+    """Start Business Central sandboxes: `bc_sandbox(companies=(...), ledger_size={...}, ...)`."""
+    servers: list[SandboxServer[BusinessCentralApp]] = []
+
+    def start(
+        faults: FaultConfig | None = None, **config: object
+    ) -> SandboxServer[BusinessCentralApp]:
+        config.setdefault("app", BC_APP)
+        config.setdefault("rate_limit", TEST_REQUESTS_PER_MINUTE * 5)
+        config.setdefault("retry_after_5xx_s", 0.01)
+        server = start_business_central_sandbox(
+            BusinessCentralConfig(**config),  # type: ignore[arg-type]
+            faults=faults,
+        )
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def simpro_sandbox() -> Iterator[Callable[..., SandboxServer[SimproApp]]]:
+    """Start Simpro builds: `simpro_sandbox(companies=(...), ledger_size={...}, ...)`."""
+    servers: list[SandboxServer[SimproApp]] = []
+
+    def start(faults: FaultConfig | None = None, **config: object) -> SandboxServer[SimproApp]:
+        config.setdefault("api_keys", (SIMPRO_API_KEY,))
+        config.setdefault("client", SIMPRO_CLIENT)
+        config.setdefault("rate_limit", TEST_REQUESTS_PER_SECOND)
+        server = start_simpro_sandbox(SimproConfig(**config), faults=faults)  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def carbon_sandbox(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[..., SandboxServer[CarbonApp]]]:
+    """Start Carbon sandboxes: `carbon_sandbox(companies=(...), ledger_size={...}, ...)`; each
+    company's API key is put in the environment variable `carbon_key_env(company)` names."""
+    servers: list[SandboxServer[CarbonApp]] = []
+
+    def start(faults: FaultConfig | None = None, **config: object) -> SandboxServer[CarbonApp]:
+        config.setdefault("rate_limit", TEST_REQUESTS_PER_MINUTE)
+        server = start_carbon_sandbox(CarbonConfig(**config), faults=faults)  # type: ignore[arg-type]
+        servers.append(server)
+        for company in server.app.config.companies:
+            monkeypatch.setenv(carbon_key_env(company), server.app.api_key(company))
         return server
 
     yield start
@@ -82,6 +159,49 @@ def zoho_connection(server: SandboxServer[ZohoBooksApp], org: str, **extra: obje
     }
 
 
+def bc_connection(server: SandboxServer[BusinessCentralApp], company: str, **extra: object) -> dict:
+    """A connection to one sandbox company; its name must be a valid connection id."""
+    return {
+        "id": company,
+        "source": "business_central",
+        "tenant": server.app.config.tenant,
+        "environment": server.app.config.environment,
+        "company_id": server.app.company_id(company),
+        "api_url": f"{server.url}/v2.0",
+        "authority_url": server.url,
+        "requests_per_five_minutes": TEST_REQUESTS_PER_MINUTE * 5,
+        **extra,
+    }
+
+
+def simpro_connection(server: SandboxServer[SimproApp], company: str, **extra: object) -> dict:
+    """A connection to one company of a sandbox build; its name must be a valid connection id."""
+    return {
+        "id": company,
+        "source": "simpro",
+        "build_url": server.url,
+        "company_id": server.app.company_id(company),
+        "requests_per_second": TEST_REQUESTS_PER_SECOND,
+        **extra,
+    }
+
+
+def carbon_key_env(company: str) -> str:
+    return "CARBON_KEY_" + re.sub(r"[^A-Z0-9]", "_", company.upper())
+
+
+def carbon_connection(server: SandboxServer[CarbonApp], company: str, **extra: object) -> dict:
+    """A connection to one sandbox company; its name must be a valid connection id."""
+    return {
+        "id": company,
+        "source": "carbon",
+        "api_url": server.url,
+        "api_key_env": carbon_key_env(company),
+        "requests_per_minute": TEST_REQUESTS_PER_MINUTE,
+        **extra,
+    }
+
+
 @pytest.fixture
 def make_project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -90,6 +210,11 @@ def make_project(
     monkeypatch.setenv("ZOHO_CLIENT_ID", ZOHO_CLIENT.client_id)
     monkeypatch.setenv("ZOHO_CLIENT_SECRET", ZOHO_CLIENT.client_secret)
     monkeypatch.setenv("ZOHO_REFRESH_TOKEN", ZOHO_CLIENT.refresh_token)
+    monkeypatch.setenv("BC_CLIENT_ID", BC_APP.client_id)
+    monkeypatch.setenv("BC_CLIENT_SECRET", BC_APP.client_secret)
+    monkeypatch.setenv("SIMPRO_API_KEY", SIMPRO_API_KEY)
+    monkeypatch.setenv("SIMPRO_CLIENT_ID", SIMPRO_CLIENT.client_id)
+    monkeypatch.setenv("SIMPRO_CLIENT_SECRET", SIMPRO_CLIENT.client_secret)
 
     def make(connections: list[dict], name: str = "project") -> Project:
         root = tmp_path / name

@@ -17,7 +17,7 @@ import orjson
 
 from connectors.auth import OAuth2RefreshTokenAuth
 from connectors.errors import ConfigurationError, NotFoundError, PayloadError
-from connectors.http import ApiClient
+from connectors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import Page, PageNumberPaginator
 from connectors.ratelimit import shared_rate_limiter
 from connectors.streams import Stream
@@ -55,6 +55,7 @@ class ZohoBooksSettings:
     page_size: int = MAX_PAGE_SIZE
     requests_per_minute: int = REQUESTS_PER_MINUTE
     timeout_s: float = 30.0
+    retry: RetryPolicy = DEFAULT_RETRY
 
 
 class ZohoBooksConnector:
@@ -90,6 +91,7 @@ class ZohoBooksConnector:
             ),
             default_params={"organization_id": settings.organization_id},
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
+            retry=settings.retry,
             # Zoho's limit is per organization, whichever connection or process calls.
             rate_limiter=shared_rate_limiter(
                 f"{SOURCE}:{settings.api_url}:{settings.organization_id}",

@@ -35,6 +35,7 @@ def build_ingest_assets(
     spec: SourceSpec, connections: list[ConnectionConfig]
 ) -> dg.AssetsDefinition:
     lookbacks = {c.id: timedelta(minutes=c.lookback_minutes) for c in connections}
+    reconcile_every = {c.id: timedelta(hours=c.full_key_reconciliation_hours) for c in connections}
 
     @dg.multi_asset(
         name=f"{spec.name}_sync",
@@ -68,6 +69,8 @@ def build_ingest_assets(
                 landing=ledgersync.landing(),
                 full_refresh=full_refresh,
                 lookback=lookbacks[connection_id],
+                reconcile_every=reconcile_every[connection_id],
+                holder=f"Dagster run {context.run.run_id}",
                 progress=lambda stream, pages, records: progress.report(
                     connection_id, stream, pages, records
                 ),
@@ -92,4 +95,5 @@ def _metadata(outcome: StreamOutcome, full_refresh: bool) -> dict[str, object]:
         "duration_s": round(outcome.seconds, 3),
         "cursor": outcome.cursor.isoformat() if outcome.cursor else "none",
         "full_refresh": full_refresh,
+        "complete_listing": outcome.complete,
     }

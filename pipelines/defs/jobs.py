@@ -8,6 +8,7 @@ import dagster as dg
 from pipelines.config import ConnectionConfig
 
 __all__ = [
+    "CONNECTION_TAG",
     "HEALTH_JOB",
     "REPORTS_JOB",
     "connection_schedule",
@@ -20,12 +21,23 @@ __all__ = [
 
 REPORTS_JOB = "refresh_reports"
 HEALTH_JOB = "connection_health"
+CONNECTION_TAG = "connection"  # on every sync run: one run per connection at a time
 
 
 def sync_job(source: str, ingest: dg.AssetsDefinition) -> dg.UnresolvedAssetJobDefinition:
+    """Every run of the job carries the `connection` tag (schedules, job backfills, the command
+    line), so run queues can allow one run per connection; asset backfills launched from the
+    asset graph carry only `dagster/partition`, which names the connection too."""
+    partitions = ingest.partitions_def
+    assert partitions is not None
     return dg.define_asset_job(
         f"sync_{source}",
         selection=dg.AssetSelection.assets(ingest),
+        config=dg.PartitionedConfig(
+            partitions_def=partitions,
+            run_config_for_partition_key_fn=lambda _: {},
+            tags_for_partition_key_fn=lambda connection_id: {CONNECTION_TAG: connection_id},
+        ),
         description=f"Sync one {source} connection (the partition) into its raw tables.",
         tags={"source": source},
     )
@@ -46,7 +58,7 @@ def connection_schedule(
     def _schedule() -> dg.RunRequest:
         return dg.RunRequest(
             partition_key=connection.id,
-            tags={"connection": connection.id},
+            tags={CONNECTION_TAG: connection.id},
         )
 
     return _schedule

@@ -1,84 +1,181 @@
-"""Report assets: reconciliation SQL materialized for an explicit as-of date."""
+"""Report assets: reconciliation SQL materialized for an explicit as-of date, and a daily aging
+history that an analyst backfills from the UI."""
 
 # No `from __future__ import annotations` here: Dagster reads these signatures at runtime.
+import warnings
 from datetime import UTC, date, datetime
 
 import dagster as dg
+from pydantic import Field, field_validator
 
-from models.reports import materialize_report
+from models.report_docs import TABLE_COMMENTS
+from models.reports import (
+    AGING_HISTORY,
+    REPORTS,
+    Aging,
+    AgingBasis,
+    materialize_report,
+    snapshot_aging,
+)
+from pipelines.defs.aging_chart import aging_chart_markdown
 from pipelines.defs.canonical import canonical_key
 from pipelines.defs.ingest import OWNER
+from pipelines.defs.report_metadata import METADATA, aging_totals, column_schema, markdown_table
 from pipelines.defs.resources import LedgersyncResource
 
-__all__ = ["ReportConfig", "invoice_balances"]
+__all__ = [
+    "AGING_HISTORY_JOB",
+    "AgingOptions",
+    "ReportConfig",
+    "aging_history_job",
+    "aging_history_schedule",
+    "ar_aging_daily",
+    "report_asset_key",
+    "report_assets",
+]
+
+AGING_HISTORY_JOB = "ar_aging_history"
+HISTORY_START = "2025-01-01"
+_DEPS = [canonical_key(t) for t in ("customers", "invoices", "payments", "payment_applications")]
+_EXAMPLES = {
+    "invoice_balances": "reports.invoice_balances_at(DATE '2026-06-30')",
+    "customer_balances": "reports.customer_balances_at(DATE '2026-06-30')",
+    "ar_aging": (
+        "reports.ar_aging_at(DATE '2026-06-30', edges := [30, 60, 90, 120], basis := 'due_date')"
+    ),
+    "unapplied_payments": "reports.unapplied_payments_at(DATE '2026-06-30')",
+    "reconciliation_exceptions": "reports.reconciliation_exceptions_at(DATE '2026-06-30')",
+}
 
 
-class ReportConfig(dg.Config):
-    as_of: str | None = None
-    """The as-of date (YYYY-MM-DD); today in UTC when empty. Recorded in the metadata."""
+def report_asset_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["reports", name])
+
+
+class AgingOptions(dg.Config):
+    aging_edges: list[int] = Field(
+        default=[30, 60, 90, 120],
+        description=(
+            "Where the aging periods end, in days: four increasing numbers "
+            "(invoice_balances, ar_aging)."
+        ),
+    )
+    aging_basis: AgingBasis = Field(
+        default="due_date",
+        description="Age invoices from their due date or their issue date (same reports).",
+    )
+
+    @field_validator("aging_edges")
+    @classmethod
+    def _four_increasing(cls, edges: list[int]) -> list[int]:
+        Aging(tuple(edges))  # type: ignore[arg-type]
+        return edges
+
+    def aging(self) -> Aging:
+        return Aging(tuple(self.aging_edges), self.aging_basis)  # type: ignore[arg-type]
+
+
+class ReportConfig(AgingOptions):
+    as_of: str | None = Field(
+        default=None,
+        description="The as-of date (YYYY-MM-DD); today in UTC when empty.",
+    )
 
     def as_of_date(self) -> date:
         return date.fromisoformat(self.as_of) if self.as_of else datetime.now(UTC).date()
 
 
-@dg.asset(
-    key=["reports", "invoice_balances"],
-    description=(
-        "One row per invoice as of a date: total, applied, credits and write-offs, the computed "
-        "open balance, the source's own balance and the difference, derived status and aging. "
-        "Any date: `SELECT * FROM reports.invoice_balances_at(DATE '2026-06-30')`."
-    ),
-    deps=[
-        canonical_key("invoices"),
-        canonical_key("payments"),
-        canonical_key("payment_applications"),
-    ],
-    group_name="reports",
-    kinds={"duckdb", "sql"},
-    owners=[OWNER],
-    automation_condition=dg.AutomationCondition.eager(),
-)
-def invoice_balances(config: ReportConfig, ledgersync: LedgersyncResource) -> dg.MaterializeResult:
-    as_of = config.as_of_date()
-    warehouse = ledgersync.warehouse()
-    with warehouse.connect() as conn:
-        rows = materialize_report(conn, "invoice_balances", as_of)
-        totals = conn.execute(
-            """
-            SELECT currency_code, count(*) FILTER (WHERE open_balance <> 0) AS open_invoices,
-                   sum(total_amount) AS invoiced, sum(open_balance) AS open_balance,
-                   count(*) FILTER (WHERE balance_delta <> 0) AS mismatches
-            FROM reports.invoice_balances GROUP BY 1 ORDER BY 1
-            """
-        ).fetchall()
-        largest = conn.execute(
-            """
-            SELECT connection_id, invoice_number, customer_id, currency_code, open_balance,
-                   days_past_due FROM reports.invoice_balances
-            ORDER BY open_balance * coalesce(exchange_rate, 1) DESC LIMIT 10
-            """
-        ).fetchall()
-    return dg.MaterializeResult(
-        metadata={
-            "as_of": as_of.isoformat(),
-            "dagster/row_count": rows,
-            "totals_by_currency": dg.MetadataValue.md(
-                _markdown(
-                    ["currency", "open invoices", "invoiced", "open balance", "balance mismatches"],
-                    totals,
-                )
-            ),
-            "largest_open_balances": dg.MetadataValue.md(
-                _markdown(
-                    ["connection", "invoice", "customer", "currency", "open", "days past due"],
-                    largest,
-                )
-            ),
-        }
+def _report_asset(name: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=report_asset_key(name),
+        description=f"{TABLE_COMMENTS[name]}\n\nFor example: `SELECT * FROM {_EXAMPLES[name]}`.",
+        deps=_DEPS,
+        group_name="reports",
+        kinds={"duckdb", "sql"},
+        owners=[OWNER],
+        automation_condition=dg.AutomationCondition.eager(),
     )
+    def _report(config: ReportConfig, ledgersync: LedgersyncResource) -> dg.MaterializeResult:
+        as_of, aging = config.as_of_date(), config.aging()
+        with ledgersync.warehouse().connect() as conn:
+            rows = materialize_report(conn, name, as_of, aging)
+            metadata = METADATA[name](conn, aging)
+            schema = column_schema(conn, name)
+        return dg.MaterializeResult(
+            metadata={
+                "as_of": as_of.isoformat(),
+                "dagster/row_count": rows,
+                "dagster/column_schema": schema,
+                **metadata,
+            }
+        )
+
+    return _report
 
 
-def _markdown(header: list[str], rows: list[tuple[object, ...]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in rows]
-    return "\n".join(lines)
+def report_assets() -> list[dg.AssetsDefinition]:
+    return [_report_asset(name) for name in REPORTS]
+
+
+DAILY = dg.DailyPartitionsDefinition(start_date=HISTORY_START, end_offset=0)
+
+# A year's backfill is then one run writing day after day, not 365 runs queueing for the
+# warehouse's single writer. (`backfill_policy` is still marked beta in Dagster 1.13.)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+
+    @dg.asset(
+        key=report_asset_key(AGING_HISTORY),
+        description=(
+            f"{TABLE_COMMENTS[AGING_HISTORY]} Each partition replaces its day's rows, so running a "
+            "day again gives the same numbers while the canonical tables are unchanged. Backfill a "
+            "date range from the UI to chart history."
+        ),
+        deps=_DEPS,
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="report_history",
+        kinds={"duckdb", "sql"},
+        owners=[OWNER],
+    )
+    def ar_aging_daily(
+        context: dg.AssetExecutionContext, config: AgingOptions, ledgersync: LedgersyncResource
+    ) -> dg.MaterializeResult:
+        aging = config.aging()
+        days = [date.fromisoformat(key) for key in context.partition_keys]
+        warehouse = ledgersync.warehouse()
+        rows = 0
+        for day in days:  # a connection per day lets syncs write in between
+            with warehouse.connect() as conn:
+                rows += snapshot_aging(conn, day, aging)
+        last = max(days)
+        with warehouse.connect(read_only=True) as conn:
+            totals = aging_totals(conn, AGING_HISTORY, "as_of = $as_of", {"as_of": last})
+            schema = column_schema(conn, AGING_HISTORY)
+        return dg.MaterializeResult(
+            metadata={
+                "days": len(days),
+                "dagster/row_count": rows,
+                "dagster/column_schema": schema,
+                "aging": f"{'/'.join(aging.labels)} by {aging.basis}",
+                f"aging_on_{last.isoformat()}": dg.MetadataValue.md(
+                    markdown_table(
+                        ["currency", *aging.labels, "total"],
+                        [(code, *amounts, sum(amounts)) for code, amounts in totals.items()],
+                    )
+                ),
+                "aging_chart": dg.MetadataValue.md(aging_chart_markdown(aging.labels, totals)),
+            }
+        )
+
+
+aging_history_job = dg.define_asset_job(
+    AGING_HISTORY_JOB,
+    selection=dg.AssetSelection.assets(ar_aging_daily),
+    description="Snapshot receivables aging for a day (backfill a range for history).",
+)
+
+# Every morning, the day that just ended.
+aging_history_schedule = dg.build_schedule_from_partitioned_job(
+    aging_history_job, hour_of_day=6, minute_of_hour=45, name="daily_aging_history"
+)

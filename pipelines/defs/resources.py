@@ -15,7 +15,15 @@ from models.warehouse import Warehouse
 from pipelines.config import LedgersyncConfig, load_config
 from pipelines.sources import open_connector
 
-__all__ = ["LedgersyncResource", "SourceResource", "ZohoBooksResource", "source_resources"]
+__all__ = [
+    "BusinessCentralResource",
+    "CarbonResource",
+    "LedgersyncResource",
+    "SimproResource",
+    "SourceResource",
+    "ZohoBooksResource",
+    "source_resources",
+]
 
 
 class LedgersyncResource(dg.ConfigurableResource):
@@ -57,7 +65,24 @@ class ZohoBooksResource(SourceResource):
     source: ClassVar[str] = "zoho_books"
 
 
-_RESOURCE_CLASSES: tuple[type[SourceResource], ...] = (ZohoBooksResource,)
+class BusinessCentralResource(SourceResource):
+    source: ClassVar[str] = "business_central"
+
+
+class SimproResource(SourceResource):
+    source: ClassVar[str] = "simpro"
+
+
+class CarbonResource(SourceResource):
+    source: ClassVar[str] = "carbon"
+
+
+_RESOURCE_CLASSES: tuple[type[SourceResource], ...] = (
+    ZohoBooksResource,
+    BusinessCentralResource,
+    SimproResource,
+    CarbonResource,
+)
 
 
 def source_resources(config_path: str) -> dict[str, SourceResource]:

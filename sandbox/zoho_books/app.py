@@ -30,6 +30,10 @@ Errors, in the order they are checked (bodies are `{"code": int, "message": str}
   404 code 1002 GET /customerpayments/{id} for no such payment (void ones are deleted)
   404 code 5   an unknown URL
 Injected faults: 429 code 44, 500 code 1000 (JSON), 502/503 with an HTML body as a gateway sends.
+
+Test hooks change what is served without touching the ledger's truth: `override` corrupts one
+record's JSON (or serves a second, different copy of it), `correct` undoes that as a real fix
+would (bumping its modified time), and `delete` stops serving a record as Zoho's delete does.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from typing import Any
@@ -50,7 +54,7 @@ from sandbox.server import SandboxServer
 from sandbox.zoho_books import render
 from sandbox.zoho_books.config import OrgZone, ZohoConfig, org_zone
 from sandbox.zoho_books.ids import ledger_id, organization_id
-from sandbox.zoho_books.orgdata import Entity, Listing, OrgData, entity_id
+from sandbox.zoho_books.orgdata import LEDGER_FIELD, Listing, OrgData, entity_id
 from sandbox.zoho_books.tokens import TokenStore
 
 API = "/books/v3"
@@ -63,6 +67,14 @@ MULTIPLE_ORGS = (
 _TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:([+-])(\d{2}):?(\d{2})|Z)?")
 
 OrgHandler = Callable[[Request, OrgData], Response]
+
+
+class _Drop:
+    def __repr__(self) -> str:
+        return "DROP"
+
+
+DROP = _Drop()  # an `override` value that removes the field
 
 
 def error(status: int, code: int, message: str, **extra: object) -> Response:
@@ -95,6 +107,8 @@ class ZohoBooksApp(App):
             raise ValueError("two organization names map to one organization id")
         self._lock = threading.Lock()
         self._data: dict[str, OrgData] = {}
+        self._overrides: dict[tuple[str, Listing, int], Mapping[str, object]] = {}
+        self._duplicated: set[tuple[str, Listing, int]] = set()
         self._quota_lock = threading.Lock()
         self._window = RateWindow(
             config.rate_limit,
@@ -131,6 +145,44 @@ class ZohoBooksApp(App):
     @property
     def token_requests(self) -> int:
         return self.tokens.requests
+
+    def override(
+        self,
+        org_name: str,
+        listing: Listing,
+        ledger_id: int,
+        patch: Mapping[str, object],
+        *,
+        duplicate: bool = False,
+    ) -> None:
+        """Serve the record with `patch` applied to its JSON (a value of `DROP` removes the
+        field), in its listing and, for a payment, in its detail. With `duplicate`, serve it
+        unchanged and, right after it, a patched second copy: one id, two contents."""
+        key = (org_name, listing, ledger_id)
+        with self._lock:
+            self._overrides[key] = dict(patch)
+            if duplicate:
+                self._duplicated.add(key)
+            else:
+                self._duplicated.discard(key)
+
+    def correct(self, org_name: str, listing: Listing, ledger_id: int) -> None:
+        """Serve the record as the ledger has it again, modified just now (as a fix would be)."""
+        key = (org_name, listing, ledger_id)
+        with self._lock:
+            self._overrides.pop(key, None)
+            self._duplicated.discard(key)
+        self._bump(org_name, listing, ledger_id)
+
+    def delete(self, org_name: str, listing: Listing, ledger_id: int) -> None:
+        """Stop serving the record, as Zoho does once it is deleted; the ledger loses it too
+        (a deleted payment's applications then count for nothing)."""
+        ledger = self.ledger(org_name)
+        field = LEDGER_FIELD[listing]
+        kept = tuple(e for e in getattr(ledger, field) if entity_id(e) != ledger_id)
+        if len(kept) == len(getattr(ledger, field)):
+            raise KeyError(f"{org_name} serves no {listing} record {ledger_id}")
+        self.set_ledger(org_name, ledger.replace(**{field: kept}))
 
     # -- App hooks ---------------------------------------------------------------------------
 
@@ -170,11 +222,23 @@ class ZohoBooksApp(App):
 
         return generate_ledger(org_name, **self.config.ledger_size)
 
-    def _bump(self, org_name: str, listing: Listing, entity: Entity) -> OrgData:
+    def _bump(self, org_name: str, listing: Listing, ledger_id: int) -> OrgData:
+        self._org(org_name)
         with self._lock:
-            data = self._data[org_name].with_bumped(listing, entity_id(entity))
+            data = self._data[org_name].with_bumped(listing, ledger_id)
             self._data[org_name] = data
             return data
+
+    def _served(
+        self, org: OrgData, listing: Listing, row: dict[str, object], ledger_id: int
+    ) -> list[dict[str, object]]:
+        """The JSON rows served for one record: itself, as overridden, or twice."""
+        key = (org.name, listing, ledger_id)
+        patch = self._overrides.get(key)
+        if patch is None:
+            return [row]
+        patched = {k: v for k, v in {**row, **patch}.items() if v is not DROP}
+        return [row, patched] if key in self._duplicated else [patched]
 
     # -- auth, organization and quota checks -------------------------------------------------
 
@@ -272,7 +336,7 @@ class ZohoBooksApp(App):
             rows = org.listing(listing, since)
             previous = rows[offset - 1] if 0 < offset <= len(rows) else None
             if previous is not None and request.faults.modify_while_paging:
-                org = self._bump(org.name, listing, previous)
+                org = self._bump(org.name, listing, entity_id(previous))
                 rows = org.listing(listing, since)
                 previous = rows[offset - 1]
                 request.applied_faults.append("modify_while_paging")
@@ -284,7 +348,13 @@ class ZohoBooksApp(App):
                 {
                     "code": 0,
                     "message": "success",
-                    listing: [render_row(entity, org) for entity in served],
+                    listing: [
+                        row
+                        for entity in served
+                        for row in self._served(
+                            org, listing, render_row(entity, org), entity_id(entity)
+                        )
+                    ],
                     "page_context": {
                         "page": page,
                         "per_page": per_page,
@@ -308,6 +378,7 @@ class ZohoBooksApp(App):
         if payment is None:
             return error(404, 1002, "Payment does not exist.")
         detail = render.payment_detail(payment, org)
+        detail = self._served(org, "customerpayments", detail, payment.payment_id)[-1]
         return Response.json({"code": 0, "message": "success", "payment": detail})
 
 

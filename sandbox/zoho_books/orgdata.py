@@ -21,7 +21,7 @@ from sandbox.zoho_books.config import OrgZone
 Listing = Literal["contacts", "invoices", "customerpayments"]
 Entity = Customer | Invoice | Payment
 
-_LEDGER_FIELD: dict[Listing, str] = {
+LEDGER_FIELD: dict[Listing, str] = {
     "contacts": "customers",
     "invoices": "invoices",
     "customerpayments": "payments",
@@ -121,7 +121,7 @@ class OrgData:
         clone = copy.copy(self)
         clone.rows = {**self.rows, listing: list(self.rows[listing])}
         clone.rows[listing][index] = new
-        field = _LEDGER_FIELD[listing]
+        field = LEDGER_FIELD[listing]
         replaced = tuple(new if e is old else e for e in getattr(self.ledger, field))
         clone.ledger = self.ledger.replace(**{field: replaced})
         clone.latest_update = bumped_at

@@ -71,6 +71,11 @@ class TokenStore:
             "expires_in": self._expires_in,
         }
 
+    def issued(self) -> list[str]:
+        """Every access token granted so far (for tests that look for leaked secrets)."""
+        with self._lock:
+            return list(self._expiry)
+
     def is_valid(self, token: str) -> bool:
         with self._lock:
             expiry = self._expiry.get(token)

@@ -31,7 +31,7 @@ def test_every_asset_is_described_owned_grouped_and_kinded(definitions):
         label = spec.key.to_user_string()
         assert spec.description, label
         assert spec.owners, label
-        assert spec.group_name in {"ingest", "canonical", "reports"}, label
+        assert spec.group_name in {"ingest", "canonical", "reports", "report_history"}, label
         assert spec.kinds, label
 
 

@@ -86,8 +86,8 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(zoho_sandbox,
 
     posted = [p for p in ledger.payments if p.status == "posted"]
     (customers, invoices, payments) = project.query(
-        "SELECT (SELECT count(*) FROM canonical.customers), (SELECT count(*) FROM canonical.invoices), "
-        "(SELECT count(*) FROM canonical.payments)"
+        "SELECT (SELECT count(*) FROM canonical.customers), "
+        "(SELECT count(*) FROM canonical.invoices), (SELECT count(*) FROM canonical.payments)"
     )[0]
     assert (customers, invoices, payments) == (
         len(ledger.customers),

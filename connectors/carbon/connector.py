@@ -1,0 +1,252 @@
+"""Carbon: customers with their payment terms, invoices from the `salesInvoices` view, customer
+receipts and their settlements, through Carbon's PostgREST Data API.
+
+Paging is `limit`/`offset` ordered on each stream's unique key with ``Prefer: count=exact``
+(`OffsetPaginator`): the first response's Content-Range gives the total, the other pages are
+fetched concurrently within the key's budget, and a server's `max-rows` cap loses nothing.
+
+Incremental syncs ask for rows changed at or after T with
+``or=(updatedAt.gte.T,and(updatedAt.is.null,createdAt.gte.T))`` (`updatedAt` is null until a
+row's first edit); settlements have only `createdAt`. Posting or voiding a payment or a credit
+memo changes the balance of the invoices it settles, in the view, without touching them. So an
+incremental sync also re-reads the settlements of every memo and payment it read, and then every
+invoice still open (``balance.gt.0``) together with the invoices those settlements target (one
+just paid off is no longer open). The connector carries what it read from one `extract` call to
+the next within a sync, which runs the streams in `STREAMS` order.
+
+Money is left as the exact digits the API sent: the raw pages are landed verbatim and the
+mapping reads them as DECIMAL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from connectors.auth import StaticTokenAuth
+from connectors.errors import ConfigurationError
+from connectors.http import ApiClient
+from connectors.pagination import OffsetPaginator, Page
+from connectors.ratelimit import RateLimiter, shared_rate_limiter
+from connectors.streams import Stream
+
+from .mapping import MAPPINGS
+from .settings import (
+    ENDPOINTS,
+    HOSTED_API_URL,
+    KEY_HEADER,
+    MAX_IDS_PER_FILTER,
+    MAX_ROWS,
+    REQUESTS_PER_MINUTE,
+    SOURCE,
+    STREAMS,
+    Endpoint,
+)
+
+__all__ = ["CarbonConnector", "CarbonSettings"]
+
+# Beyond this many rows to re-read by id, one listing of them all costs fewer requests.
+_MAX_REREAD_BY_ID = 10 * MAX_IDS_PER_FILTER
+
+
+@dataclass(frozen=True)
+class CarbonSettings:
+    connection_id: str
+    api_key: str = field(repr=False)
+    api_url: str = HOSTED_API_URL
+    self_hosted: bool = False  # the key goes in `carbon-key`, not `Authorization: Bearer`
+    page_size: int = MAX_ROWS
+    requests_per_minute: int = REQUESTS_PER_MINUTE
+    max_concurrent_requests: int = 4
+    timeout_s: float = 30.0
+
+
+class CarbonConnector:
+    source = SOURCE
+    streams = STREAMS
+    mappings = MAPPINGS
+
+    def __init__(
+        self,
+        settings: CarbonSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
+        for name in ("page_size", "requests_per_minute", "max_concurrent_requests"):
+            if getattr(settings, name) < 1:
+                raise ConfigurationError(
+                    f"{name} must be at least 1",
+                    source=SOURCE,
+                    connection_id=settings.connection_id,
+                    hint=f"set {name} to a positive number in the connections file",
+                )
+        self.connection_id = settings.connection_id
+        self._settings = settings
+        auth = (
+            StaticTokenAuth(settings.api_key, header=KEY_HEADER, scheme=None)
+            if settings.self_hosted
+            else StaticTokenAuth(settings.api_key)
+        )
+        # Carbon's limit is per key, whichever connection or process uses it.
+        fingerprint = hashlib.sha256(settings.api_key.encode()).hexdigest()[:16]
+        self._client = ApiClient(
+            source=SOURCE,
+            connection_id=settings.connection_id,
+            base_url=settings.api_url.rstrip("/"),
+            auth=auth,
+            timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
+            rate_limiter=rate_limiter
+            or shared_rate_limiter(
+                f"{SOURCE}:{settings.api_url}:{fingerprint}",
+                max_requests=settings.requests_per_minute,
+                per_seconds=60.0,
+            ),
+            transport=transport,
+            sleep=sleep,
+            error_message=_postgrest_error_message,
+        )
+        self._paginator = OffsetPaginator(
+            page_size=settings.page_size, max_workers=settings.max_concurrent_requests
+        )
+        self._read: dict[str, set[str]] = {"memo": set(), "payment": set()}  # ids, this sync
+        self._targets: set[str] = set()  # invoices their settlements apply to
+
+    @property
+    def request_count(self) -> int:
+        return self._client.request_count
+
+    def close(self) -> None:
+        self._client.close()
+
+    def check(self) -> str:
+        body, _ = self._client.get_json(
+            "/company",
+            params={"select": "id,name,baseCurrencyCode", "order": "id.asc", "limit": 1},
+            stream="company",
+        )
+        if not isinstance(body, list) or not body:
+            raise ConfigurationError(
+                "the API key reads no company",
+                source=SOURCE,
+                connection_id=self.connection_id,
+                hint="check the key (Carbon → Settings → API Keys) and its permissions; a "
+                "self-hosted Carbon answers an unknown key with no rows rather than an error",
+            )
+        company = body[0]
+        return (
+            f"company {company.get('name')!r} ({company.get('id')}), base currency "
+            f"{company.get('baseCurrencyCode')}"
+        )
+
+    def parse_timestamp(self, value: str) -> datetime:
+        moment = datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+    def extract(
+        self, stream: Stream, *, since: datetime | None, parent_ids: Sequence[str] = ()
+    ) -> Iterator[Page]:
+        endpoint = ENDPOINTS[stream.name]
+        number = 0
+        for params in self._listings(stream.name, endpoint, since):
+            for page in self._paginator.pages(
+                self._client, f"/{endpoint.path}", params=params, stream=stream.name
+            ):
+                number += 1
+                self._remember(stream.name, page.records)
+                yield replace(page, number=number)
+
+    def extract_keys(self, stream: Stream) -> Iterator[Page]:
+        """Every row's key alone (``select=<key>``), for the periodic check for deletions."""
+        endpoint = ENDPOINTS[stream.name]
+        params = {"select": endpoint.key, "order": endpoint.order, **dict(endpoint.filters)}
+        return self._paginator.pages(
+            self._client, f"/{endpoint.path}", params=params, stream=stream.name
+        )
+
+    def _listings(
+        self, stream: str, endpoint: Endpoint, since: datetime | None
+    ) -> list[dict[str, str]]:
+        """The query parameters of each listing that together cover what `stream` needs."""
+        base = {"select": endpoint.select, "order": endpoint.order, **dict(endpoint.filters)}
+        if since is None or endpoint.incremental is None:
+            return [base]
+        moment = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        changed = [f"createdAt.gte.{moment}"]
+        if endpoint.incremental == "updated":
+            changed = [f"updatedAt.gte.{moment}", f"and(updatedAt.is.null,{changed[0]})"]
+        by_id: list[tuple[str, list[str]]] = []
+        if stream == "invoice_settlement":
+            by_id = [
+                ("paymentId", sorted(self._read["payment"])),
+                ("memoId", sorted(self._read["memo"])),
+            ]
+        elif stream == "sales_invoices":
+            changed.append("balance.gt.0")
+            by_id = [("id", sorted(self._targets))]
+        if sum(len(ids) for _, ids in by_id) > _MAX_REREAD_BY_ID:
+            return [base]
+        return _or_listings(base, changed, by_id)
+
+    def _remember(self, stream: str, records: Iterable[dict[str, Any]]) -> None:
+        if stream in self._read:
+            self._read[stream].update(str(r["id"]) for r in records if r.get("id"))
+        elif stream == "invoice_settlement":
+            for record in records:
+                target = record.get("targetSalesInvoiceId")
+                if target and (
+                    record.get("paymentId") in self._read["payment"]
+                    or record.get("memoId") in self._read["memo"]
+                ):
+                    self._targets.add(str(target))
+
+
+def _or_listings(
+    base: dict[str, str], changed: list[str], by_id: list[tuple[str, list[str]]]
+) -> list[dict[str, str]]:
+    """One listing of rows matching any of `changed` or the first ids of each column, and one
+    more per further chunk of ids (so no URL grows without bound)."""
+    clauses = list(changed)
+    listings: list[dict[str, str]] = []
+    for column, ids in by_id:
+        chunks = [ids[i : i + MAX_IDS_PER_FILTER] for i in range(0, len(ids), MAX_IDS_PER_FILTER)]
+        if chunks:
+            clauses.append(f"{column}.in.({_in_list(chunks[0])})")
+        listings += [{**base, column: f"in.({_in_list(chunk)})"} for chunk in chunks[1:]]
+    return [{**base, "or": f"({','.join(clauses)})"}, *listings]
+
+
+def _in_list(values: Iterable[str]) -> str:
+    """PostgREST list items; an item with a reserved character is double-quoted."""
+    return ",".join(
+        '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if any(c in v for c in ',()":')
+        else v
+        for v in values
+    )
+
+
+def _postgrest_error_message(response: httpx.Response) -> str | None:
+    """PostgREST's (and Carbon's proxy's) ``{code, message, details, hint}`` in one line."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("message"), str):
+        return None
+    text = body["message"]
+    if body.get("code"):
+        text += f" [code {body['code']}]"
+    if body.get("details"):
+        text += f"; details: {body['details']}"
+    if body.get("hint"):
+        text += f"; hint: {body['hint']}"
+    return text

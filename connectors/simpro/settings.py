@@ -1,0 +1,72 @@
+"""Simpro API v1.0: constants from SOURCES.md §4."""
+
+from __future__ import annotations
+
+from connectors.streams import Stream
+
+SOURCE = "simpro"
+
+API_PATH = "/api/v1.0"  # under the build's URL, https://<build>.simprosuite.com
+TOKEN_PATH = "/oauth2/token"  # under the build's URL too
+
+MAX_PAGE_SIZE = 250
+REQUESTS_PER_SECOND = 10  # per build, whichever company or connection calls
+CONCURRENT_PAGES = 4  # pages in flight per listing; the rate limiter has the last word
+
+# `2018-05-21T19:53:39+10:00` (documented) and `2026-08-30 09:12:44+10` (seen on live builds).
+TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z")
+
+_CUSTOMER_COLUMNS = (
+    "ID",
+    "Phone",
+    "Email",
+    "Profile",
+    "Banking",
+    "Archived",
+    "AmountOwing",
+    "DateCreated",
+    "DateModified",
+)
+
+CUSTOMER_COMPANIES = Stream("customer_companies", "$[*]", "$.ID", cursor_field="DateModified")
+CUSTOMER_INDIVIDUALS = Stream("customer_individuals", "$[*]", "$.ID", cursor_field="DateModified")
+CUSTOMER_INVOICES = Stream("customer_invoices", "$[*]", "$.ID", cursor_field="DateModified")
+CREDIT_NOTES = Stream("credit_notes", "$[*]", "$.ID", cursor_field="DateModified")
+CUSTOMER_PAYMENTS = Stream("customer_payments", "$[*]", "$.ID", cursor_field="DateModified")
+STREAMS = (
+    CUSTOMER_COMPANIES,
+    CUSTOMER_INDIVIDUALS,
+    CUSTOMER_INVOICES,
+    CREDIT_NOTES,
+    CUSTOMER_PAYMENTS,
+)
+
+# Collection path under /companies/{ID}/ (collections end with "/"), and the columns to ask
+# for: list rows are thin without `columns=`, and these are exactly what the mapping reads.
+COLLECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "customer_companies": ("customers/companies/", ("CompanyName", *_CUSTOMER_COLUMNS)),
+    "customer_individuals": (
+        "customers/individuals/",
+        ("GivenName", "FamilyName", *_CUSTOMER_COLUMNS),
+    ),
+    "customer_invoices": (
+        "customerInvoices/",
+        (
+            "ID",
+            "Customer",
+            "Stage",
+            "Total",
+            "Currency",
+            "DateIssued",
+            "DueDate",
+            "IsCredit",
+            "IsPaid",
+            "DateModified",
+        ),
+    ),
+    "credit_notes": (
+        "creditNotes/",
+        ("ID", "Type", "InvoiceNo", "Stage", "Total", "DateIssued", "DateModified"),
+    ),
+    "customer_payments": ("customerPayments/", ("ID", "Payment", "Invoices", "DateModified")),
+}

@@ -1,0 +1,116 @@
+-- Building blocks the reports share. The rules are DESIGN.md's "Reconciliation" section; the
+-- yardstick they are tested against is sandbox/truth.py.
+
+-- Aging edges: four strictly increasing day counts, giving the buckets
+-- current | 1..e1 | e1+1..e2 | e2+1..e3 | e3+1..e4 | over e4.
+CREATE OR REPLACE MACRO reports.checked_edges(edges) AS
+    CASE WHEN len(edges) = 4 AND edges[1] > 0
+              AND edges[1] < edges[2] AND edges[2] < edges[3] AND edges[3] < edges[4]
+         THEN edges::INTEGER[]
+         ELSE error('aging edges must be four increasing day counts above 0, like [30, 60, 90, 120]')
+    END;
+
+-- 0 for current, 1-4 for the ranges up to the last edge, 5 beyond it.
+CREATE OR REPLACE MACRO reports.aging_index(days, edges) AS
+    CASE WHEN days <= 0 THEN 0
+         WHEN days <= edges[1] THEN 1
+         WHEN days <= edges[2] THEN 2
+         WHEN days <= edges[3] THEN 3
+         WHEN days <= edges[4] THEN 4
+         ELSE 5 END;
+
+CREATE OR REPLACE MACRO reports.aging_label(bucket, edges) AS
+    CASE bucket WHEN 0 THEN 'current'
+                WHEN 1 THEN '1-' || edges[1]
+                WHEN 5 THEN 'over_' || edges[4]
+                ELSE (edges[bucket - 1] + 1) || '-' || edges[bucket] END;
+
+-- The date an invoice ages from: its due date (an invoice without one is due on issue), or its
+-- issue date on request.
+CREATE OR REPLACE MACRO reports.aging_date(issue_date, due_date, basis) AS
+    CASE basis WHEN 'due_date' THEN coalesce(due_date, issue_date)
+               WHEN 'issue_date' THEN issue_date
+               ELSE error('aging basis must be due_date or issue_date') END;
+
+CREATE OR REPLACE MACRO reports.in_base(amount, exchange_rate) AS
+    round(amount * exchange_rate, 4)::DECIMAL(18, 4);
+
+-- A sum of amounts already in base currency, or NULL when a document in it has no known rate.
+CREATE OR REPLACE MACRO reports.sum_in_base(amount_base, exchange_rate) AS
+    CASE WHEN bool_and(exchange_rate IS NOT NULL) THEN sum(amount_base) END;
+
+-- Each connection's base currency, inferred: the currency of its documents whose rate to the
+-- base is exactly 1 (the most common one, should another currency ever sit at exactly 1).
+CREATE OR REPLACE MACRO reports.base_currencies() AS TABLE
+SELECT connection_id, first(currency_code ORDER BY documents DESC, currency_code) AS base_currency
+FROM (
+    SELECT connection_id, currency_code, count(*) AS documents
+    FROM (
+        SELECT connection_id, currency_code FROM canonical.invoices WHERE exchange_rate = 1
+        UNION ALL
+        SELECT connection_id, currency_code FROM canonical.payments WHERE exchange_rate = 1
+    )
+    GROUP BY ALL
+)
+GROUP BY connection_id;
+
+-- Applications of live payments (posted or pending, not vanished), dated by the application's
+-- own date where the source has one, else by its payment's. Void payments apply nothing.
+CREATE OR REPLACE MACRO reports.live_applications() AS TABLE
+SELECT a.connection_id,
+       a.application_id,
+       a.payment_id,
+       a.invoice_id,
+       a.amount_applied,
+       coalesce(a.applied_date, p.payment_date) AS applied_on,
+       p.status AS payment_status,
+       p.customer_id AS payment_customer_id,
+       p.currency_code AS payment_currency_code
+FROM canonical.payment_applications a
+JOIN canonical.payments p
+  ON p.connection_id = a.connection_id AND p.payment_id = a.payment_id
+WHERE p.status IN ('posted', 'pending') AND p.deleted_at IS NULL;
+
+-- What each invoice owes by everything synced, which is when the source stated its balance:
+-- the yardstick for the source's balance whatever the report's as-of date. A pending payment
+-- counts as received here but not in the source's balance, hence expected_source_balance.
+CREATE OR REPLACE MACRO reports.invoice_positions() AS TABLE
+WITH applied AS (
+    SELECT connection_id,
+           invoice_id,
+           sum(amount_applied) AS applied_amount,
+           coalesce(sum(amount_applied) FILTER (WHERE payment_status = 'pending'), 0)
+               AS pending_applied
+    FROM reports.live_applications()
+    GROUP BY ALL
+)
+SELECT i.connection_id,
+       i.invoice_id,
+       i.status NOT IN ('draft', 'void') AS receivable,
+       CASE WHEN i.status IN ('draft', 'void') THEN 0
+            ELSE i.total_amount - coalesce(a.applied_amount, 0) - i.credits_applied
+                 - i.write_off_amount + coalesce(a.pending_applied, 0)
+       END::DECIMAL(18, 4) AS expected_source_balance
+FROM canonical.invoices i
+LEFT JOIN applied a ON a.connection_id = i.connection_id AND a.invoice_id = i.invoice_id
+WHERE i.deleted_at IS NULL;
+
+-- Payments in scope at as_of (posted or pending, not vanished, dated on or before it) with what
+-- they had applied by then, including to invoices ledgersync does not know.
+CREATE OR REPLACE MACRO reports.payment_balances_at(as_of) AS TABLE
+WITH applied AS (
+    SELECT connection_id,
+           payment_id,
+           sum(amount_applied) AS applied_amount,
+           count(*) AS application_count
+    FROM reports.live_applications()
+    WHERE applied_on <= as_of
+    GROUP BY ALL
+)
+SELECT p.*,
+       coalesce(a.applied_amount, 0)::DECIMAL(18, 4) AS applied_amount,
+       (p.amount - coalesce(a.applied_amount, 0))::DECIMAL(18, 4) AS unapplied_amount,
+       coalesce(a.application_count, 0) AS application_count
+FROM canonical.payments p
+LEFT JOIN applied a ON a.connection_id = p.connection_id AND a.payment_id = p.payment_id
+WHERE p.status IN ('posted', 'pending') AND p.deleted_at IS NULL AND p.payment_date <= as_of;

@@ -1,0 +1,133 @@
+-- Everything at as_of that does not reconcile, one row per finding: what kind it is, which
+-- records (keys), what was expected, what was found, and the difference where both are money.
+CREATE OR REPLACE MACRO reports.reconciliation_exceptions_at(as_of) AS TABLE
+WITH findings AS (
+    -- Money applied to an invoice ledgersync does not have.
+    SELECT a.connection_id, p.source, 'orphan_application' AS kind, 'application' AS entity,
+           a.payment_customer_id AS customer_id, a.invoice_id, a.payment_id,
+           a.payment_currency_code AS currency_code,
+           0::DECIMAL(18, 4) AS expected, a.amount_applied AS actual,
+           'payment applied ' || a.amount_applied || ' to invoice ' || a.invoice_id
+               || ', which the source did not send (or it is in quarantine)' AS detail
+    FROM reports.live_applications() a
+    JOIN canonical.payments p ON p.connection_id = a.connection_id AND p.payment_id = a.payment_id
+    WHERE a.applied_on <= as_of::DATE
+      AND NOT EXISTS (SELECT 1 FROM canonical.invoices i
+                      WHERE i.connection_id = a.connection_id AND i.invoice_id = a.invoice_id)
+
+    UNION ALL
+    -- An application whose payment ledgersync does not have at all.
+    SELECT a.connection_id, a.source, 'orphan_application', 'application',
+           NULL, a.invoice_id, a.payment_id, NULL,
+           0::DECIMAL(18, 4), a.amount_applied,
+           'application of payment ' || a.payment_id || ', which the source did not send '
+               || '(or it is in quarantine)'
+    FROM canonical.payment_applications a
+    WHERE coalesce(a.applied_date, as_of::DATE) <= as_of::DATE
+      AND NOT EXISTS (SELECT 1 FROM canonical.payments p
+                      WHERE p.connection_id = a.connection_id AND p.payment_id = a.payment_id)
+
+    UNION ALL
+    SELECT connection_id, source, 'over_applied_invoice', 'invoice',
+           customer_id, invoice_id, NULL, currency_code,
+           total_amount - credits_applied - write_off_amount, applied_amount,
+           'payments applied ' || applied_amount || ' to an invoice that had '
+               || (total_amount - credits_applied - write_off_amount) || ' to pay'
+    FROM reports.invoice_balances_at(as_of::DATE)
+    WHERE receivable AND open_balance < 0
+
+    UNION ALL
+    SELECT connection_id, source, 'over_applied_payment', 'payment',
+           customer_id, NULL, payment_id, currency_code,
+           amount, applied_amount,
+           'a payment of ' || amount || ' applied ' || applied_amount
+    FROM reports.payment_balances_at(as_of::DATE)
+    WHERE unapplied_amount < 0
+
+    UNION ALL
+    SELECT connection_id, source, 'balance_mismatch', 'invoice',
+           customer_id, invoice_id, NULL, currency_code,
+           expected_source_balance, source_balance,
+           'the source says ' || source_balance || ' is owed; its total less payments, '
+               || 'credits and write-offs leaves ' || expected_source_balance
+    FROM reports.invoice_balances_at(as_of::DATE)
+    WHERE balance_delta <> 0
+
+    UNION ALL
+    SELECT a.connection_id, i.source, 'currency_mismatch', 'application',
+           a.payment_customer_id, a.invoice_id, a.payment_id, a.payment_currency_code,
+           NULL, a.amount_applied,
+           'a payment in ' || a.payment_currency_code || ' applied ' || a.amount_applied
+               || ' to an invoice in ' || i.currency_code
+    FROM reports.live_applications() a
+    JOIN canonical.invoices i ON i.connection_id = a.connection_id AND i.invoice_id = a.invoice_id
+    WHERE a.applied_on <= as_of::DATE AND i.currency_code <> a.payment_currency_code
+
+    UNION ALL
+    SELECT connection_id, source, 'unknown_customer', 'payment',
+           customer_id, NULL, payment_id, currency_code,
+           NULL, amount,
+           'payment from customer ' || customer_id || ', whom the source did not send '
+               || '(or who is in quarantine)'
+    FROM reports.payment_balances_at(as_of::DATE) p
+    WHERE NOT EXISTS (SELECT 1 FROM canonical.customers c
+                      WHERE c.connection_id = p.connection_id AND c.customer_id = p.customer_id)
+
+    UNION ALL
+    SELECT connection_id, source, 'duplicate_payment', 'payment',
+           customer_id, NULL, payment_id, currency_code,
+           NULL, amount,
+           'same customer, amount, date and reference as payment ' || first_payment
+    FROM (
+        SELECT *,
+               first_value(coalesce(payment_number, payment_id)) OVER same AS first_payment,
+               row_number() OVER same AS copy
+        FROM reports.payment_balances_at(as_of::DATE)
+        WHERE nullif(trim(reference), '') IS NOT NULL
+        WINDOW same AS (
+            PARTITION BY connection_id, customer_id, amount, payment_date, reference
+            ORDER BY length(payment_number), payment_number, length(payment_id), payment_id
+        )
+    )
+    WHERE copy > 1
+
+    UNION ALL
+    SELECT connection_id, source, 'record_vanished', 'customer',
+           customer_id, NULL, NULL, currency_code,
+           NULL, NULL,
+           'customer vanished from the source (noticed ' || deleted_at || ')'
+    FROM canonical.customers
+    WHERE deleted_at IS NOT NULL
+
+    UNION ALL
+    SELECT connection_id, source, 'record_vanished', 'invoice',
+           customer_id, invoice_id, NULL, currency_code,
+           NULL, total_amount,
+           'invoice vanished from the source (noticed ' || deleted_at || ')'
+    FROM canonical.invoices
+    WHERE deleted_at IS NOT NULL AND issue_date <= as_of::DATE
+
+    UNION ALL
+    SELECT connection_id, source, 'record_vanished', 'payment',
+           customer_id, NULL, payment_id, currency_code,
+           NULL, amount,
+           'payment vanished from the source (noticed ' || deleted_at || ')'
+    FROM canonical.payments
+    WHERE deleted_at IS NOT NULL AND payment_date <= as_of::DATE
+)
+SELECT as_of::DATE AS as_of,
+       connection_id,
+       source,
+       kind,
+       entity,
+       customer_id,
+       invoice_id,
+       payment_id,
+       currency_code,
+       expected::DECIMAL(18, 4) AS expected,
+       actual::DECIMAL(18, 4) AS actual,
+       (actual - expected)::DECIMAL(18, 4) AS difference,
+       detail
+FROM findings
+ORDER BY connection_id, kind, entity, invoice_id NULLS FIRST, payment_id NULLS FIRST,
+         customer_id NULLS FIRST;

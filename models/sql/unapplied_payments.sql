@@ -1,0 +1,33 @@
+-- Payments in scope at as_of whose money was not all applied by then (unapplied cash on account),
+-- and those that applied more than they brought (over-applied).
+CREATE OR REPLACE MACRO reports.unapplied_payments_at(as_of) AS TABLE
+SELECT as_of::DATE AS as_of,
+       p.connection_id,
+       p.source,
+       p.payment_id,
+       p.payment_number,
+       p.customer_id,
+       c.name AS customer_name,
+       p.payment_date,
+       p.status AS payment_status,
+       CASE WHEN p.unapplied_amount < 0 THEN 'over_applied'
+            WHEN p.applied_amount = 0 THEN 'unapplied'
+            ELSE 'partially_applied' END AS kind,
+       p.currency_code,
+       p.exchange_rate,
+       bc.base_currency,
+       p.amount,
+       p.applied_amount,
+       p.unapplied_amount,
+       p.source_unapplied_amount,
+       p.application_count,
+       date_diff('day', p.payment_date, as_of::DATE) AS days_since_payment,
+       p.method,
+       p.reference,
+       reports.in_base(p.amount, p.exchange_rate) AS amount_base,
+       reports.in_base(p.unapplied_amount, p.exchange_rate) AS unapplied_amount_base
+FROM reports.payment_balances_at(as_of::DATE) p
+LEFT JOIN canonical.customers c
+  ON c.connection_id = p.connection_id AND c.customer_id = p.customer_id
+LEFT JOIN reports.base_currencies() bc ON bc.connection_id = p.connection_id
+WHERE p.unapplied_amount <> 0;

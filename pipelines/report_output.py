@@ -1,0 +1,127 @@
+"""The reports in the terminal and as files: what `ledgersync report` and the demo show."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from models.reports import REPORTS, Aging
+from models.warehouse import Warehouse
+
+__all__ = [
+    "ReportFormat",
+    "print_balance_summary",
+    "print_customer_balances",
+    "write_reports",
+]
+
+_LARGEST_CUSTOMERS = 25
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    parquet = "parquet"
+
+
+def print_balance_summary(console: Console, warehouse: Warehouse, as_of: date) -> None:
+    """Per connection and currency: balances, aging, and what reconciliation found."""
+    with warehouse.connect(read_only=True) as conn:
+        balances = conn.execute(
+            """
+            SELECT connection_id, currency_code, count(DISTINCT customer_id), sum(invoiced),
+                   sum(open_balance), sum(unapplied_cash), sum(net_balance), sum(overdue)
+            FROM reports.customer_balances GROUP BY ALL ORDER BY ALL
+            """
+        ).fetchall()
+        aging = conn.execute(
+            """
+            SELECT connection_id, currency_code, sum(current), sum(period_1), sum(period_2),
+                   sum(period_3), sum(period_4), sum(older), sum(total)
+            FROM reports.ar_aging GROUP BY ALL ORDER BY ALL
+            """
+        ).fetchall()
+        (edges,) = conn.execute("SELECT any_value(bucket_edges) FROM reports.ar_aging").fetchone()
+        unapplied = conn.execute(
+            "SELECT kind, count(*) FROM reports.unapplied_payments GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        exceptions = conn.execute(
+            "SELECT kind, count(*) FROM reports.reconciliation_exceptions GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    when = as_of.isoformat()
+    console.print(
+        _table(
+            f"Customer balances as of {when}",
+            ["connection", "currency", "customers", "invoiced", "open", "unapplied cash", "net"]
+            + ["overdue"],
+            balances,
+        )
+    )
+    labels = Aging(tuple(edges)).labels if edges else Aging().labels  # type: ignore[arg-type]
+    console.print(
+        _table(
+            f"Receivables aging as of {when}", ["connection", "currency", *labels, "total"], aging
+        )
+    )
+    console.print(f"Unapplied payments: {_counts(unapplied)}", highlight=False)
+    console.print(f"Reconciliation exceptions: {_counts(exceptions)}", highlight=False)
+
+
+def print_customer_balances(console: Console, warehouse: Warehouse) -> None:
+    """The largest customer balances; every row is in the csv and parquet output."""
+    with warehouse.connect(read_only=True) as conn:
+        (total,) = conn.execute("SELECT count(*) FROM reports.customer_balances").fetchone()
+        rows = conn.execute(
+            f"""
+            SELECT connection_id, coalesce(customer_name, customer_id), currency_code,
+                   open_balance, unapplied_cash, net_balance, overdue, customer_balance_delta
+            FROM reports.customer_balances
+            ORDER BY coalesce(net_balance_base, net_balance) DESC, connection_id, customer_id
+            LIMIT {_LARGEST_CUSTOMERS}
+            """
+        ).fetchall()
+    header = ["connection", "customer", "currency", "open", "unapplied", "net", "overdue"]
+    console.print(
+        _table("Largest customer balances", [*header, "source disagrees by"], rows),
+    )
+    if total > len(rows):
+        console.print(f"… and {total - len(rows)} more: --format csv writes every row.")
+
+
+def write_reports(warehouse: Warehouse, directory: Path, fmt: ReportFormat) -> list[Path]:
+    """Every report table as `<name>-<as of>.<fmt>` in directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    with warehouse.connect(read_only=True) as conn:
+        for name in REPORTS:
+            [(as_of,)] = conn.execute(f"SELECT any_value(as_of) FROM reports.{name}").fetchall()
+            path = directory / f"{name}-{as_of or 'empty'}.{fmt.value}"
+            relation = conn.sql(f"SELECT * FROM reports.{name} ORDER BY ALL")
+            if fmt is ReportFormat.parquet:
+                relation.write_parquet(str(path))
+            else:
+                relation.write_csv(str(path), header=True)
+            written.append(path)
+    return written
+
+
+def _table(title: str, header: list[str], rows: list[tuple[object, ...]]) -> Table:
+    table = Table(*header, title=title)
+    for row in rows:
+        table.add_row(*(_cell(value) for value in row))
+    return table
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    return "" if value is None else str(value)
+
+
+def _counts(rows: list[tuple[object, ...]]) -> str:
+    return ", ".join(f"{kind} {count}" for kind, count in rows) or "none"

@@ -1,0 +1,133 @@
+"""The OData query options the Business Central sandbox understands: `$filter`, `$select`,
+`Prefer: odata.maxpagesize`, and opaque skip tokens."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import operator
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sandbox.routing import Response
+
+Compare = Callable[[Any, Any], bool]
+
+OPERATORS: dict[str, Compare] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
+_CLAUSE = re.compile(r"^\s*(\w+)\s+(eq|ne|gt|ge|lt|le)\s+(\S+)\s*$", re.IGNORECASE)
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+_GUID = re.compile(
+    r"^'?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})'?$"
+)
+_MAXPAGESIZE = re.compile(r"(?:^|[,;\s])odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
+
+
+class ODataError(Exception):
+    """A request BC would refuse: `status`, error `code` and `message`."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    """BC's error body: `{"error": {"code", "message"}}`, the message ending in a CorrelationId."""
+    text = f"{message.rstrip('.')}.  CorrelationId:  {uuid.uuid4()}."
+    return Response.json({"error": {"code": code, "message": text}}, status, headers)
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    field: str  # lastModifiedDateTime or journalId
+    compare: Compare
+    value: datetime | str
+
+
+def parse_filter(text: str | None, entity: str, fields: frozenset[str]) -> list[Clause]:
+    """`field op value [and ...]` over the filterable `fields` (`lastModifiedDateTime` takes an
+    unquoted ISO datetime such as `2019-08-18T20:05:51.603Z`; `journalId` a GUID)."""
+    if text is None or not text.strip():
+        return []
+    clauses = []
+    for part in _AND.split(text.strip()):
+        found = _CLAUSE.match(part)
+        if found is None:
+            raise ODataError(400, "BadRequest", f"Syntax error in the filter expression '{part}'")
+        name, op, literal = found.groups()
+        if name not in fields:
+            raise ODataError(
+                400,
+                "BadRequest_PropertyNotFound",
+                f"Could not find a property named '{name}' on type 'Microsoft.NAV.{entity}'",
+            )
+        clauses.append(Clause(name, OPERATORS[op.lower()], _literal(name, literal)))
+    return clauses
+
+
+def _literal(name: str, literal: str) -> datetime | str:
+    if name == "journalId":
+        guid = _GUID.match(literal)
+        if guid is None:
+            raise ODataError(400, "BadRequest", f"'{literal}' is not a valid GUID")
+        return guid.group(1).lower()
+    try:
+        moment = datetime.fromisoformat(literal)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ODataError(
+            400,
+            "BadRequest",
+            f"The DateTimeOffset literal '{literal}' is not valid: use an ISO 8601 UTC time "
+            "such as 2019-08-18T20:05:51.603Z",
+        )
+    return moment
+
+
+def parse_select(text: str | None, entity: str, fields: tuple[str, ...]) -> tuple[str, ...]:
+    if text is None or not text.strip():
+        return fields
+    wanted = tuple(name.strip() for name in text.split(","))
+    for name in wanted:
+        if name not in fields:
+            raise ODataError(
+                400,
+                "BadRequest_PropertyNotFound",
+                f"Could not find a property named '{name}' on type 'Microsoft.NAV.{entity}'",
+            )
+    return wanted
+
+
+def max_page_size(prefer: str | None) -> int | None:
+    found = _MAXPAGESIZE.search(prefer or "")
+    return int(found.group(1)) if found and int(found.group(1)) > 0 else None
+
+
+def skip_token(last_key: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_key}).encode()).decode().rstrip("=")
+
+
+def read_skip_token(token: str | None) -> int | None:
+    if token is None:
+        return None
+    try:
+        after = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["after"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        after = None
+    if not isinstance(after, int):
+        raise ODataError(400, "BadRequest", "The skip token is not valid")
+    return after

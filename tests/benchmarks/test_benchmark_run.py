@@ -1,0 +1,120 @@
+"""The benchmark's code on a tiny ledger: every client ends with the right data. No timing."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from benchmarks.dataset import PAGE_SIZE, Dataset, ensure_dataset
+from benchmarks.measure import page_server, run_child
+from benchmarks.results import NOTES_MARKER, write_results
+from benchmarks.run import Options, run
+from sandbox.zoho_books.app import start_zoho_sandbox
+from sandbox.zoho_books.config import ZohoConfig
+from tests.conftest import ZOHO_CLIENT
+
+SIZE = {"customers": 20, "invoices": 300, "payments": 300}
+
+
+def test_a_tiny_run_measures_every_client_on_the_same_data(tmp_path: Path) -> None:
+    results_path = tmp_path / "RESULTS.md"
+    results_path.write_text(f"old figures\n{NOTES_MARKER}\nWhy a target is missed.\n")
+    results = run(
+        Options(
+            **SIZE,
+            details=50,
+            scaling=False,  # the same client on a tenth of the ledger: nothing new to check
+            dlt=False,
+            rate_limit=False,
+            out=tmp_path / "out",
+            results=results_path,
+        )
+    )
+
+    served = results["dataset"]["records"]
+    canonical = results["ledgersync"]["result"]["canonical"]
+    assert {
+        table: c["loaded"] for table, c in canonical.items() if table != "payment_applications"
+    } == {
+        "customers": served["contacts"],
+        "invoices": served["invoices"],
+        "payments": served["customerpayments"],
+    }
+    assert all(c["rejected"] == 0 for c in canonical.values())
+    assert results["ledgersync"]["result"]["streams"]["customerpayment_details"]["requests"] == 50
+    limit = results["limit"]["result"]
+    assert limit["records"] == limit["stored"] == sum(served.values())
+    assert results["reports_at_scale"]["result"]["applications"] == 2 * SIZE["payments"]
+    assert results["incremental"]["result"]["no_change_sync"] == {
+        "/contacts": 1,
+        "/customerpayments": 1,
+        "/invoices": 1,
+        "/oauth/v2/token": 1,
+    }
+    assert results["incremental"]["result"]["renormalize"] == {}
+    latency = results["latency"]
+    assert latency["sequential"]["result"]["records"] == sum(latency["dataset"]["records"].values())
+
+    text = results_path.read_text()
+    assert "## Targets" in text and "old figures" not in text
+    assert text.endswith(f"{NOTES_MARKER}\nWhy a target is missed.\n")
+    write_results(results, results_path)  # a second run keeps the notes too
+    assert results_path.read_text().endswith("Why a target is missed.\n")
+    assert (
+        json.loads((tmp_path / "out" / "results.json").read_text())["dataset"] == results["dataset"]
+    )
+
+
+def test_pre_rendered_pages_are_what_the_sandbox_serves(tmp_path: Path) -> None:
+    dataset = ensure_dataset(tmp_path / "ledger", **SIZE)
+    config = ZohoConfig(
+        organizations=(dataset.account,), client=ZOHO_CLIENT, ledger_size=SIZE, daily_cap=10**6
+    )
+    with start_zoho_sandbox(config) as sandbox:
+        token = httpx.post(
+            f"{sandbox.url}/oauth/v2/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": ZOHO_CLIENT.client_id,
+                "client_secret": ZOHO_CLIENT.client_secret,
+                "refresh_token": ZOHO_CLIENT.refresh_token,
+            },
+        ).json()["access_token"]
+        for listing, pages in dataset.pages.items():
+            for number in range(1, pages + 1):
+                served = httpx.get(
+                    f"{sandbox.url}/books/v3/{listing}",
+                    params={
+                        "organization_id": dataset.organization_id,
+                        "page": number,
+                        "per_page": PAGE_SIZE,
+                    },
+                    headers={"Authorization": f"Zoho-oauthtoken {token}"},
+                )
+                assert served.content == dataset.page_path(listing, number).read_bytes()
+
+
+def test_a_dataset_is_built_once(tmp_path: Path) -> None:
+    first = ensure_dataset(tmp_path / "ledger", **SIZE)
+    page = first.page_path("invoices", 1)
+    page.write_bytes(b"marker")
+    assert ensure_dataset(tmp_path / "ledger", **SIZE) == first
+    assert page.read_bytes() == b"marker"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("dlt") is None, reason="dlt is the `bench` extra")
+def test_dlt_merges_every_record(tmp_path: Path) -> None:
+    dataset: Dataset = ensure_dataset(tmp_path / "ledger", **SIZE)
+    with page_server(dataset.directory) as server:
+        child = run_child(
+            "dlt",
+            "benchmarks.dlt_client",
+            ["--url", server.url, "--dataset", str(dataset.directory), "--work", str(tmp_path)],
+            log_dir=tmp_path / "logs",
+        )
+    assert child.result["records"] == dataset.list_records
+    assert child.result["disposition"] == "merge"

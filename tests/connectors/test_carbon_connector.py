@@ -1,0 +1,236 @@
+"""The Carbon connector against the Carbon sandbox: paging under max-rows, both ways to send
+the key, incremental PostgREST filters, re-reads by id, key listings, errors and the budget."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from connectors.carbon import settings
+from connectors.carbon.connector import CarbonConnector, CarbonSettings
+from connectors.errors import ApiError, AuthenticationError, ConfigurationError
+from connectors.ratelimit import RateLimiter
+from connectors.streams import Stream
+from sandbox.carbon.app import CarbonApp, start_carbon_sandbox
+from sandbox.carbon.config import CarbonConfig
+from sandbox.faults import FaultConfig
+from sandbox.server import SandboxServer
+
+COMPANY = "cedar-works"
+SIZE = {"customers": 12, "invoices": 60, "payments": 50}
+
+Start = Callable[..., SandboxServer[CarbonApp]]
+
+
+@pytest.fixture
+def start() -> Iterator[Start]:
+    servers: list[SandboxServer[CarbonApp]] = []
+
+    def start(faults: FaultConfig | None = None, **config: Any) -> SandboxServer[CarbonApp]:
+        config.setdefault("companies", (COMPANY,))
+        config.setdefault("ledger_size", SIZE)
+        config.setdefault("rate_limit", 100_000)
+        server = start_carbon_sandbox(CarbonConfig(**config), faults=faults)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[..., CarbonConnector]]:
+    connectors: list[CarbonConnector] = []
+
+    def connect(server: SandboxServer[CarbonApp], **options: Any) -> CarbonConnector:
+        options.setdefault("api_key", server.app.api_key(COMPANY))
+        options.setdefault("api_url", server.url)
+        options.setdefault("requests_per_minute", 100_000)
+        connector = CarbonConnector(CarbonSettings(connection_id="cedar", **options))
+        connectors.append(connector)
+        return connector
+
+    yield connect
+    for connector in connectors:
+        connector.close()
+
+
+def read(connector: CarbonConnector, stream: Stream, since: datetime | None = None) -> list[dict]:
+    return [r for page in connector.extract(stream, since=since) for r in page.records]
+
+
+def rows(server: SandboxServer[CarbonApp], table: str, keep=lambda row: True) -> list[dict]:
+    return [row for row in server.app.rows(COMPANY, table) if keep(row)]
+
+
+def receipt(row: dict) -> bool:
+    return row["paymentType"] == "Receipt" and row["customerId"] is not None
+
+
+def test_a_max_rows_cap_smaller_than_the_page_loses_nothing(start, connect) -> None:
+    server = start(max_rows=7)
+    connector = connect(server, page_size=25)
+    expected = {
+        settings.CUSTOMERS: rows(server, "customer"),
+        settings.PAYMENTS: rows(server, "payment", receipt),
+        settings.INVOICES: rows(server, "salesInvoices"),
+    }
+    for stream, wanted in expected.items():
+        got = read(connector, stream)
+        assert sorted(r["id"] for r in got) == sorted(r["id"] for r in wanted), stream.name
+    invoices = len(expected[settings.INVOICES])
+    assert server.log.count(path="/salesInvoices") == math.ceil(invoices / 7)
+    assert all(r.query["limit"] == ["25"] for r in server.log.records(path="/salesInvoices")[:1])
+
+
+def test_the_hosted_api_takes_a_bearer_and_self_hosted_a_carbon_key(start, connect) -> None:
+    server = start()
+    hosted = connect(server)
+    self_hosted = connect(server, api_url=f"{server.url}/rest/v1", self_hosted=True)
+    name = f"company {COMPANY!r} ({server.app.company_id(COMPANY)})"
+    assert hosted.check().startswith(name)
+    assert self_hosted.check().startswith(name)
+    assert read(hosted, settings.CUSTOMERS) == read(self_hosted, settings.CUSTOMERS)
+
+
+def test_a_wrong_key_is_named_and_never_shown(start, connect) -> None:
+    server = start()
+    wrong = "crbn_" + "0" * 40
+    with pytest.raises(AuthenticationError) as hosted:
+        connect(server, api_key=wrong).check()
+    assert "Invalid API key [code 401]" in str(hosted.value)
+    assert wrong not in str(hosted.value)
+    # Self-hosted PostgREST answers an unknown key with no rows (row-level security).
+    self_hosted = connect(server, api_key=wrong, api_url=f"{server.url}/rest/v1", self_hosted=True)
+    with pytest.raises(ConfigurationError, match="the API key reads no company"):
+        self_hosted.check()
+
+
+def test_a_filter_error_surfaces_postgrests_message(start, connect, monkeypatch) -> None:
+    endpoint = settings.Endpoint("payment", filters=(("paymentType", "eq.Refund"),))
+    monkeypatch.setitem(settings.ENDPOINTS, "payment", endpoint)
+    with pytest.raises(ApiError) as failure:
+        read(connect(start()), settings.PAYMENTS)
+    assert failure.value.status_code == 400
+    assert 'invalid input value for enum "paymentType": "Refund" [code 22P02]' in str(failure.value)
+
+
+def test_incremental_reads_ask_for_rows_changed_or_created_since(start, connect) -> None:
+    server = start()
+    connector = connect(server)
+    payments = rows(server, "payment", receipt)
+    since = sorted(p["updatedAt"] or p["createdAt"] for p in payments)[-5]
+
+    got = read(connector, settings.PAYMENTS, since=since)
+
+    assert sorted(r["id"] for r in got) == sorted(
+        p["id"] for p in payments if (p["updatedAt"] or p["createdAt"]) >= since
+    )
+    [request] = server.log.records(path="/payment")
+    moment = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert request.query["or"] == [
+        f"(updatedAt.gte.{moment},and(updatedAt.is.null,createdAt.gte.{moment}))"
+    ]
+    assert (request.query["paymentType"], request.query["customerId"]) == (
+        ["eq.Receipt"],
+        ["not.is.null"],
+    )
+    assert request.query["order"] == ["id.asc"]
+
+
+def test_settlements_of_what_was_read_come_in_chunks_of_ids(start, connect) -> None:
+    server = start(ledger_size={"customers": 20, "invoices": 200, "payments": 230})
+    connector = connect(server)
+    payments = read(connector, settings.PAYMENTS, since=datetime(2000, 1, 1, tzinfo=UTC))
+    assert len(payments) == 230
+
+    later = datetime.now(UTC) + timedelta(days=1)  # no settlement is that new
+    settlements = read(connector, settings.SETTLEMENTS, since=later)
+
+    read_ids = {p["id"] for p in payments}
+    expected = rows(
+        server,
+        "invoiceSettlement",
+        lambda s: s["paymentId"] in read_ids and s["targetSalesInvoiceId"] is not None,
+    )
+    assert sorted(s["id"] for s in settlements) == sorted(s["id"] for s in expected)
+    listings = server.log.records(path="/invoiceSettlement")
+    assert len(listings) == math.ceil(230 / settings.MAX_IDS_PER_FILTER)
+    for listing in listings:
+        ids = (listing.query.get("paymentId") or listing.query["or"])[0]
+        assert ids.count(",") < settings.MAX_IDS_PER_FILTER + 2
+
+
+def test_past_a_thousand_ids_one_full_listing_is_cheaper(start, connect) -> None:
+    server = start(ledger_size={"customers": 20, "invoices": 300, "payments": 1_050})
+    connector = connect(server)
+    assert len(read(connector, settings.PAYMENTS, since=datetime(2000, 1, 1, tzinfo=UTC))) == 1_050
+
+    settlements = read(connector, settings.SETTLEMENTS, since=datetime.now(UTC))
+
+    to_invoices = rows(server, "invoiceSettlement", lambda s: s["targetSalesInvoiceId"] is not None)
+    assert len(settlements) == len(to_invoices)
+    listings = server.log.records(path="/invoiceSettlement")
+    assert len(listings) == math.ceil(len(to_invoices) / 1000)  # Carbon's max-rows
+    assert not any("or" in listing.query or "paymentId" in listing.query for listing in listings)
+
+
+def test_the_deletion_check_lists_keys_alone(start, connect) -> None:
+    server = start()
+    connector = connect(server)
+    pages = list(connector.extract_keys(settings.CUSTOMER_PAYMENTS))
+    keys = [r for page in pages for r in page.records]
+    assert keys == [
+        {"customerId": row["customerId"]}
+        for row in sorted(rows(server, "customerPayment"), key=lambda r: r["customerId"])
+    ]
+    [request] = server.log.records(path="/customerPayment")
+    assert request.query["select"] == ["customerId"]
+
+
+def test_a_429_waits_for_retry_after_and_succeeds(start, connect) -> None:
+    server = start(faults=FaultConfig(burst_429=2, retry_after_s=0.01))
+    customers = read(connect(server), settings.CUSTOMERS)
+    assert len(customers) == SIZE["customers"]
+    assert server.log.count(status=429) == 2
+
+
+def test_carbons_real_budget_on_simulated_time_sees_no_429(start, connect, clock) -> None:
+    """60 requests a minute on both sides, on one simulated clock: over a hundred requests
+    take more than a simulated minute and the sandbox never has to refuse one."""
+    size = {"customers": 5, "invoices": 130, "payments": 20}
+    server = start(rate_limit=60, clock=clock, max_rows=1, ledger_size=size)
+    limiter = RateLimiter(max_requests=60, per_seconds=60.0, clock=clock, sleep=clock.sleep)
+    connector = CarbonConnector(
+        CarbonSettings(
+            connection_id="cedar",
+            api_key=server.app.api_key(COMPANY),
+            api_url=server.url,
+            max_concurrent_requests=1,
+        ),
+        rate_limiter=limiter,
+    )
+    started = clock()
+    try:
+        invoices = read(connector, settings.INVOICES)
+    finally:
+        connector.close()
+    assert len(invoices) == 130
+    assert server.log.count(status=429) == 0
+    assert clock() - started >= 2 * 60.0
+
+
+def test_timestamps_and_settings(start, connect) -> None:
+    connector = connect(start())
+    assert connector.parse_timestamp("2026-05-01T12:34:56.5+00:00") == datetime(
+        2026, 5, 1, 12, 34, 56, 500_000, tzinfo=UTC
+    )
+    assert connector.parse_timestamp("2026-01-01T00:00:00Z") == datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(ConfigurationError, match="page_size must be at least 1"):
+        CarbonConnector(CarbonSettings(connection_id="x", api_key="crbn_x", page_size=0))
+    assert "crbn_" not in repr(CarbonSettings(connection_id="x", api_key="crbn_secret"))

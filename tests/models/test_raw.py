@@ -1,0 +1,192 @@
+"""Loading landed batches into raw tables: atomic, idempotent, and honest about duplicates."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from models import raw
+from models.landing import LandingZone
+from models.raw import RawStream, cursor_of, last_complete_listing, load_batch
+from models.warehouse import Warehouse
+
+STREAM = RawStream("zoho_books", "invoices", "$.invoices", "$.invoice_id", cursor_path="$.modified")
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> Warehouse:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_schema()
+    return warehouse
+
+
+@pytest.fixture
+def land(tmp_path):
+    zone = LandingZone(tmp_path / "landing")
+
+    def land(*pages: list[dict], full_refresh: bool = False, keys_only: bool = False):
+        writer = zone.new_batch("acme", STREAM.name)
+        for records in pages:
+            writer.write_page(json.dumps({"invoices": records}).encode(), records=len(records))
+        newest = max(
+            (
+                datetime.fromisoformat(r["modified"])
+                for page in pages
+                for r in page
+                if "modified" in r
+            ),
+            default=None,
+        )
+        return writer.seal(cursor=newest, full_refresh=full_refresh, keys_only=keys_only)
+
+    return land
+
+
+def _invoice(number: int, total: str = "10.00", modified: str = "2026-10-01T10:00:00+00:00"):
+    return {"invoice_id": str(number), "total": total, "modified": modified}
+
+
+def _rows(warehouse: Warehouse) -> dict[str, tuple[str, bool]]:
+    with warehouse.connect(read_only=True) as conn:
+        rows = conn.execute(
+            f"SELECT record_id, payload ->> '$.total', vanished_at IS NOT NULL FROM {STREAM.table}"
+        ).fetchall()
+    return {record_id: (total, vanished) for record_id, total, vanished in rows}
+
+
+def _load(warehouse: Warehouse, batch):
+    with warehouse.connect() as conn:
+        return load_batch(conn, batch, STREAM)
+
+
+def _rejects(warehouse: Warehouse) -> dict[str, str]:
+    with warehouse.connect(read_only=True) as conn:
+        return dict(conn.execute("SELECT record_id, reason FROM sync.load_rejects").fetchall())
+
+
+def test_a_batch_loads_once_however_often_it_is_loaded(warehouse, land):
+    batch = land([_invoice(1), _invoice(2)], [_invoice(3)])
+    first = _load(warehouse, batch)
+    again = _load(warehouse, batch)
+
+    assert (first.inserted, first.updated, first.already_loaded) == (3, 0, False)
+    assert (again.inserted, again.already_loaded) == (3, True)
+    assert len(_rows(warehouse)) == 3
+    with warehouse.connect(read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM sync.batches").fetchone() == (1,)
+
+
+def test_a_load_that_fails_before_its_commit_leaves_no_trace(warehouse, land, monkeypatch):
+    def crash(conn, batch):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(raw, "_advance_cursor", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        _load(warehouse, land([_invoice(1)]))
+
+    assert _rows(warehouse) == {}
+    with warehouse.connect(read_only=True) as conn:
+        assert cursor_of(conn, "acme", STREAM.name) is None
+        assert conn.execute("SELECT count(*) FROM sync.batches").fetchone() == (0,)
+
+
+def test_the_cursor_moves_forward_only_but_a_full_refresh_restates_it(warehouse, land):
+    _load(warehouse, land([_invoice(1, modified="2026-10-05T00:00:00+00:00")]))
+    _load(warehouse, land([_invoice(2, modified="2026-10-03T00:00:00+00:00")]))
+    with warehouse.connect(read_only=True) as conn:
+        assert cursor_of(conn, "acme", STREAM.name) == datetime(2026, 10, 5, tzinfo=UTC)
+
+    _load(warehouse, land([_invoice(2, modified="2026-10-03T00:00:00+00:00")], full_refresh=True))
+    with warehouse.connect(read_only=True) as conn:
+        assert cursor_of(conn, "acme", STREAM.name) == datetime(2026, 10, 3, tzinfo=UTC)
+
+
+def test_a_row_repeated_across_pages_is_one_record(warehouse, land):
+    result = _load(warehouse, land([_invoice(1), _invoice(2)], [_invoice(2), _invoice(3)]))
+    assert (result.inserted, result.rejected) == (3, 0)
+    assert set(_rows(warehouse)) == {"1", "2", "3"}
+
+
+def test_a_record_modified_while_paging_keeps_its_newest_copy(warehouse, land):
+    older = _invoice(2, "10.00", "2026-10-01T10:00:00+00:00")
+    newer = _invoice(2, "12.50", "2026-10-01T10:00:01+00:00")
+    result = _load(warehouse, land([_invoice(1), older], [newer, _invoice(3)]))
+
+    assert result.rejected == 0
+    assert _rows(warehouse)["2"] == ("12.50", False)
+
+
+def test_one_id_with_two_contents_and_one_modified_time_is_quarantined_until_resent(
+    warehouse, land
+):
+    result = _load(warehouse, land([_invoice(1), _invoice(2, "10.00")], [_invoice(2, "99.00")]))
+
+    assert result.rejected == 1
+    assert "2" not in _rows(warehouse)
+    assert _rejects(warehouse) == {"2": "the id 2 came 2 times with different content in one sync"}
+
+    _load(warehouse, land([_invoice(2, "10.00", "2026-10-02T00:00:00+00:00")]))
+    assert _rows(warehouse)["2"] == ("10.00", False)
+    assert _rejects(warehouse) == {}
+
+
+def test_without_a_cursor_field_differing_copies_are_quarantined(warehouse, tmp_path):
+    stream = RawStream("zoho_books", "details", "$.invoices", "$.invoice_id")
+    writer = LandingZone(tmp_path / "landing").new_batch("acme", stream.name)
+    body = {"invoices": [_invoice(7, "1.00"), _invoice(7, "2.00", "2026-10-09T00:00:00+00:00")]}
+    writer.write_page(json.dumps(body).encode(), records=2)
+    with warehouse.connect() as conn:
+        result = load_batch(conn, writer.seal(cursor=None, full_refresh=False), stream)
+    assert result.rejected == 1
+
+
+def test_a_record_without_an_id_is_quarantined_and_the_rest_loads(warehouse, land):
+    result = _load(warehouse, land([_invoice(1), {"total": "5.00"}]))
+    assert (result.inserted, result.rejected) == (1, 1)
+    assert list(_rejects(warehouse).values()) == ["the record has no id at $.invoice_id"]
+
+
+def test_a_complete_listing_marks_what_it_lacks_vanished_and_clears_its_quarantine(warehouse, land):
+    _load(warehouse, land([_invoice(1), _invoice(2), _invoice(3), {"total": "5.00"}]))
+    _load(warehouse, land([_invoice(4, "1.00"), _invoice(4, "2.00")]))
+    assert len(_rejects(warehouse)) == 2
+
+    result = _load(warehouse, land([_invoice(1), _invoice(3)], full_refresh=True))
+
+    assert result.vanished == 1
+    assert _rows(warehouse) == {
+        "1": ("10.00", False),
+        "2": ("10.00", True),
+        "3": ("10.00", False),
+    }
+    assert _rejects(warehouse) == {}
+
+    back = _load(warehouse, land([_invoice(2)]))
+    assert (back.inserted, back.updated) == (0, 0)
+    assert _rows(warehouse)["2"] == ("10.00", False)
+
+
+def test_a_listing_of_ids_marks_vanished_and_live_again_but_keeps_payloads_and_cursor(
+    warehouse, land
+):
+    _load(warehouse, land([_invoice(1, "1.00"), _invoice(2, "2.00"), _invoice(3, "3.00")]))
+    with warehouse.connect(read_only=True) as conn:
+        cursor = cursor_of(conn, "acme", STREAM.name)
+        assert last_complete_listing(conn, "acme", STREAM.name) is None
+
+    gone = _load(
+        warehouse,
+        land([{"invoice_id": "1"}, {"invoice_id": "3"}], full_refresh=True, keys_only=True),
+    )
+    back = _load(
+        warehouse,
+        land([{"invoice_id": "1"}, {"invoice_id": "2"}], full_refresh=True, keys_only=True),
+    )
+
+    assert (gone.vanished, back.vanished) == (1, 1)
+    assert _rows(warehouse) == {"1": ("1.00", False), "2": ("2.00", False), "3": ("3.00", True)}
+    with warehouse.connect(read_only=True) as conn:
+        assert cursor_of(conn, "acme", STREAM.name) == cursor
+        assert last_complete_listing(conn, "acme", STREAM.name) is not None

@@ -1,0 +1,316 @@
+"""The Dagster jobs against a running Simpro build, checked against the generator's truth.
+
+Two companies on one build, their connections sharing the build's budget: concurrent paging,
+both customer lists, credit notes, payment lines, landing, raw load, mapping and the reports,
+equal to the truth of what each company serves to the cent. Then an incremental run that asks
+only for what changed (a new payment with unapplied cash, a payment voided), and a run with
+no changes that leaves the warehouse exactly as it was. A small build at Simpro's real budget,
+10 requests a second, against the sandbox's real limit never sees a 429.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipelines.config import ConfigError, load_config
+from pipelines.runner import run_reports, run_syncs
+from pipelines.sources import open_connector
+from sandbox.generator import record_payment, void_payment
+from sandbox.ledger import Ledger
+from sandbox.simpro.ids import simpro_id
+from sandbox.truth import expected_exceptions, invoice_truth
+from tests.conftest import simpro_connection
+
+COMPANIES = ("summit-plumbing", "summit-electrical")
+SIZE = {"customers": 30, "invoices": 250, "payments": 220}
+PAGE_SIZE = 50  # so the larger lists take several pages, fetched concurrently
+STREAMS = (
+    "customer_companies",
+    "customer_individuals",
+    "customer_invoices",
+    "credit_notes",
+    "customer_payments",
+)
+COLLECTION_PATHS = (
+    "customers/companies/",
+    "customers/individuals/",
+    "customerInvoices/",
+    "creditNotes/",
+    "customerPayments/",
+)
+
+
+def _sync(project) -> dict[str, dict[str, int]]:
+    """Records fetched, by connection and stream."""
+    outcomes = run_syncs(project.config, project.config_path)
+    assert [o.error for o in outcomes] == [None] * len(project.config.connections)
+    return {
+        o.name: {key.split("/")[1]: m["records_fetched"] for key, m in o.metadata.items()}
+        for o in outcomes
+    }
+
+
+def _report(project, as_of) -> None:
+    outcome = run_reports(project.config, project.config_path, as_of=as_of)
+    assert outcome.success, outcome.error
+
+
+def _expected_balances(ledgers: dict[str, Ledger], as_of: date) -> dict[tuple[str, str], tuple]:
+    return {
+        (company, str(simpro_id("invoice", invoice_id))): (
+            truth.total_amount,
+            truth.applied,
+            truth.open_balance,
+            truth.status,
+            truth.days_past_due,
+            truth.aging_bucket,
+            truth.balance_delta,
+        )
+        for company, ledger in ledgers.items()
+        for invoice_id, truth in invoice_truth(ledger, as_of).items()
+    }
+
+
+def _actual_balances(project) -> dict[tuple[str, str], tuple]:
+    rows = project.query(
+        "SELECT connection_id, invoice_id, total_amount, applied_amount, open_balance, "
+        "derived_status, days_past_due, aging_bucket, balance_delta FROM reports.invoice_balances"
+    )
+    return {(row[0], row[1]): tuple(row[2:]) for row in rows}
+
+
+def _expected_exceptions(ledgers: dict[str, Ledger]) -> set[tuple[str, str, str]]:
+    return {
+        (
+            company,
+            kind,
+            str(simpro_id("invoice" if kind == "balance_mismatch" else "payment", entity)),
+        )
+        for company, ledger in ledgers.items()
+        for kind, entity in expected_exceptions(ledger)
+    }
+
+
+def _actual_exceptions(project) -> set[tuple[str, str, str]]:
+    rows = project.query(
+        "SELECT connection_id, kind, CASE WHEN entity = 'invoice' THEN invoice_id "
+        "ELSE payment_id END FROM reports.reconciliation_exceptions"
+    )
+    return set(rows)
+
+
+def _payments(ledgers: dict[str, Ledger]) -> dict[tuple[str, str], tuple]:
+    return {
+        (company, str(simpro_id("payment", p.payment_id))): (
+            p.amount,
+            "void" if p.status == "void" else "posted",
+        )
+        for company, ledger in ledgers.items()
+        for p in ledger.payments
+    }
+
+
+def _applications(ledgers: dict[str, Ledger]) -> set[tuple]:
+    return {
+        (
+            company,
+            str(simpro_id("payment", a.payment_id)),
+            str(simpro_id("invoice", a.invoice_id)),
+            a.amount_applied,
+            a.applied_date,
+        )
+        for company, ledger in ledgers.items()
+        for a in ledger.applications
+    }
+
+
+def _modified_after(ledger: Ledger, stream: str, day: date, zone: ZoneInfo) -> int:
+    """How many of a stream's records were last modified after `day` (build-local)."""
+    modified = {
+        "customer_companies": [c.updated_at for c in ledger.customers if c.kind == "company"],
+        "customer_individuals": [c.updated_at for c in ledger.customers if c.kind == "person"],
+        "customer_invoices": [i.updated_at for i in ledger.invoices],
+        "credit_notes": [
+            i.created_at for i in ledger.invoices if i.status == "void" or i.credits_applied
+        ],
+        "customer_payments": [p.updated_at for p in ledger.payments],
+    }[stream]
+    return sum(1 for moment in modified if moment.astimezone(zone).date() > day)
+
+
+def _snapshot(project) -> dict[str, list[tuple]]:
+    """Everything but the bookkeeping columns that record when a row was last fetched."""
+    tables = {
+        "canonical.customers": "*",
+        "canonical.invoices": "*",
+        "canonical.payments": "*",
+        "canonical.payment_applications": "*",
+        "canonical.rejected_records": "connection_id, stream, record_id, reason",
+        "sync.cursors": "connection_id, stream, cursor",
+        "reports.invoice_balances": "*",
+    }
+    snapshot = {
+        t: project.query(f"SELECT {cols} FROM {t} ORDER BY ALL") for t, cols in tables.items()
+    }
+    for stream in STREAMS:
+        snapshot[stream] = project.query(
+            f"SELECT connection_id, record_id, payload_md5, changed_at, vanished_at "
+            f"FROM raw.simpro__{stream} ORDER BY ALL"
+        )
+    return snapshot
+
+
+def test_sync_equals_ground_truth_then_incremental_then_idempotent(simpro_sandbox, make_project):
+    server = simpro_sandbox(companies=COMPANIES, ledger_size=SIZE)
+    project = make_project([simpro_connection(server, c, page_size=PAGE_SIZE) for c in COMPANIES])
+    ledgers = {company: server.app.ledger(company) for company in COMPANIES}
+    as_of = ledgers[COMPANIES[0]].as_of
+
+    _sync(project)
+    _report(project, as_of)
+
+    counts = project.query(
+        "SELECT connection_id, (SELECT count(*) FROM canonical.customers c "
+        "WHERE c.connection_id = i.connection_id), count(*) FROM canonical.invoices i GROUP BY 1"
+    )
+    assert sorted(counts) == sorted(
+        (c, len(ledger.customers), len(ledger.invoices)) for c, ledger in ledgers.items()
+    )
+    kinds = project.query("SELECT connection_id, customer_id, kind FROM canonical.customers")
+    assert set(kinds) == {
+        (company, str(simpro_id("customer", c.customer_id)), c.kind)
+        for company, ledger in ledgers.items()
+        for c in ledger.customers
+    }
+    assert project.query("SELECT count(*) FROM canonical.rejected_records") == [(0,)]
+    payments = project.query(
+        "SELECT connection_id, payment_id, amount, status FROM canonical.payments"
+    )
+    assert {(c, p): (amount, status) for c, p, amount, status in payments} == _payments(ledgers)
+    applications = project.query(
+        "SELECT connection_id, payment_id, invoice_id, amount_applied, applied_date "
+        "FROM canonical.payment_applications"
+    )
+    assert set(applications) == _applications(ledgers)
+    assert _actual_balances(project) == _expected_balances(ledgers, as_of)
+    assert _actual_exceptions(project) == _expected_exceptions(ledgers)
+    assert server.log.count(status=429) == 0
+
+    # Between syncs, a payment with unapplied cash arrives and another is voided.
+    company = COMPANIES[0]
+    ledger = ledgers[company]
+    now = datetime.now(UTC) - timedelta(seconds=5)
+    open_invoice = next(i for i in ledger.invoices if i.status == "open")
+    ledger, payment = record_payment(
+        ledger,
+        customer_id=open_invoice.customer_id,
+        applications=[(open_invoice.invoice_id, Decimal("10.00"))],
+        payment_date=ledger.as_of,
+        at=now,
+        unapplied=Decimal("2.50"),
+        reference="incremental-test",
+    )
+    voided = next(p for p in ledger.payments if p.status == "posted" and p.payment_id > 1)
+    ledger = void_payment(ledger, voided.payment_id, at=now)
+    server.app.set_ledger(company, ledger)
+    ledgers[company] = server.app.ledger(company)
+    cursors = {
+        (c, s): t
+        for c, s, t in project.query("SELECT connection_id, stream, cursor FROM sync.cursors")
+    }
+    server.log.reset()
+
+    fetched = _sync(project)
+    as_of = ledgers[company].as_of
+    _report(project, as_of)
+
+    # Each list is asked once, for what changed after the day before its cursor's (build-local)
+    # day; exactly the records modified since then come back, the new changes among them.
+    zone = ZoneInfo(server.app.config.timezone)
+    for name in COMPANIES:
+        base = f"/api/v1.0/companies/{server.app.company_id(name)}/"
+        listed = {r.path.removeprefix(base): r.query for r in server.log.records(path_prefix=base)}
+        assert sorted(listed) == sorted(COLLECTION_PATHS)
+        for stream, path in zip(STREAMS, COLLECTION_PATHS, strict=True):
+            since = cursors[(name, stream)] - timedelta(minutes=15)
+            day = since.astimezone(zone).date() - timedelta(days=1)
+            assert listed[path]["DateModified"] == [f"gt({day.isoformat()})"]
+            modified = _modified_after(ledgers[name], stream, day, zone)
+            assert fetched[name][stream] == modified
+    assert project.query(
+        "SELECT amount, status FROM canonical.payments WHERE connection_id = ? AND payment_id = ?",
+        [company, str(simpro_id("payment", payment.payment_id))],
+    ) == [(Decimal("12.50"), "posted")]
+    assert project.query(
+        "SELECT status FROM canonical.payments WHERE connection_id = ? AND payment_id = ?",
+        [company, str(simpro_id("payment", voided.payment_id))],
+    ) == [("void",)]
+    assert _actual_balances(project) == _expected_balances(ledgers, as_of)
+    assert _actual_exceptions(project) == _expected_exceptions(ledgers)
+
+    # Nothing changed: running again leaves the warehouse exactly as it was.
+    before = _snapshot(project)
+    _sync(project)
+    _report(project, as_of)
+    assert _snapshot(project) == before
+    assert server.log.count(status=429) == 0
+
+
+def test_the_real_budget_never_meets_the_real_limit(simpro_sandbox, make_project):
+    """10 requests a second on both sides, short-form timestamps, a date-only filter: more
+    than a second's worth of requests, and not one 429."""
+    company = "tiny-plumbing"
+    server = simpro_sandbox(
+        companies=(company,),
+        ledger_size={"customers": 8, "invoices": 40, "payments": 30},
+        rate_limit=10,
+        timestamp_style="short",
+        modified_filter="date",
+    )
+    project = make_project(
+        [simpro_connection(server, company, page_size=5, requests_per_second=10)]
+    )
+    ledger = server.app.ledger(company)
+
+    _sync(project)
+    _report(project, ledger.as_of)
+
+    assert server.log.count(status=429) == 0
+    assert len(server.log.records(path_prefix="/api/")) > 20
+    assert project.query("SELECT count(*) FROM canonical.rejected_records") == [(0,)]
+    assert _actual_balances(project) == _expected_balances({company: ledger}, ledger.as_of)
+
+
+def test_a_connection_opens_with_oauth_client_credentials(simpro_sandbox, make_project):
+    server = simpro_sandbox(companies=("oauth-plumbing",), ledger_size=SIZE)
+    project = make_project([simpro_connection(server, "oauth-plumbing", auth="oauth")])
+    connector = open_connector(project.config.connections[0])
+    try:
+        assert connector.check().startswith("company 'oauth-plumbing' (ID 0)")
+    finally:
+        connector.close()
+    assert server.app.token_requests == 1
+
+
+def test_an_embedded_connection_opens_its_own_build() -> None:
+    config_path = Path("connections.yaml")
+    config_path.write_text(
+        "connections:\n  - id: simpro-embedded-check\n    source: simpro\n    sandbox: embedded\n"
+    )
+    connector = open_connector(load_config(config_path).connections[0])
+    try:
+        assert "company 'simpro-embedded-check' (ID 0)" in connector.check()
+    finally:
+        connector.close()
+
+
+def test_a_real_build_needs_its_url(tmp_path: Path) -> None:
+    config_path = tmp_path / "connections.yaml"
+    config_path.write_text("connections:\n  - id: summit\n    source: simpro\n")
+    with pytest.raises(ConfigError, match=r"connections.yaml:2: connections.0: build_url is"):
+        load_config(config_path)
