@@ -136,6 +136,7 @@ def _open_business_central(connection: ConnectionConfig) -> Connector:
             authority_url=account.authority_url,
             page_size=connection.page_size,
             requests_per_five_minutes=sandboxes.EMBEDDED_REQUESTS_PER_MINUTE * 5,
+            **http_settings(connection),
         )
     else:
         settings = BusinessCentralSettings(
@@ -151,6 +152,7 @@ def _open_business_central(connection: ConnectionConfig) -> Connector:
             page_size=connection.page_size,
             requests_per_five_minutes=connection.requests_per_five_minutes,
             max_in_flight=connection.max_in_flight,
+            **http_settings(connection),
         )
     return BusinessCentralConnector(settings)
 
@@ -166,6 +168,7 @@ def _open_simpro(connection: ConnectionConfig) -> Connector:
             api_key=account.api_key,
             page_size=connection.page_size,
             requests_per_second=sandboxes.EMBEDDED_REQUESTS_PER_SECOND,
+            **http_settings(connection),
         )
     else:
         oauth = connection.auth == "oauth"
@@ -178,6 +181,7 @@ def _open_simpro(connection: ConnectionConfig) -> Connector:
             client_secret=read_secret(connection, connection.client_secret_env) if oauth else None,
             page_size=connection.page_size,
             requests_per_second=connection.requests_per_second,
+            **http_settings(connection),
         )
     return SimproConnector(settings)
 
@@ -193,6 +197,7 @@ def _open_carbon(connection: ConnectionConfig) -> Connector:
             page_size=connection.page_size,
             requests_per_minute=sandboxes.EMBEDDED_REQUESTS_PER_MINUTE,
             max_concurrent_requests=connection.max_concurrent_requests,
+            **http_settings(connection),
         )
     else:
         settings = CarbonSettings(
@@ -203,6 +208,7 @@ def _open_carbon(connection: ConnectionConfig) -> Connector:
             page_size=connection.page_size,
             requests_per_minute=connection.requests_per_minute,
             max_concurrent_requests=connection.max_concurrent_requests,
+            **http_settings(connection),
         )
     return CarbonConnector(settings)
 

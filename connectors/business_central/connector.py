@@ -21,7 +21,7 @@ import orjson
 
 from connectors.auth import OAuth2ClientCredentialsAuth
 from connectors.errors import ConfigurationError, NotFoundError
-from connectors.http import ApiClient
+from connectors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import NextLinkPaginator, Page
 from connectors.ratelimit import RateLimiter, shared_rate_limiter
 from connectors.streams import Stream
@@ -64,6 +64,7 @@ class BusinessCentralSettings:
     requests_per_five_minutes: int = REQUESTS_PER_FIVE_MINUTES
     max_in_flight: int = MAX_IN_FLIGHT
     timeout_s: float = 60.0
+    retry: RetryPolicy = DEFAULT_RETRY
 
     @property
     def base_url(self) -> str:
@@ -113,6 +114,7 @@ class BusinessCentralConnector:
             base_url=settings.base_url,
             auth=self.auth,
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
+            retry=settings.retry,
             # The budget is per user (the app registration), whichever company it reads.
             rate_limiter=shared_rate_limiter(
                 f"{SOURCE}:{settings.api_url}:{settings.tenant}:{settings.client_id}",

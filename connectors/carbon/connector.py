@@ -32,7 +32,7 @@ import orjson
 
 from connectors.auth import StaticTokenAuth
 from connectors.errors import ConfigurationError
-from connectors.http import ApiClient
+from connectors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import OffsetPaginator, Page
 from connectors.ratelimit import RateLimiter, shared_rate_limiter
 from connectors.streams import Stream
@@ -66,6 +66,7 @@ class CarbonSettings:
     requests_per_minute: int = REQUESTS_PER_MINUTE
     max_concurrent_requests: int = 4
     timeout_s: float = 30.0
+    retry: RetryPolicy = DEFAULT_RETRY
 
 
 class CarbonConnector:
@@ -104,6 +105,7 @@ class CarbonConnector:
             base_url=settings.api_url.rstrip("/"),
             auth=auth,
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
+            retry=settings.retry,
             rate_limiter=rate_limiter
             or shared_rate_limiter(
                 f"{SOURCE}:{settings.api_url}:{fingerprint}",

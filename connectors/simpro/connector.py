@@ -27,7 +27,7 @@ import orjson
 
 from connectors.auth import OAuth2ClientCredentialsAuth, StaticTokenAuth
 from connectors.errors import ApiError, ConfigurationError
-from connectors.http import ApiClient
+from connectors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import Page, PageCountPaginator
 from connectors.ratelimit import shared_rate_limiter
 from connectors.streams import Stream
@@ -67,6 +67,7 @@ class SimproSettings:
     page_size: int = MAX_PAGE_SIZE
     requests_per_second: int = REQUESTS_PER_SECOND
     timeout_s: float = 30.0
+    retry: RetryPolicy = DEFAULT_RETRY
 
 
 class SimproConnector:
@@ -107,6 +108,7 @@ class SimproConnector:
             base_url=self._build_url + API_PATH,
             auth=self._auth(settings),
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
+            retry=settings.retry,
             rate_limiter=limiter,
             transport=transport,
             sleep=sleep,

@@ -273,7 +273,7 @@ def test_the_real_budget_never_meets_the_real_limit(simpro_sandbox, make_project
         modified_filter="date",
     )
     project = make_project(
-        [simpro_connection(server, company, page_size=5, requests_per_second=10)]
+        [simpro_connection(server, company, page_size=3, requests_per_second=10)]
     )
     ledger = server.app.ledger(company)
 
