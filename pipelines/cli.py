@@ -45,11 +45,11 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="The connections file [default: $LEDGERSYNC_CONFIG or ./connections.yaml].",
+        help="The connections file (default: $LEDGERSYNC_CONFIG, else ./connections.yaml).",
     ),
 ]
 AsOfOption = Annotated[
-    str | None, typer.Option("--as-of", help="Report date, YYYY-MM-DD [default: today, UTC].")
+    str | None, typer.Option("--as-of", help="Report date, YYYY-MM-DD (default: today, UTC).")
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks and Dagster's logs.")]
 
