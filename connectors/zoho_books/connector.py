@@ -127,7 +127,11 @@ class ZohoBooksConnector:
         return f"organization {name!r} ({org['organization_id']}), base currency {currency}"
 
     def parse_timestamp(self, value: str) -> datetime:
-        return datetime.strptime(value, TIMESTAMP_FORMAT)
+        """Zoho's `2025-04-09T11:25:54-0400`; fromisoformat is ~50x faster than strptime."""
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError(f"{value!r} has no UTC offset (Zoho sends {TIMESTAMP_FORMAT})")
+        return moment
 
     def extract(
         self, stream: Stream, *, since: datetime | None, parent_ids: Sequence[str] = ()

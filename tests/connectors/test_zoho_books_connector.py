@@ -103,3 +103,12 @@ def test_incremental_filter_is_sent_in_utc(server):
 def test_page_size_above_the_api_maximum_is_a_configuration_error(server):
     with pytest.raises(ConfigurationError, match="page_size must be between 1 and 200"):
         _connector(server, page_size=500)
+
+
+def test_timestamps_keep_their_offset_and_need_one(server):
+    connector = _connector(server)
+    assert connector.parse_timestamp("2025-04-09T11:25:54-0400") == datetime(
+        2025, 4, 9, 15, 25, 54, tzinfo=UTC
+    )
+    with pytest.raises(ValueError, match="no UTC offset"):
+        connector.parse_timestamp("2025-04-09T11:25:54")
