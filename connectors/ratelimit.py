@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["WINDOW_MARGIN", "RateLimiter", "shared_rate_limiter"]
+from connectors.errors import ConfigurationError
+
+__all__ = ["RateLimiter", "WINDOW_MARGIN", "account_budget", "shared_rate_limiter"]
 
 # The window we enforce is this much longer than the documented one. The server counts arrivals,
 # we count starts; network jitter can bring two starts exactly one window apart closer together
@@ -137,3 +139,20 @@ def shared_rate_limiter(key: str, **kwargs: Any) -> RateLimiter:
             f"{asked.per_seconds}s (in flight {asked.max_in_flight})"
         )
     return limiter
+
+
+def account_budget(
+    key: str, *, source: str, connection_id: str, setting: str, **budget: Any
+) -> RateLimiter:
+    """`shared_rate_limiter` for a connection: two connections that share one account's limit but
+    ask for different budgets are a configuration error naming the setting to align."""
+    try:
+        return shared_rate_limiter(key, **budget)
+    except ValueError as error:
+        raise ConfigurationError(
+            f"another connection sharing this account's request budget asks for a different one "
+            f"({error})",
+            source=source,
+            connection_id=connection_id,
+            hint=f"give every connection that shares the account the same {setting}",
+        ) from None

@@ -11,8 +11,9 @@ constants, never user input.
 
 Exactness: DuckDB reads JSON numbers as IEEE doubles and prints them back in their shortest
 round-trip form, which reproduces the source's text for any value of up to 15 significant
-digits — every DECIMAL(18,4) amount below 100 billion. Values that do not fit DECIMAL(18,4)
-exactly are quarantined, never rounded.
+digits — every DECIMAL(18,4) amount below 100 billion. A longer number cannot be read exactly
+(its shortest form then has 16 or 17 digits), so it is quarantined, like any value that does not
+fit DECIMAL(18,4) exactly: money is never rounded.
 """
 
 from __future__ import annotations
@@ -123,8 +124,14 @@ def _decimal(
     exact = f"TRY_CAST({raw} AS DECIMAL(18,{scale}))"
     present = f"{raw} IS NOT NULL"
     is_number = f"{_type_at(path, alias)} IN {_NUMBER_TYPES}"
+    mantissa = f"replace(regexp_replace(lower({raw}), '^-|e.*$', '', 'g'), '.', '')"
+    significant_digits = f"length(trim({mantissa}, '0'))"
     checks = [
         Check(f"{present} AND NOT ({is_number})", _said(path, "is not a number", alias)),
+        Check(
+            f"{present} AND {is_number} AND {significant_digits} > 15",
+            _said(path, "has more than 15 significant digits and cannot be read exactly", alias),
+        ),
         Check(
             f"{present} AND {is_number} AND {exact} IS NULL",
             _said(path, f"does not fit DECIMAL(18,{scale})", alias),

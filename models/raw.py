@@ -1,5 +1,8 @@
 """Raw tables: every record as the source sent it, one row per (connection, record id).
 
+(The landed pages are the bytes as received; here each record is DuckDB JSON, whose numbers are
+exact up to 15 significant digits — see models.mapping for how longer ones are quarantined.)
+
 A landed batch is loaded in ONE transaction that upserts its records, records the batch id and
 advances the stream's cursor. Loading the same batch again is a no-op, and a batch killed before
 its commit leaves no trace, so a sync killed anywhere and run again neither loses nor doubles rows.

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -32,7 +33,10 @@ from pipelines.runner import RunOutcome, run_reports, run_syncs
 from pipelines.sources import open_connector
 
 app = typer.Typer(
-    help="Sync receivables from Zoho Books into DuckDB and reconcile them.",
+    help=(
+        "Sync receivables from Zoho Books, Business Central, Simpro and Carbon into DuckDB, and "
+        "reconcile payments against invoices."
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -82,7 +86,7 @@ def _run(debug: bool, action: object) -> None:
     except (ConfigError, ConnectorError) as error:
         if debug:
             raise
-        errors.print(f"[red]error:[/red] {error}", highlight=False)
+        errors.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
         raise typer.Exit(2 if isinstance(error, ConfigError) else 1) from None
     except _Failed:
         raise typer.Exit(1) from None
@@ -97,7 +101,7 @@ def demo(as_of: AsOfOption = None, config: ConfigOption = None, debug: DebugOpti
         report_date = _as_of(as_of)
         _sync_all(project, path, connection_ids=None, full_refresh=False)
         _reports(project, path, report_date)
-        _print_balance_summary(Warehouse(project.warehouse), report_date)
+        print_balance_summary(console, Warehouse(project.warehouse), report_date)
         console.print(
             f"\nWarehouse: [bold]{project.warehouse}[/bold]  (try: duckdb {project.warehouse})"
         )
@@ -147,7 +151,9 @@ def check(config: ConfigOption = None, debug: DebugOption = False) -> None:
                     connector.close()
             except ConnectorError as error:
                 failed = True
-                table.add_row(connection.id, connection.source, f"[red]failed[/red]: {error}")
+                table.add_row(
+                    connection.id, connection.source, f"[red]failed[/red]: {escape(str(error))}"
+                )
         console.print(table)
         if failed:
             raise _Failed
@@ -175,7 +181,7 @@ def report(
         report_date = _as_of(as_of)
         _reports(project, path, report_date)
         warehouse = Warehouse(project.warehouse)
-        _print_balance_summary(warehouse, report_date)
+        print_balance_summary(console, warehouse, report_date)
         if output_format is ReportFormat.table:
             print_customer_balances(console, warehouse)
             return
@@ -206,7 +212,7 @@ def sandbox_serve(
             server, guide = serve(accounts, port)
             running.append(server)
             console.print(f"[bold]{source}[/bold] on {server.url}  accounts: {', '.join(accounts)}")
-            console.print(guide, highlight=False, soft_wrap=True)
+            console.print(guide, highlight=False, markup=False, soft_wrap=True)
             console.print()
         console.print("Serving until Ctrl-C.")
         try:
@@ -298,10 +304,8 @@ def _reports(project: LedgersyncConfig, path: Path, as_of: date) -> None:
 def _report_failures(outcomes: list[RunOutcome]) -> None:
     failed = [o for o in outcomes if not o.success]
     for outcome in failed:
-        errors.print(f"[red]{outcome.name} failed:[/red] {outcome.error}", highlight=False)
+        errors.print(
+            f"[red]{outcome.name} failed:[/red] {escape(outcome.error or '')}", highlight=False
+        )
     if failed:
         raise _Failed
-
-
-def _print_balance_summary(warehouse: Warehouse, as_of: date) -> None:
-    print_balance_summary(console, warehouse, as_of)

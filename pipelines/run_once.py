@@ -25,7 +25,7 @@ from pathlib import Path
 from connectors.errors import ConnectorError
 from models.landing import ConnectionBusyError, LandingZone
 from models.reports import REPORTS, materialize_report
-from models.warehouse import Warehouse
+from models.warehouse import Warehouse, WarehouseBusyError
 from pipelines.config import ConfigError, LedgersyncConfig, load_config
 from pipelines.sources import SOURCES, open_connector
 from pipelines.sync import normalize, sync_connection
@@ -85,7 +85,7 @@ def sync_connections(
                 )
             finally:
                 connector.close()
-        except (ConnectorError, ConnectionBusyError) as error:
+        except (ConnectorError, ConnectionBusyError, WarehouseBusyError) as error:
             failures.append(str(error))
     return failures
 

@@ -23,7 +23,7 @@ from connectors.auth import OAuth2ClientCredentialsAuth
 from connectors.errors import ConfigurationError, NotFoundError
 from connectors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import NextLinkPaginator, Page
-from connectors.ratelimit import RateLimiter, shared_rate_limiter
+from connectors.ratelimit import RateLimiter, account_budget
 from connectors.streams import Stream
 
 from .mapping import MAPPINGS
@@ -116,8 +116,11 @@ class BusinessCentralConnector:
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
             retry=settings.retry,
             # The budget is per user (the app registration), whichever company it reads.
-            rate_limiter=shared_rate_limiter(
+            rate_limiter=account_budget(
                 f"{SOURCE}:{settings.api_url}:{settings.tenant}:{settings.client_id}",
+                source=SOURCE,
+                connection_id=settings.connection_id,
+                setting="requests_per_five_minutes and max_in_flight",
                 max_requests=settings.requests_per_five_minutes,
                 per_seconds=300.0,
                 max_in_flight=settings.max_in_flight,

@@ -14,8 +14,8 @@ invoice still open (``balance.gt.0``) together with the invoices those settlemen
 just paid off is no longer open). The connector carries what it read from one `extract` call to
 the next within a sync, which runs the streams in `STREAMS` order.
 
-Money is left as the exact digits the API sent: the raw pages are landed verbatim and the
-mapping reads them as DECIMAL.
+Money is never parsed in Python: the raw pages are landed verbatim and the mapping reads the
+amounts as DECIMAL (exact up to 15 significant digits; longer ones are quarantined).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from connectors.auth import StaticTokenAuth
 from connectors.errors import ConfigurationError
 from connectors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import OffsetPaginator, Page
-from connectors.ratelimit import RateLimiter, shared_rate_limiter
+from connectors.ratelimit import RateLimiter, account_budget
 from connectors.streams import Stream
 
 from .mapping import MAPPINGS
@@ -107,8 +107,11 @@ class CarbonConnector:
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
             retry=settings.retry,
             rate_limiter=rate_limiter
-            or shared_rate_limiter(
+            or account_budget(
                 f"{SOURCE}:{settings.api_url}:{fingerprint}",
+                source=SOURCE,
+                connection_id=settings.connection_id,
+                setting="requests_per_minute",
                 max_requests=settings.requests_per_minute,
                 per_seconds=60.0,
             ),

@@ -29,7 +29,7 @@ from connectors.auth import OAuth2ClientCredentialsAuth, StaticTokenAuth
 from connectors.errors import ApiError, ConfigurationError
 from connectors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import Page, PageCountPaginator
-from connectors.ratelimit import shared_rate_limiter
+from connectors.ratelimit import account_budget
 from connectors.streams import Stream
 
 from .mapping import MAPPINGS
@@ -90,18 +90,15 @@ class SimproConnector:
                 hint=f"set page_size to at most {MAX_PAGE_SIZE} in the connections file",
             )
         self._build_url = build_url(settings.build_url)
-        try:
-            # Simpro's limit is per build: every company and connection on it shares it.
-            limiter = shared_rate_limiter(
-                f"{SOURCE}:{self._build_url}",
-                max_requests=settings.requests_per_second,
-                per_seconds=1.0,
-            )
-        except ValueError as exc:
-            raise self._config_error(
-                f"another connection to this build has a different request budget ({exc})",
-                hint="give every connection to one build the same requests_per_second",
-            ) from None
+        # Simpro's limit is per build: every company and connection on it shares it.
+        limiter = account_budget(
+            f"{SOURCE}:{self._build_url}",
+            source=SOURCE,
+            connection_id=settings.connection_id,
+            setting="requests_per_second",
+            max_requests=settings.requests_per_second,
+            per_seconds=1.0,
+        )
         self._client = ApiClient(
             source=SOURCE,
             connection_id=settings.connection_id,

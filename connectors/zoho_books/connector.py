@@ -16,10 +16,10 @@ import httpx
 import orjson
 
 from connectors.auth import OAuth2RefreshTokenAuth
-from connectors.errors import ConfigurationError, NotFoundError, PayloadError
+from connectors.errors import ConfigurationError, NotFoundError
 from connectors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import Page, PageNumberPaginator
-from connectors.ratelimit import shared_rate_limiter
+from connectors.ratelimit import account_budget
 from connectors.streams import Stream
 
 from .mapping import MAPPINGS
@@ -93,8 +93,11 @@ class ZohoBooksConnector:
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
             retry=settings.retry,
             # Zoho's limit is per organization, whichever connection or process calls.
-            rate_limiter=shared_rate_limiter(
+            rate_limiter=account_budget(
                 f"{SOURCE}:{settings.api_url}:{settings.organization_id}",
+                source=SOURCE,
+                connection_id=settings.connection_id,
+                setting="requests_per_minute",
                 max_requests=settings.requests_per_minute,
                 per_seconds=60.0,
             ),
@@ -166,14 +169,9 @@ class ZohoBooksConnector:
                 except NotFoundError:
                     continue  # deleted since it was listed; full-key reconciliation marks it
                 if not isinstance(body, dict) or not isinstance(body.get("payment"), dict):
-                    raise PayloadError(
-                        "the payment detail has no `payment` object",
-                        source=SOURCE,
-                        connection_id=self.connection_id,
-                        stream=stream.name,
-                        url=self._client.redact_url(str(response.url)),
-                        body_excerpt=response.text[:300],
-                    )
+                    # One bad detail must not stop the sync: its payment stays pending and is
+                    # asked for again next time.
+                    continue
                 bodies.append(response.content)
                 records.append(body["payment"])
             number += 1

@@ -34,8 +34,6 @@ def ingest_partitions(connections: list[ConnectionConfig]) -> dg.StaticPartition
 def build_ingest_assets(
     spec: SourceSpec, connections: list[ConnectionConfig]
 ) -> dg.AssetsDefinition:
-    lookbacks = {c.id: timedelta(minutes=c.lookback_minutes) for c in connections}
-    reconcile_every = {c.id: timedelta(hours=c.full_key_reconciliation_hours) for c in connections}
 
     @dg.multi_asset(
         name=f"{spec.name}_sync",
@@ -62,14 +60,16 @@ def build_ingest_assets(
         ledgersync: LedgersyncResource = context.resources.ledgersync
         source: SourceResource = getattr(context.resources, spec.name)
         full_refresh = config.full_refresh or BACKFILL_TAG in context.run.tags
+        # Read per run, like the connector's settings: an edited file takes effect at once.
+        settings = ledgersync.config().connection(connection_id)
         with source.connector(connection_id) as connector:
             outcomes = sync_connection(
                 connector,
                 warehouse=ledgersync.warehouse(),
                 landing=ledgersync.landing(),
                 full_refresh=full_refresh,
-                lookback=lookbacks[connection_id],
-                reconcile_every=reconcile_every[connection_id],
+                lookback=timedelta(minutes=settings.lookback_minutes),
+                reconcile_every=timedelta(hours=settings.full_key_reconciliation_hours),
                 holder=f"Dagster run {context.run.run_id}",
                 progress=lambda stream, pages, records: progress.report(
                     connection_id, stream, pages, records

@@ -126,3 +126,40 @@ def test_shared_limiter_is_one_per_key() -> None:
 def test_rejects_impossible_budgets(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RateLimiter(**kwargs)  # type: ignore[arg-type]
+
+
+def test_two_connections_asking_one_account_for_different_budgets_is_a_config_error():
+    from connectors.errors import ConfigurationError
+    from connectors.ratelimit import account_budget
+
+    key = "test:account-budget-conflict"
+    first = account_budget(
+        key,
+        source="zoho_books",
+        connection_id="a",
+        setting="requests_per_minute",
+        max_requests=100,
+        per_seconds=60.0,
+    )
+    assert (
+        account_budget(
+            key,
+            source="zoho_books",
+            connection_id="b",
+            setting="requests_per_minute",
+            max_requests=100,
+            per_seconds=60.0,
+        )
+        is first
+    )
+    with pytest.raises(ConfigurationError) as error:
+        account_budget(
+            key,
+            source="zoho_books",
+            connection_id="c",
+            setting="requests_per_minute",
+            max_requests=50,
+            per_seconds=60.0,
+        )
+    assert "connection 'c'" in str(error.value)
+    assert "the same requests_per_minute" in str(error.value)

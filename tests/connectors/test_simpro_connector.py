@@ -256,7 +256,7 @@ def test_two_companies_on_one_build_share_ten_requests_a_second(
 def test_connections_to_one_build_must_share_one_budget(simpro_sandbox, connect: Connect):
     server = simpro_sandbox(ledger_size=SMALL)
     connect(server, requests_per_second=10)
-    with pytest.raises(ConfigurationError, match="different request budget"):
+    with pytest.raises(ConfigurationError, match="the same requests_per_second"):
         connect(server, requests_per_second=20)
 
 

@@ -31,6 +31,21 @@ GOOD = {
 }
 
 
+def _json(payload: dict) -> str:
+    """The payload as JSON; a `RawNumber` value is written with its exact digits."""
+    text = json.dumps(
+        {k: f"<raw:{v}>" if isinstance(v, RawNumber) else v for k, v in payload.items()}
+    )
+    for value in payload.values():
+        if isinstance(value, RawNumber):
+            text = text.replace(f'"<raw:{value}>"', value)
+    return text
+
+
+class RawNumber(str):
+    """A JSON number given as text, so no Python float rounds it first."""
+
+
 def _normalize(tmp_path, *payloads: dict) -> Warehouse:
     warehouse = Warehouse(tmp_path / "w.duckdb")
     warehouse.ensure_schema()
@@ -39,7 +54,7 @@ def _normalize(tmp_path, *payloads: dict) -> Warehouse:
         for number, payload in enumerate(payloads):
             conn.execute(
                 f"INSERT INTO {RAW.table} VALUES ('c', ?, ?, 'x', 'b', now(), now(), NULL)",
-                [str(number), json.dumps(payload)],
+                [str(number), _json(payload)],
             )
         normalize_connection(
             conn,
@@ -79,6 +94,10 @@ def test_a_good_record_maps_exactly(tmp_path):
         ({"total": -5}, "total is negative: -5"),
         ({"total": 12.34567}, "total has more than 4 decimal places: 12.34567"),
         ({"total": 1e15}, "total does not fit DECIMAL(18,4)"),
+        (
+            {"total": RawNumber("12345678901234.5678")},
+            "total has more than 15 significant digits and cannot be read exactly",
+        ),
         ({"currency_code": "XYZ"}, "currency_code is not an ISO 4217 currency code: XYZ"),
         ({"date": "2026-13-45"}, "date is not a date (YYYY-MM-DD): 2026-13-45"),
         ({"status": "weird"}, "status is not known: weird"),
