@@ -1,0 +1,179 @@
+"""ledgersync's own pipeline over the pre-rendered pages, timed stage by stage.
+
+It calls what the Dagster assets call (`pipelines.sync.sync_connection`, `pipelines.sync.normalize`,
+`models.reports.materialize_report`) with a real `ZohoBooksConnector`. The sync reports each
+phase it enters (`on_phase`), which times, per stream:
+
+- extract: waiting for the next page (HTTP, JSON parsing, paging checks);
+- land: writing each page to the landing zone, reading its cursor field, sealing the batch;
+- load: the one warehouse transaction per batch into the raw tables (and removing the batch);
+
+then normalize (rebuilding the canonical tables from raw) and reconcile (every report in
+`models.reports.REPORTS`) are timed whole.
+
+Prints one JSON line. `--details N` fetches the details of the first N payments only (Zoho asks
+one request per payment; benchmarks/README.md explains why the full count is not the default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.dataset import Dataset
+from benchmarks.pageserver import CLIENT
+from connectors.pagination import Page
+from connectors.streams import Connector, Stream
+from connectors.zoho_books.connector import ZohoBooksConnector, ZohoBooksSettings
+from models.landing import LandingZone
+from models.reports import REPORTS, materialize_report
+from models.warehouse import Warehouse
+from pipelines.sync import normalize, sync_connection
+
+CONNECTION = "bench"
+UNLIMITED_PER_MINUTE = 10_000_000
+
+
+class PhaseClock:
+    """Seconds per (stream, phase), from the sync's `on_phase` calls: a phase lasts until the
+    next one starts."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self._current: tuple[str, str] | None = None
+        self._since = 0.0
+
+    def __call__(self, phase: str, stream: str) -> None:
+        self.stop()
+        self._current, self._since = (stream, phase), time.perf_counter()
+
+    def stop(self) -> None:
+        if self._current is not None:
+            stream, phase = self._current
+            self.seconds[stream][phase] += time.perf_counter() - self._since
+            self._current = None
+
+
+class DetailSample:
+    """A connector that fetches the details of at most `limit` payments."""
+
+    def __init__(self, inner: Connector, limit: int | None) -> None:
+        self._inner = inner
+        self._limit = limit
+        self.source = inner.source
+        self.connection_id = inner.connection_id
+        self.streams = inner.streams
+        self.mappings = inner.mappings
+
+    def check(self) -> str:
+        return self._inner.check()
+
+    def parse_timestamp(self, value: str) -> datetime:
+        return self._inner.parse_timestamp(value)
+
+    @property
+    def request_count(self) -> int:
+        return self._inner.request_count
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def extract(
+        self, stream: Stream, *, since: datetime | None, parent_ids: Sequence[str] = ()
+    ) -> Iterator[Page]:
+        if self._limit is not None:
+            parent_ids = parent_ids[: self._limit]
+        return self._inner.extract(stream, since=since, parent_ids=parent_ids)
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(url: str, dataset: Dataset, work: Path, details: int | None) -> dict[str, Any]:
+    connector = ZohoBooksConnector(
+        ZohoBooksSettings(
+            connection_id=CONNECTION,
+            organization_id=dataset.organization_id,
+            client_id=CLIENT.client_id,
+            client_secret=CLIENT.client_secret,
+            refresh_token=CLIENT.refresh_token,
+            api_url=f"{url}/books/v3",
+            accounts_url=url,
+            requests_per_minute=UNLIMITED_PER_MINUTE,
+        )
+    )
+    sampled = DetailSample(connector, details)
+    warehouse = Warehouse(work / "warehouse.duckdb")
+    clock = PhaseClock()
+    started = time.perf_counter()
+    try:
+        outcomes = sync_connection(
+            sampled,
+            warehouse=warehouse,
+            landing=LandingZone(work / "landing"),
+            full_refresh=True,
+            on_phase=clock,
+        )
+    finally:
+        clock.stop()
+        sampled.close()
+    synced = time.perf_counter()
+    rss_after_sync = _peak_rss_mib()
+    normalized = normalize(
+        warehouse,
+        connection_id=CONNECTION,
+        source=connector.source,
+        streams=connector.streams,
+        mappings=connector.mappings,
+    )
+    normalize_s = time.perf_counter() - synced
+    rss_after_normalize = _peak_rss_mib()
+    reports: dict[str, dict[str, float]] = {}
+    with warehouse.connect() as conn:
+        for name in REPORTS:
+            report_started = time.perf_counter()
+            rows = materialize_report(conn, name, date.fromisoformat(dataset.as_of))
+            reports[name] = {"rows": rows, "seconds": time.perf_counter() - report_started}
+    return {
+        "streams": {
+            o.stream: {
+                "records": o.records,
+                "pages": o.pages,
+                "requests": o.requests,
+                "seconds": o.seconds,
+                "phases_s": dict(clock.seconds[o.stream]),
+            }
+            for o in outcomes
+        },
+        "sync_s": synced - started,
+        "normalize_s": normalize_s,
+        "reconcile_s": sum(r["seconds"] for r in reports.values()),
+        "total_s": time.perf_counter() - started,
+        "canonical": {r.table: {"loaded": r.loaded, "rejected": r.rejected} for r in normalized},
+        "reports": reports,
+        "peak_rss_after_sync_mib": rss_after_sync,
+        "peak_rss_after_normalize_mib": rss_after_normalize,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--details", type=int, default=None)
+    args = parser.parse_args()
+    result = run(args.url, Dataset.load(args.dataset), args.work, args.details)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

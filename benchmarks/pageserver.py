@@ -1,0 +1,130 @@
+"""The Zoho Books sandbox's wire contract over a pre-rendered dataset.
+
+The sandbox framework serves it (`sandbox.server.SandboxServer`: keep-alive HTTP/1.1, the request
+log, the `latency_s` knob) with the Zoho sandbox's token grant, authentication and error bodies;
+only the pages come from files (`benchmarks.dataset`) instead of being rendered per request, so
+the server is not what a benchmark measures. It answers full listings (`page`, `per_page=200`)
+and payment details; `last_modified_time` is refused (a benchmark sync is a full sync).
+
+    python -m benchmarks.pageserver DIR [--latency-ms 100]
+
+prints the base URL as its first line, serves until its standard input closes, then prints one
+JSON line: requests served and the CPU seconds it used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+from array import array
+from pathlib import Path
+
+from benchmarks.dataset import LISTINGS, PAGE_SIZE, Dataset, page_body
+from sandbox.faults import FaultConfig
+from sandbox.routing import App, Handler, Request, Response
+from sandbox.server import SandboxServer
+from sandbox.zoho_books.app import API, error
+from sandbox.zoho_books.config import OAuthClient, ZohoConfig
+from sandbox.zoho_books.ids import ledger_id
+from sandbox.zoho_books.tokens import TokenStore
+
+__all__ = ["CLIENT", "PrerenderedZohoApp"]
+
+CLIENT = OAuthClient()
+_JSON = "application/json;charset=UTF-8"
+
+
+class PrerenderedZohoApp(App):
+    def __init__(self, dataset: Dataset) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self.tokens = TokenStore(ZohoConfig(organizations=(dataset.account,), client=CLIENT))
+        index = array("Q")
+        index.frombytes((dataset.directory / "details.idx").read_bytes())
+        if sys.byteorder != "little":
+            index.byteswap()
+        self._details_index = index
+        self._details_fd = os.open(dataset.directory / "details.json", os.O_RDONLY)
+        self.router.add("POST", "/oauth/v2/token", self._token, data=False)
+        for listing in LISTINGS:
+            self.router.add("GET", f"{API}/{listing}", self._scoped(self._lister(listing)))
+        self.router.add("GET", f"{API}/customerpayments/{{payment_id}}", self._scoped(self._detail))
+
+    def close(self) -> None:
+        os.close(self._details_fd)
+
+    def account_of(self, request: Request) -> str | None:
+        return self.dataset.account
+
+    def not_found(self, request: Request) -> Response:
+        return error(404, 5, "Invalid URL Passed")
+
+    def _token(self, request: Request) -> Response:
+        fields = ("grant_type", "refresh_token", "client_id", "client_secret")
+        form = {name: request.form_value(name) or request.arg(name) for name in fields}
+        status, body = self.tokens.grant(form, f"http://{request.header('host') or '127.0.0.1'}")
+        return Response.json(body, status=status)
+
+    def _scoped(self, handler: Handler) -> Handler:
+        def guarded(request: Request) -> Response:
+            scheme, _, token = (request.header("authorization") or "").partition(" ")
+            if scheme.lower() != "zoho-oauthtoken" or not self.tokens.is_valid(token.strip()):
+                return error(401, 57, "You are not authorized to perform this operation")
+            if request.arg("organization_id") != self.dataset.organization_id:
+                return error(400, 6041, "This user is not associated with the CompanyID.")
+            return handler(request)
+
+        return guarded
+
+    def _lister(self, listing: str) -> Handler:
+        def handler(request: Request) -> Response:
+            page_text = request.arg("page") or "1"
+            if not page_text.isdigit() or int(page_text) < 1:
+                return error(400, 2, "Invalid value passed for page")
+            if request.arg("per_page") not in (None, str(PAGE_SIZE)):
+                return error(400, 2, f"the pre-rendered pages hold per_page={PAGE_SIZE}")
+            if request.arg("last_modified_time") is not None:
+                return error(400, 2, "the pre-rendered pages are full listings only")
+            page = int(page_text)
+            if page > self.dataset.pages[listing]:
+                body = page_body(listing, [], page, self.dataset.records[listing])
+            else:
+                body = self.dataset.page_path(listing, page).read_bytes()
+            return Response(200, body, {"Content-Type": _JSON})
+
+        return handler
+
+    def _detail(self, request: Request) -> Response:
+        try:
+            payment = ledger_id(
+                self.dataset.organization_id, "payment", request.path_params["payment_id"]
+            )
+            offset, length = self._details_index[2 * payment], self._details_index[2 * payment + 1]
+        except (ValueError, IndexError):
+            length = 0
+        if not length:
+            return error(404, 1002, "Payment does not exist.")
+        return Response(200, os.pread(self._details_fd, length, offset), {"Content-Type": _JSON})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    app = PrerenderedZohoApp(Dataset.load(args.directory))
+    faults = FaultConfig(latency_s=args.latency_ms / 1000)
+    with SandboxServer(app, faults=faults) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()  # until the benchmark closes our standard input
+        served = len(server.log)
+    app.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"requests": served, "cpu_s": usage.ru_utime + usage.ru_stime}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

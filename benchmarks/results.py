@@ -1,0 +1,409 @@
+"""RESULTS.md from one run's figures: the machine, each measurement, and the targets.
+
+Everything above `NOTES_MARKER` is rewritten by each run; the notes below it (why a target is
+missed, what to change) are written by people and kept.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["NOTES_MARKER", "Summary", "summarize", "write_results"]
+
+NOTES_MARKER = "<!-- notes below are kept when the benchmark rewrites this file -->"
+PACKAGES = ("duckdb", "httpx", "orjson", "pyarrow", "dagster", "dlt")
+LIST_STREAMS = ("contacts", "invoices", "customerpayments")
+DETAIL_STREAM = "customerpayment_details"
+ZOHO_PER_MINUTE = 100
+STAGES = ("extract", "land", "load")
+
+
+class Summary:
+    """The figures of one ledgersync run, over its list streams."""
+
+    def __init__(self, run: dict[str, Any]) -> None:
+        result = run["result"]
+        self.streams = result["streams"]
+        self.records = sum(self.streams[s]["records"] for s in LIST_STREAMS)
+        self.stage_s = {
+            stage: sum(self.streams[s]["phases_s"].get(stage, 0.0) for s in LIST_STREAMS)
+            for stage in STAGES
+        }
+        self.stage_s["normalize"] = result["normalize_s"]
+        self.stage_s["reconcile"] = result["reconcile_s"]
+        self.sync_s = sum(self.streams[s]["seconds"] for s in LIST_STREAMS)
+        self.full_sync_s = self.sync_s + result["normalize_s"]
+        self.rate = self.records / self.full_sync_s
+        self.peak_rss_mib = run["peak_rss_mib"]
+        self.total_s = result["total_s"]
+        self.canonical = result["canonical"]
+        self.details = self.streams.get(DETAIL_STREAM)
+
+
+def summarize(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) for every target the run measured; met None means n/a."""
+    ledgersync = Summary(results["ledgersync"])
+    limit = results["limit"]["result"]
+    limit_rate = limit["records"] / limit["seconds"]
+    rows: list[tuple[str, str, bool | None]] = []
+    ratio = ledgersync.rate / limit_rate
+    rows.append(
+        (
+            "full sync ≥ 50% of the practical limit",
+            f"{ratio:.0%} ({ledgersync.rate:,.0f} vs {limit_rate:,.0f} records/s)",
+            ratio >= 0.5,
+        )
+    )
+    if "dlt" in results:
+        dlt = results["dlt"]["result"]
+        dlt_ratio = ledgersync.rate / (dlt["records"] / dlt["seconds"])
+        rows.append(("full sync ≥ 4× dlt merge (parquet)", f"{dlt_ratio:.1f}×", dlt_ratio >= 4))
+    if "ledgersync_small" in results:
+        small = Summary(results["ledgersync_small"])
+        growth = ledgersync.peak_rss_mib / small.peak_rss_mib
+        rows.append(
+            (
+                "10× the ledger grows peak RSS < 1.5×",
+                f"{growth:.2f}× ({small.peak_rss_mib:,.0f} → {ledgersync.peak_rss_mib:,.0f} MiB)",
+                growth < 1.5,
+            )
+        )
+    payments = results["dataset"]["payments"]
+    rows.append(
+        (
+            "1,000,000-payment sync < 600 MiB",
+            f"{ledgersync.peak_rss_mib:,.0f} MiB at {payments:,} payments",
+            ledgersync.peak_rss_mib < 600 if payments >= 1_000_000 else None,
+        )
+    )
+    scale = results["reports_at_scale"]["result"]
+    rows.append(
+        (
+            "all reports over 1M invoices and 2M applications < 2 s",
+            f"{scale['seconds']:.2f} s over {scale['invoices']:,} invoices and "
+            f"{scale['applications']:,} applications",
+            scale["seconds"] < 2 if scale["invoices"] >= 1_000_000 else None,
+        )
+    )
+    budget = results["incremental"]["result"]
+    unchanged = budget["no_change_sync"]
+    lists_once = all(unchanged.get(f"/{s}") == 1 for s in LIST_STREAMS)
+    no_details = "/customerpayments/{id}" not in unchanged
+    rows.append(
+        (
+            "no-change sync: one request per stream (plus auth)",
+            ", ".join(f"{k} {v}" for k, v in unchanged.items()),
+            lists_once and no_details and unchanged.get("/oauth/v2/token", 0) <= 1,
+        )
+    )
+    rows.append(
+        (
+            "re-normalizing from raw: zero API requests",
+            f"{sum(budget['renormalize'].values())} requests",
+            not budget["renormalize"],
+        )
+    )
+    if "rate_limit" in results:
+        rl = results["rate_limit"]["result"]
+        rows.append(
+            (
+                "≥ 90% of the rate limit, zero 429s, over ≥ 1 minute",
+                f"{rl['efficiency']:.0%} of {rl['limit_per_minute']}/min, {rl['throttled_429']} "
+                f"× 429, {rl['requests']} requests over {rl['span_s']:.0f} s",
+                rl["efficiency"] >= 0.9 and rl["throttled_429"] == 0 and rl["span_s"] >= 60,
+            )
+        )
+    if "latency" in results:
+        lat = results["latency"]
+        sequential = lat["sequential"]["result"]
+        seq_rate = sequential["records"] / sequential["seconds"]
+        lat_rate = Summary(lat["ledgersync"]).rate
+        rows.append(
+            (
+                f"{lat['latency_ms']:.0f} ms round trip: ≥ 5× a sequential client "
+                "(sources with a page count)",
+                f"Zoho (chained, no page count): {lat_rate / seq_rate:.1f}× "
+                f"({lat_rate:,.0f} vs {seq_rate:,.0f} records/s)",
+                None,
+            )
+        )
+    return rows
+
+
+def write_results(results: dict[str, Any], path: Path) -> None:
+    notes = ""
+    if path.exists():
+        _, found, kept = path.read_text().partition(NOTES_MARKER)
+        notes = kept if found else ""
+    path.write_text(_render(results) + "\n" + NOTES_MARKER + (notes or "\n"))
+
+
+def _render(results: dict[str, Any]) -> str:
+    ledgersync = Summary(results["ledgersync"])
+    dataset = results["dataset"]
+    out = ["# Benchmark results", ""]
+    out += _machine(results)
+    out += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for target, measured, met in summarize(results):
+        out.append(f"| {target} | {measured} | {_verdict(met)} |")
+    out += [
+        "",
+        "## The ledger",
+        "",
+        f"{dataset['customers']:,} customers, {dataset['invoices']:,} invoices, "
+        f"{dataset['payments']:,} payments ({dataset['applications']:,} applications), "
+        f"as of {dataset['as_of']}. Served list records: "
+        + ", ".join(f"{k} {v:,}" for k, v in dataset["records"].items())
+        + f" ({ledgersync.records:,} in all, 200 a page). Void payments are not served.",
+        "",
+        "## Throughput on loopback: the list streams, side by side",
+        "",
+        "Every client reads the same pre-rendered pages of contacts, invoices and customer "
+        "payments and ends with them in a DuckDB table. Seconds are measured inside each "
+        "client's process (interpreter start-up excluded); peak RSS is the process's.",
+        "",
+        "| client | records | seconds | records/s | vs limit | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    limit = results["limit"]["result"]
+    limit_rate = limit["records"] / limit["seconds"]
+    out.append(
+        _client_row(
+            "ledgersync full sync (extract → canonical, Decimal money, raw kept)",
+            ledgersync.records,
+            ledgersync.full_sync_s,
+            limit_rate,
+            ledgersync.peak_rss_mib,
+        )
+    )
+    out.append(
+        _client_row(
+            "practical limit (httpx + orjson + Arrow, DuckDB load on a thread)",
+            limit["records"],
+            limit["seconds"],
+            limit_rate,
+            results["limit"]["peak_rss_mib"],
+        )
+    )
+    if "dlt" in results:
+        dlt = results["dlt"]["result"]
+        out.append(
+            _client_row(
+                f"dlt {dlt['dlt_version']} rest_api, {dlt['disposition']} on the primary key, "
+                f"{dlt['format'] or 'default'} loader",
+                dlt["records"],
+                dlt["seconds"],
+                limit_rate,
+                results["dlt"]["peak_rss_mib"],
+            )
+        )
+    server = results["limit"]["server"]
+    out += [
+        "",
+        f"The page server used {server['cpu_s']:.1f} CPU-seconds for the practical limit's "
+        f"{server['requests']:,} requests ({results['ledgersync']['server']['cpu_s']:.1f} for "
+        "ledgersync's, details included).",
+        "",
+        "### ledgersync stage by stage (list streams)",
+        "",
+        "| stage | seconds | records/s |",
+        "|---|---:|---:|",
+    ]
+    for stage, seconds in ledgersync.stage_s.items():
+        rate = f"{ledgersync.records / seconds:,.0f}" if seconds else "—"
+        out.append(f"| {stage} | {seconds:.2f} | {rate} |")
+    out += [
+        f"| full sync (extract → canonical) | {ledgersync.full_sync_s:.2f} | "
+        f"{ledgersync.rate:,.0f} |",
+        "",
+        f"Whole run, details and reports included: {ledgersync.total_s:.1f} s; "
+        f"peak RSS {ledgersync.peak_rss_mib:,.0f} MiB. Canonical rows: "
+        + ", ".join(
+            f"{t} {c['loaded']:,} ({c['rejected']} rejected)"
+            for t, c in ledgersync.canonical.items()
+        )
+        + ".",
+    ]
+    out += _details(ledgersync, dataset)
+    out += _memory(results, ledgersync)
+    out += _reports(results)
+    out += _budget(results)
+    out += _latency(results)
+    return "\n".join(out) + "\n"
+
+
+def _machine(results: dict[str, Any]) -> list[str]:
+    versions = ", ".join(f"{name} {_version(name)}" for name in PACKAGES)
+    start, end = results["load_average_start"], results["load_average_end"]
+    return [
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m benchmarks.run` "
+        f"({_options(results['options'])}).",
+        "",
+        f"- Machine: {_cpu()}, {_cores()} cores, {_memory_gib():.0f} GiB; "
+        f"{platform.system()} {platform.release()}; Python {platform.python_version()}.",
+        f"- Versions: {versions}.",
+        f"- Load average (1 min) at start {start[0]:.1f}, at end {end[0]:.1f}: anything above "
+        "zero is another process competing for the two cores.",
+    ]
+
+
+def _options(options: dict[str, str]) -> str:
+    keys = ("customers", "invoices", "payments", "details")
+    return ", ".join(f"--{k} {int(options[k]):,}" for k in keys)
+
+
+def _details(ledgersync: Summary, dataset: dict[str, Any]) -> list[str]:
+    details = ledgersync.details
+    if not details or not details["requests"]:
+        return []
+    per_request_ms = 1000 * details["seconds"] / details["requests"]
+    served = dataset["records"]["customerpayments"]
+    days = served / ZOHO_PER_MINUTE / 60 / 24
+    return [
+        "",
+        "### Payment details: one request per payment",
+        "",
+        f"Zoho's payment list has no applications, so each payment's detail is one more "
+        f"request. {details['requests']:,} details took {details['seconds']:.1f} s "
+        f"({per_request_ms:.2f} ms each, extract {details['phases_s'].get('extract', 0):.1f} s"
+        f"); all {served:,} would take {served * per_request_ms / 1000 / 60:,.0f} minutes on "
+        f"loopback, and {days:,.1f} days at Zoho's {ZOHO_PER_MINUTE} requests a minute (more on "
+        "a plan with a daily cap). The list streams' figures above exclude them.",
+    ]
+
+
+def _memory(results: dict[str, Any], ledgersync: Summary) -> list[str]:
+    if "ledgersync_small" not in results:
+        return []
+    small = Summary(results["ledgersync_small"])
+    tenth = results["small_dataset"]
+    return [
+        "",
+        "## Memory against the ledger's size",
+        "",
+        "| ledger | list records | peak RSS | after sync | after normalize |",
+        "|---|---:|---:|---:|---:|",
+        _memory_row(tenth, small, results["ledgersync_small"]),
+        _memory_row(results["dataset"], ledgersync, results["ledgersync"]),
+    ]
+
+
+def _memory_row(dataset: dict[str, Any], summary: Summary, run: dict[str, Any]) -> str:
+    result = run["result"]
+    return (
+        f"| {dataset['payments']:,} payments | {summary.records:,} | "
+        f"{summary.peak_rss_mib:,.0f} MiB | {result['peak_rss_after_sync_mib']:,.0f} MiB | "
+        f"{result['peak_rss_after_normalize_mib']:,.0f} MiB |"
+    )
+
+
+def _reports(results: dict[str, Any]) -> list[str]:
+    scale = results["reports_at_scale"]["result"]
+    out = [
+        "",
+        "## Reports at scale",
+        "",
+        f"Over {scale['invoices']:,} invoices, {scale['payments']:,} payments and "
+        f"{scale['applications']:,} applications (the synced canonical tables; applications "
+        "synthesized, see reports_client.py), as `materialize_report` builds each:",
+        "",
+        "| report | rows | seconds |",
+        "|---|---:|---:|",
+    ]
+    for name, report in scale["reports"].items():
+        out.append(f"| {name} | {report['rows']:,} | {report['seconds']:.2f} |")
+    out.append(f"| all | | {scale['seconds']:.2f} |")
+    return out
+
+
+def _budget(results: dict[str, Any]) -> list[str]:
+    budget = results["incremental"]
+    size = budget["size"]
+    out = [
+        "",
+        "## API requests per sync (the Zoho sandbox itself)",
+        "",
+        f"Ledger of {size['customers']} customers, {size['invoices']} invoices, "
+        f"{size['payments']} payments.",
+        "",
+        "| run | requests by endpoint |",
+        "|---|---|",
+    ]
+    for run, counts in budget["result"].items():
+        text = ", ".join(f"`{k}` {v}" for k, v in counts.items()) or "none"
+        out.append(f"| {run.replace('_', ' ')} | {text} |")
+    if "rate_limit" in results:
+        rl = results["rate_limit"]["result"]
+        out += [
+            "",
+            f"Rate limit: the sandbox at Zoho's documented {rl['limit_per_minute']} requests a "
+            "minute (sliding window, not scaled down), ledgersync configured with the same "
+            f"budget. {rl['requests']} requests arrived over {rl['span_s']:.1f} s; the limit "
+            f"allows them in no less than {rl['minimum_span_s']:.0f} s, so the client ran at "
+            f"{rl['efficiency']:.0%} of the limit, with {rl['throttled_429']} answers 429.",
+        ]
+    return out
+
+
+def _latency(results: dict[str, Any]) -> list[str]:
+    if "latency" not in results:
+        return []
+    lat = results["latency"]
+    sequential = lat["sequential"]["result"]
+    ledgersync = Summary(lat["ledgersync"])
+    seq_rate = sequential["records"] / sequential["seconds"]
+    return [
+        "",
+        f"## With a {lat['latency_ms']:.0f} ms round trip",
+        "",
+        f"The page server delays every data response by {lat['latency_ms']:.0f} ms (the "
+        f"sandbox's `latency_s` knob); ledger of {lat['dataset']['payments']:,} payments, "
+        f"{sequential['records']:,} list records.",
+        "",
+        "| client | records/s |",
+        "|---|---:|",
+        f"| sequential (the practical-limit client) | {seq_rate:,.0f} |",
+        f"| ledgersync, Zoho (list streams to canonical) | {ledgersync.rate:,.0f} |",
+    ]
+
+
+def _client_row(name: str, records: int, seconds: float, limit: float, rss: float) -> str:
+    rate = records / seconds
+    return (
+        f"| {name} | {records:,} | {seconds:.1f} | {rate:,.0f} | {rate / limit:.0%} "
+        f"| {rss:,.0f} MiB |"
+    )
+
+
+def _verdict(met: bool | None) -> str:
+    return "n/a" if met is None else ("yes" if met else "**no**")
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+
+def _memory_gib() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
