@@ -11,6 +11,7 @@ import os
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.business_central import settings as bc_settings
 from connectors.business_central.connector import (
@@ -88,129 +89,121 @@ def http_settings(connection: ConnectionConfig) -> dict[str, object]:
     return settings
 
 
-def _open_zoho_books(connection: ConnectionConfig) -> Connector:
-    assert isinstance(connection, ZohoBooksConnectionConfig)
+# Each source's settings differ between a `sandbox: embedded` connection (an account on a local
+# server, with a generous request budget) and a real account (the connections file, plus
+# secrets from the environment); the values below are the ones that differ. Keywords a branch
+# leaves out keep the settings' defaults.
+
+
+def _zoho_books_values(connection: ZohoBooksConnectionConfig) -> dict[str, Any]:
     if connection.sandbox == "embedded":
         account = sandboxes.zoho_books_account(connection.id)
-        settings = ZohoBooksSettings(
-            connection_id=connection.id,
-            organization_id=account.organization_id,
-            client_id=account.client_id,
-            client_secret=account.client_secret,
-            refresh_token=account.refresh_token,
-            api_url=account.api_url,
-            accounts_url=account.accounts_url,
-            page_size=connection.page_size,
-            requests_per_minute=sandboxes.EMBEDDED_REQUESTS_PER_MINUTE,
-            **http_settings(connection),
-        )
-    else:
-        api_url, accounts_url = zoho_settings.DATA_CENTRES[connection.data_centre]
-        settings = ZohoBooksSettings(
-            connection_id=connection.id,
-            organization_id=str(connection.organization_id),
-            client_id=read_secret(connection, connection.client_id_env),
-            client_secret=read_secret(connection, connection.client_secret_env),
-            refresh_token=read_secret(connection, connection.refresh_token_env),
-            api_url=connection.api_url or api_url,
-            accounts_url=connection.accounts_url or accounts_url,
-            page_size=connection.page_size,
-            requests_per_minute=connection.requests_per_minute,
-            **http_settings(connection),
-        )
-    return ZohoBooksConnector(settings)
+        return {
+            "organization_id": account.organization_id,
+            "client_id": account.client_id,
+            "client_secret": account.client_secret,
+            "refresh_token": account.refresh_token,
+            "api_url": account.api_url,
+            "accounts_url": account.accounts_url,
+            "requests_per_minute": sandboxes.EMBEDDED_REQUESTS_PER_MINUTE,
+        }
+    api_url, accounts_url = zoho_settings.DATA_CENTRES[connection.data_centre]
+    return {
+        "organization_id": str(connection.organization_id),
+        "client_id": read_secret(connection, connection.client_id_env),
+        "client_secret": read_secret(connection, connection.client_secret_env),
+        "refresh_token": read_secret(connection, connection.refresh_token_env),
+        "api_url": connection.api_url or api_url,
+        "accounts_url": connection.accounts_url or accounts_url,
+        "requests_per_minute": connection.requests_per_minute,
+    }
 
 
-def _open_business_central(connection: ConnectionConfig) -> Connector:
-    assert isinstance(connection, BusinessCentralConnectionConfig)
+def _business_central_values(connection: BusinessCentralConnectionConfig) -> dict[str, Any]:
     if connection.sandbox == "embedded":
         account = sandboxes.business_central_account(connection.id)
-        settings = BusinessCentralSettings(
-            connection_id=connection.id,
-            tenant=account.tenant,
-            environment=account.environment,
-            client_id=account.client_id,
-            client_secret=account.client_secret,
-            company_id=account.company_id,
-            api_url=account.api_url,
-            authority_url=account.authority_url,
-            page_size=connection.page_size,
-            requests_per_five_minutes=sandboxes.EMBEDDED_REQUESTS_PER_MINUTE * 5,
-            **http_settings(connection),
-        )
-    else:
-        settings = BusinessCentralSettings(
-            connection_id=connection.id,
-            tenant=str(connection.tenant),
-            environment=connection.environment,
-            client_id=read_secret(connection, connection.client_id_env),
-            client_secret=read_secret(connection, connection.client_secret_env),
-            company_id=connection.company_id,
-            company_name=connection.company_name,
-            api_url=connection.api_url or bc_settings.API_URL,
-            authority_url=connection.authority_url or bc_settings.AUTHORITY_URL,
-            page_size=connection.page_size,
-            requests_per_five_minutes=connection.requests_per_five_minutes,
-            max_in_flight=connection.max_in_flight,
-            **http_settings(connection),
-        )
-    return BusinessCentralConnector(settings)
+        return {
+            "tenant": account.tenant,
+            "environment": account.environment,
+            "client_id": account.client_id,
+            "client_secret": account.client_secret,
+            "company_id": account.company_id,
+            "api_url": account.api_url,
+            "authority_url": account.authority_url,
+            "requests_per_five_minutes": sandboxes.EMBEDDED_REQUESTS_PER_MINUTE * 5,
+        }
+    return {
+        "tenant": str(connection.tenant),
+        "environment": connection.environment,
+        "client_id": read_secret(connection, connection.client_id_env),
+        "client_secret": read_secret(connection, connection.client_secret_env),
+        "company_id": connection.company_id,
+        "company_name": connection.company_name,
+        "api_url": connection.api_url or bc_settings.API_URL,
+        "authority_url": connection.authority_url or bc_settings.AUTHORITY_URL,
+        "requests_per_five_minutes": connection.requests_per_five_minutes,
+        "max_in_flight": connection.max_in_flight,
+    }
 
 
-def _open_simpro(connection: ConnectionConfig) -> Connector:
-    assert isinstance(connection, SimproConnectionConfig)
+def _simpro_values(connection: SimproConnectionConfig) -> dict[str, Any]:
     if connection.sandbox == "embedded":
         account = sandboxes.simpro_account(connection.id)
-        settings = SimproSettings(
-            connection_id=connection.id,
-            build_url=account.build_url,
-            company_id=account.company_id,
-            api_key=account.api_key,
-            page_size=connection.page_size,
-            requests_per_second=sandboxes.EMBEDDED_REQUESTS_PER_SECOND,
-            **http_settings(connection),
-        )
-    else:
-        oauth = connection.auth == "oauth"
-        settings = SimproSettings(
-            connection_id=connection.id,
-            build_url=str(connection.build_url),
-            company_id=connection.company_id,
-            api_key=None if oauth else read_secret(connection, connection.api_key_env),
-            client_id=read_secret(connection, connection.client_id_env) if oauth else None,
-            client_secret=read_secret(connection, connection.client_secret_env) if oauth else None,
-            page_size=connection.page_size,
-            requests_per_second=connection.requests_per_second,
-            **http_settings(connection),
-        )
-    return SimproConnector(settings)
+        return {
+            "build_url": account.build_url,
+            "company_id": account.company_id,
+            "api_key": account.api_key,
+            "requests_per_second": sandboxes.EMBEDDED_REQUESTS_PER_SECOND,
+        }
+    oauth = connection.auth == "oauth"
+    return {
+        "build_url": str(connection.build_url),
+        "company_id": connection.company_id,
+        "api_key": None if oauth else read_secret(connection, connection.api_key_env),
+        "client_id": read_secret(connection, connection.client_id_env) if oauth else None,
+        "client_secret": read_secret(connection, connection.client_secret_env) if oauth else None,
+        "requests_per_second": connection.requests_per_second,
+    }
 
 
-def _open_carbon(connection: ConnectionConfig) -> Connector:
-    assert isinstance(connection, CarbonConnectionConfig)
+def _carbon_values(connection: CarbonConnectionConfig) -> dict[str, Any]:
     if connection.sandbox == "embedded":
         account = sandboxes.carbon_account(connection.id)
-        settings = CarbonSettings(
+        return {
+            "api_key": account.api_key,
+            "api_url": account.api_url,
+            "requests_per_minute": sandboxes.EMBEDDED_REQUESTS_PER_MINUTE,
+            "max_concurrent_requests": connection.max_concurrent_requests,
+        }
+    return {
+        "api_key": read_secret(connection, connection.api_key_env),
+        "api_url": connection.api_url,
+        "self_hosted": connection.self_hosted,
+        "requests_per_minute": connection.requests_per_minute,
+        "max_concurrent_requests": connection.max_concurrent_requests,
+    }
+
+
+def _opener(
+    config_type: type[ConnectionConfig],
+    values: Callable[[Any], dict[str, Any]],
+    settings_type: Callable[..., Any],
+    connector_type: Callable[[Any], Connector],
+) -> Callable[[ConnectionConfig], Connector]:
+    """How a source's connections open: its settings from the values above, the page size, and
+    the connection's timeout and retry overrides."""
+
+    def open_(connection: ConnectionConfig) -> Connector:
+        assert isinstance(connection, config_type)
+        settings = settings_type(
             connection_id=connection.id,
-            api_key=account.api_key,
-            api_url=account.api_url,
             page_size=connection.page_size,
-            requests_per_minute=sandboxes.EMBEDDED_REQUESTS_PER_MINUTE,
-            max_concurrent_requests=connection.max_concurrent_requests,
+            **values(connection),
             **http_settings(connection),
         )
-    else:
-        settings = CarbonSettings(
-            connection_id=connection.id,
-            api_key=read_secret(connection, connection.api_key_env),
-            api_url=connection.api_url,
-            self_hosted=connection.self_hosted,
-            page_size=connection.page_size,
-            requests_per_minute=connection.requests_per_minute,
-            max_concurrent_requests=connection.max_concurrent_requests,
-            **http_settings(connection),
-        )
-    return CarbonConnector(settings)
+        return connector_type(settings)
+
+    return open_
 
 
 SOURCES: dict[str, SourceSpec] = {
@@ -219,28 +212,35 @@ SOURCES: dict[str, SourceSpec] = {
         title="Zoho Books",
         streams=zoho_settings.STREAMS,
         mappings=ZOHO_MAPPINGS,
-        open=_open_zoho_books,
+        open=_opener(
+            ZohoBooksConnectionConfig, _zoho_books_values, ZohoBooksSettings, ZohoBooksConnector
+        ),
     ),
     bc_settings.SOURCE: SourceSpec(
         name=bc_settings.SOURCE,
         title="Business Central",
         streams=bc_settings.STREAMS,
         mappings=BC_MAPPINGS,
-        open=_open_business_central,
+        open=_opener(
+            BusinessCentralConnectionConfig,
+            _business_central_values,
+            BusinessCentralSettings,
+            BusinessCentralConnector,
+        ),
     ),
     simpro_settings.SOURCE: SourceSpec(
         name=simpro_settings.SOURCE,
         title="Simpro",
         streams=simpro_settings.STREAMS,
         mappings=SIMPRO_MAPPINGS,
-        open=_open_simpro,
+        open=_opener(SimproConnectionConfig, _simpro_values, SimproSettings, SimproConnector),
     ),
     carbon_settings.SOURCE: SourceSpec(
         name=carbon_settings.SOURCE,
         title="Carbon",
         streams=carbon_settings.STREAMS,
         mappings=CARBON_MAPPINGS,
-        open=_open_carbon,
+        open=_opener(CarbonConnectionConfig, _carbon_values, CarbonSettings, CarbonConnector),
     ),
 }
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import yaml
@@ -25,6 +26,9 @@ from sandbox.simpro.config import SimproConfig
 from sandbox.zoho_books.app import ZohoBooksApp, start_zoho_sandbox
 from sandbox.zoho_books.config import OAuthClient, ZohoConfig
 
+# The end-to-end tests' shared helpers assert; have pytest explain their failures too.
+pytest.register_assert_rewrite("tests.e2e")
+
 ZOHO_CLIENT = OAuthClient(
     client_id="1000.TESTCLIENT",
     client_secret="test-secret-7f3a9",
@@ -39,6 +43,8 @@ SIMPRO_CLIENT = SimproClient("test-simpro-client", "test-simpro-secret-91c4")
 TEST_REQUESTS_PER_MINUTE = 100_000
 TEST_REQUESTS_PER_SECOND = 2_000
 
+App = TypeVar("App")
+
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -48,63 +54,59 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.chdir(tmp_path)
 
 
+def _sandboxes(
+    start: Callable[..., SandboxServer[App]],
+    config_type: Callable[..., object],
+    defaults: dict[str, object],
+    started: Callable[[SandboxServer[App]], None] = lambda server: None,
+) -> Iterator[Callable[..., SandboxServer[App]]]:
+    """A fixture's body: start sandboxes from `config_type(**defaults)` with the test's keywords
+    overriding the defaults (and `faults=`); stop every one the test started."""
+    servers: list[SandboxServer[App]] = []
+
+    def start_one(faults: FaultConfig | None = None, **config: object) -> SandboxServer[App]:
+        server = start(config_type(**{**defaults, **config}), faults=faults)
+        servers.append(server)
+        started(server)
+        return server
+
+    yield start_one
+    for server in servers:
+        server.stop()
+
+
 @pytest.fixture
 def zoho_sandbox() -> Iterator[Callable[..., SandboxServer[ZohoBooksApp]]]:
     """Start Zoho sandboxes: `zoho_sandbox(organizations=(...), ledger_size={...}, ...)`."""
-    servers: list[SandboxServer[ZohoBooksApp]] = []
-
-    def start(**config: object) -> SandboxServer[ZohoBooksApp]:
-        config.setdefault("client", ZOHO_CLIENT)
-        config.setdefault("rate_limit", TEST_REQUESTS_PER_MINUTE)
-        config.setdefault("daily_cap", 10_000_000)
-        server = start_zoho_sandbox(ZohoConfig(**config))  # type: ignore[arg-type]
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+    yield from _sandboxes(
+        start_zoho_sandbox,
+        ZohoConfig,
+        {"client": ZOHO_CLIENT, "rate_limit": TEST_REQUESTS_PER_MINUTE, "daily_cap": 10_000_000},
+    )
 
 
 @pytest.fixture
 def bc_sandbox() -> Iterator[Callable[..., SandboxServer[BusinessCentralApp]]]:
     """Start Business Central sandboxes: `bc_sandbox(companies=(...), ledger_size={...}, ...)`."""
-    servers: list[SandboxServer[BusinessCentralApp]] = []
-
-    def start(
-        faults: FaultConfig | None = None, **config: object
-    ) -> SandboxServer[BusinessCentralApp]:
-        config.setdefault("app", BC_APP)
-        config.setdefault("rate_limit", TEST_REQUESTS_PER_MINUTE * 5)
-        config.setdefault("retry_after_5xx_s", 0.01)
-        server = start_business_central_sandbox(
-            BusinessCentralConfig(**config),  # type: ignore[arg-type]
-            faults=faults,
-        )
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+    yield from _sandboxes(
+        start_business_central_sandbox,
+        BusinessCentralConfig,
+        {"app": BC_APP, "rate_limit": TEST_REQUESTS_PER_MINUTE * 5, "retry_after_5xx_s": 0.01},
+    )
 
 
 @pytest.fixture
 def simpro_sandbox() -> Iterator[Callable[..., SandboxServer[SimproApp]]]:
     """Start Simpro builds: `simpro_sandbox(companies=(...), ledger_size={...}, ...)`."""
-    servers: list[SandboxServer[SimproApp]] = []
-
-    def start(faults: FaultConfig | None = None, **config: object) -> SandboxServer[SimproApp]:
-        config.setdefault("api_keys", (SIMPRO_API_KEY,))
-        config.setdefault("client", SIMPRO_CLIENT)
-        config.setdefault("rate_limit", TEST_REQUESTS_PER_SECOND)
-        server = start_simpro_sandbox(SimproConfig(**config), faults=faults)  # type: ignore[arg-type]
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+    yield from _sandboxes(
+        start_simpro_sandbox,
+        SimproConfig,
+        {
+            "api_keys": (SIMPRO_API_KEY,),
+            "client": SIMPRO_CLIENT,
+            "rate_limit": TEST_REQUESTS_PER_SECOND,
+        },
+    )
 
 
 @pytest.fixture
@@ -113,19 +115,14 @@ def carbon_sandbox(
 ) -> Iterator[Callable[..., SandboxServer[CarbonApp]]]:
     """Start Carbon sandboxes: `carbon_sandbox(companies=(...), ledger_size={...}, ...)`; each
     company's API key is put in the environment variable `carbon_key_env(company)` names."""
-    servers: list[SandboxServer[CarbonApp]] = []
 
-    def start(faults: FaultConfig | None = None, **config: object) -> SandboxServer[CarbonApp]:
-        config.setdefault("rate_limit", TEST_REQUESTS_PER_MINUTE)
-        server = start_carbon_sandbox(CarbonConfig(**config), faults=faults)  # type: ignore[arg-type]
-        servers.append(server)
+    def set_keys(server: SandboxServer[CarbonApp]) -> None:
         for company in server.app.config.companies:
             monkeypatch.setenv(carbon_key_env(company), server.app.api_key(company))
-        return server
 
-    yield start
-    for server in servers:
-        server.stop()
+    yield from _sandboxes(
+        start_carbon_sandbox, CarbonConfig, {"rate_limit": TEST_REQUESTS_PER_MINUTE}, set_keys
+    )
 
 
 @dataclass(frozen=True)

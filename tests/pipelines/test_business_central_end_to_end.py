@@ -9,18 +9,26 @@ reports' expected source balance (open + pending applications) reconciles that t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 
-from pipelines.runner import run_reports, run_syncs
 from sandbox.business_central.ids import bc_id
 from sandbox.faults import FaultConfig
-from sandbox.generator import record_payment
 from sandbox.ledger import Ledger
-from sandbox.truth import expected_exceptions, invoice_truth
+from sandbox.truth import invoice_truth
 from tests.conftest import BC_APP, bc_connection
+from tests.e2e import (
+    IdMap,
+    actual_balances,
+    actual_exceptions,
+    expected_balances,
+    expected_exceptions,
+    new_payment,
+    report,
+    snapshot,
+    sync,
+)
 
 COMPANY = "cronus-us"
 SIZE = {"customers": 20, "invoices": 160, "payments": 140}
@@ -34,58 +42,12 @@ def _project(bc_sandbox, make_project):
     return server, project, server.app.company_id(COMPANY)
 
 
-def _sync(project) -> None:
-    outcomes = run_syncs(project.config, project.config_path)
-    assert [o.error for o in outcomes] == [None]
-
-
-def _report(project, ledger: Ledger) -> None:
-    outcome = run_reports(project.config, project.config_path, as_of=ledger.as_of)
-    assert outcome.success, outcome.error
-
-
-def _expected_balances(ledger: Ledger, company: str) -> dict[str, tuple]:
-    return {
-        bc_id(company, "invoice", invoice_id): (
-            truth.total_amount,
-            truth.applied,
-            truth.open_balance,
-            truth.status,
-            truth.days_past_due,
-            truth.aging_bucket,
-            truth.balance_delta,
-        )
-        for invoice_id, truth in invoice_truth(ledger, ledger.as_of).items()
-    }
-
-
-def _actual_balances(project) -> dict[str, tuple]:
-    rows = project.query(
-        "SELECT invoice_id, total_amount, applied_amount, open_balance, derived_status, "
-        "days_past_due, aging_bucket, balance_delta FROM reports.invoice_balances"
+def _ids(company: str, ledger: Ledger) -> IdMap:
+    """A Business Central payment is its journal lines' document number."""
+    numbers = {p.payment_id: p.payment_number for p in ledger.payments}
+    return lambda kind, ledger_id: (
+        numbers[ledger_id] if kind == "payment" else bc_id(company, kind, ledger_id)
     )
-    return {row[0]: tuple(row[1:]) for row in rows}
-
-
-def _expected_exceptions(ledger: Ledger, company: str) -> set[tuple[str, str]]:
-    payment_numbers = {p.payment_id: p.payment_number for p in ledger.payments}
-    return {
-        (
-            kind,
-            bc_id(company, "invoice", entity)
-            if kind == "balance_mismatch"
-            else payment_numbers[entity],
-        )
-        for kind, entity in expected_exceptions(ledger)
-    }
-
-
-def _actual_exceptions(project) -> set[tuple[str, str]]:
-    rows = project.query(
-        "SELECT kind, CASE WHEN entity = 'invoice' THEN invoice_id ELSE payment_id END "
-        "FROM reports.reconciliation_exceptions"
-    )
-    return set(rows)
 
 
 def _payment_states(project) -> dict[str, tuple[str, bool]]:
@@ -95,34 +57,12 @@ def _payment_states(project) -> dict[str, tuple[str, bool]]:
     return {payment_id: (status, deleted) for payment_id, status, deleted in rows}
 
 
-def _snapshot(project) -> dict[str, list[tuple]]:
-    """Everything but the bookkeeping columns that record when a row was last fetched."""
-    tables = {
-        "canonical.customers": "*",
-        "canonical.invoices": "*",
-        "canonical.payments": "*",
-        "canonical.payment_applications": "*",
-        "canonical.rejected_records": "connection_id, stream, record_id, reason",
-        "sync.cursors": "connection_id, stream, cursor",
-        "reports.invoice_balances": "*",
-    }
-    snapshot = {
-        t: project.query(f"SELECT {cols} FROM {t} ORDER BY ALL") for t, cols in tables.items()
-    }
-    for stream in ("customers", "sales_invoices", "sales_credit_memos", "customer_payments"):
-        snapshot[stream] = project.query(
-            f"SELECT record_id, payload_md5, changed_at, vanished_at "
-            f"FROM raw.business_central__{stream} ORDER BY ALL"
-        )
-    return snapshot
-
-
 def test_sync_equals_ground_truth_then_incremental_then_idempotent(bc_sandbox, make_project):
     server, project, company = _project(bc_sandbox, make_project)
     ledger = server.app.ledger(COMPANY)
 
-    _sync(project)
-    _report(project, ledger)
+    sync(project)
+    report(project, ledger.as_of)
 
     served = [p for p in ledger.payments if p.status != "void"]
     counts = project.query(
@@ -146,26 +86,19 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(bc_sandbox, m
         bc_id(company, "invoice", i.invoice_id): i.credits_applied + i.write_off_amount
         for i in ledger.invoices
     }
-    assert _actual_balances(project) == _expected_balances(ledger, company)
-    assert _actual_exceptions(project) == _expected_exceptions(ledger, company)
+    assert actual_balances(project) == expected_balances({COMPANY: ledger}, _ids(company, ledger))
+    assert actual_exceptions(project) == expected_exceptions(
+        {COMPANY: ledger}, _ids(company, ledger)
+    )
 
     # A new payment arrives: customers are listed in full (their balanceDue is computed), the
     # documents only as changed since the cursor, the payment journals in full.
-    open_invoice = next(i for i in ledger.invoices if i.status == "open")
-    ledger, payment = record_payment(
-        ledger,
-        customer_id=open_invoice.customer_id,
-        applications=[(open_invoice.invoice_id, Decimal("10.00"))],
-        payment_date=ledger.as_of,
-        at=datetime.now(UTC) - timedelta(seconds=5),
-        unapplied=Decimal("2.50"),
-        reference="incremental-test",
-    )
+    ledger, payment = new_payment(ledger)
     server.app.set_ledger(COMPANY, ledger)
     server.log.reset()
 
-    _sync(project)
-    _report(project, ledger)
+    sync(project)
+    report(project, ledger.as_of)
 
     data = [r for r in server.log.records() if "/api/v2.0/" in r.path]
     assert not [r for r in data if {"$top", "$skip"} & set(r.query)]
@@ -192,27 +125,27 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(bc_sandbox, m
         "SELECT amount, status FROM canonical.payments WHERE payment_id = ?",
         [payment.payment_number],
     ) == [(Decimal("12.50"), "pending")]
-    assert _actual_balances(project) == _expected_balances(ledger, company)
+    assert actual_balances(project) == expected_balances({COMPANY: ledger}, _ids(company, ledger))
 
     # Nothing changed: running again leaves the warehouse exactly as it was.
-    before = _snapshot(project)
-    _sync(project)
-    _report(project, ledger)
-    assert _snapshot(project) == before
+    before = snapshot(project)
+    sync(project)
+    report(project, ledger.as_of)
+    assert snapshot(project) == before
 
 
 def test_posting_a_journal_between_syncs_keeps_its_payments_as_posted(bc_sandbox, make_project):
     server, project, company = _project(bc_sandbox, make_project)
     ledger = server.app.ledger(COMPANY)
-    _sync(project)
-    _report(project, ledger)
+    sync(project)
+    report(project, ledger.as_of)
     balances_before = dict(
         project.query("SELECT invoice_id, source_balance FROM canonical.invoices")
     )
 
     posted_lines = server.app.post_journal(COMPANY, "CASHRCPT")
-    _sync(project)
-    _report(project, ledger)
+    sync(project)
+    report(project, ledger.as_of)
 
     posted_payments = {line.payment.payment_number for line in posted_lines}
     states = _payment_states(project)
@@ -234,14 +167,16 @@ def test_posting_a_journal_between_syncs_keeps_its_payments_as_posted(bc_sandbox
         project.query("SELECT invoice_id, source_balance FROM canonical.invoices")
     )
     assert {k: balances_before[k] - balances_after[k] for k in fell} == fell
-    assert _actual_balances(project) == _expected_balances(ledger, company)
-    assert _actual_exceptions(project) == _expected_exceptions(ledger, company)
+    assert actual_balances(project) == expected_balances({COMPANY: ledger}, _ids(company, ledger))
+    assert actual_exceptions(project) == expected_exceptions(
+        {COMPANY: ledger}, _ids(company, ledger)
+    )
 
 
 def test_a_deleted_payment_line_is_reported_vanished(bc_sandbox, make_project):
     server, project, company = _project(bc_sandbox, make_project)
     ledger = server.app.ledger(COMPANY)
-    _sync(project)
+    sync(project)
 
     line = next(ln for ln in server.app.served_lines(COMPANY) if ln.invoice_id is not None)
     token = httpx.post(
@@ -261,8 +196,8 @@ def test_a_deleted_payment_line_is_reported_vanished(bc_sandbox, make_project):
         headers={"Authorization": f"Bearer {token}", "If-Match": "*"},
     )
     assert deleted.status_code == 204
-    _sync(project)
-    _report(project, ledger)
+    sync(project)
+    report(project, ledger.as_of)
 
     payment = line.payment.payment_number
     states = _payment_states(project)
@@ -296,10 +231,12 @@ def test_a_faulty_service_still_gives_the_truth(bc_sandbox, make_project):
     project = make_project([bc_connection(server, COMPANY, page_size=PAGE_SIZE)])
     ledger = server.app.ledger(COMPANY)
 
-    _sync(project)
-    _report(project, ledger)
+    sync(project)
+    report(project, ledger.as_of)
 
     assert server.log.count(fault="burst_429") == 3
     assert server.log.count(where=lambda r: bool(r.faults)) > 3
     assert project.query("SELECT count(*) FROM canonical.rejected_records") == [(0,)]
-    assert _actual_balances(project) == _expected_balances(ledger, server.app.company_id(COMPANY))
+    assert actual_balances(project) == expected_balances(
+        {COMPANY: ledger}, _ids(server.app.company_id(COMPANY), ledger)
+    )

@@ -16,25 +16,25 @@ import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from pipelines.runner import run_reports, run_syncs
+from pipelines.runner import run_syncs
 from sandbox.carbon.ids import carbon_id
 from sandbox.generator import record_payment, void_payment
 from sandbox.ledger import Ledger
-from sandbox.truth import expected_exceptions, invoice_truth
 from tests.conftest import carbon_connection
+from tests.e2e import (
+    EVERY_BALANCE,
+    actual_balances,
+    actual_exceptions,
+    expected_balances,
+    expected_exceptions,
+    report,
+    snapshot,
+    sync,
+)
 
 COMPANY = "ironbark-mfg"
 SIZE = {"customers": 30, "invoices": 250, "payments": 220}
 MAX_ROWS = 40
-STREAMS = (
-    "customer",
-    "customer_payment",
-    "payment_term",
-    "memo",
-    "payment",
-    "invoice_settlement",
-    "sales_invoices",
-)
 PATHS = (
     "/customer",
     "/customerPayment",
@@ -46,68 +46,8 @@ PATHS = (
 )
 
 
-def _id(kind, ledger_id: int) -> str:
+def _id(kind: str, ledger_id: int) -> str:
     return carbon_id(COMPANY, kind, ledger_id)
-
-
-def _sync(project) -> dict[str, int]:
-    """Records fetched, by stream."""
-    [outcome] = run_syncs(project.config, project.config_path)
-    assert outcome.error is None
-    return {key.split("/")[1]: m["records_fetched"] for key, m in outcome.metadata.items()}
-
-
-def _report(project, ledger: Ledger) -> None:
-    outcome = run_reports(project.config, project.config_path, as_of=ledger.as_of)
-    assert outcome.success, outcome.error
-
-
-def _expected_balances(ledger: Ledger) -> dict[str, tuple]:
-    return {
-        _id("invoice", invoice_id): (
-            truth.total_amount,
-            truth.applied,
-            truth.credits_applied,
-            truth.write_off_amount,
-            truth.open_balance,
-            truth.status,
-            truth.days_past_due,
-            truth.aging_bucket,
-            truth.balance_delta,
-        )
-        for invoice_id, truth in invoice_truth(ledger, ledger.as_of).items()
-    }
-
-
-def _actual_balances(project) -> dict[str, tuple]:
-    rows = project.query(
-        "SELECT invoice_id, total_amount, applied_amount, credits_applied, write_off_amount, "
-        "open_balance, derived_status, days_past_due, aging_bucket, balance_delta "
-        "FROM reports.invoice_balances"
-    )
-    return {row[0]: tuple(row[1:]) for row in rows}
-
-
-def _snapshot(project) -> dict[str, list[tuple]]:
-    """Everything but the bookkeeping columns that record when a row was last fetched."""
-    tables = {
-        "canonical.customers": "*",
-        "canonical.invoices": "*",
-        "canonical.payments": "*",
-        "canonical.payment_applications": "*",
-        "canonical.rejected_records": "connection_id, stream, record_id, reason",
-        "sync.cursors": "connection_id, stream, cursor",
-        "reports.invoice_balances": "*",
-    }
-    snapshot = {
-        t: project.query(f"SELECT {cols} FROM {t} ORDER BY ALL") for t, cols in tables.items()
-    }
-    for stream in STREAMS:
-        snapshot[stream] = project.query(
-            f"SELECT record_id, payload_md5, changed_at, vanished_at "
-            f"FROM raw.carbon__{stream} ORDER BY ALL"
-        )
-    return snapshot
 
 
 def _changed(row) -> datetime:
@@ -162,8 +102,8 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(carbon_sandbo
     project = make_project([carbon_connection(server, COMPANY)])
     ledger = server.app.ledger(COMPANY)
 
-    _sync(project)
-    _report(project, ledger)
+    sync(project)
+    report(project, ledger.as_of)
 
     assert project.query("SELECT count(*) FROM canonical.rejected_records") == [(0,)]
     terms = project.query("SELECT customer_id, payment_terms_days FROM canonical.customers")
@@ -188,15 +128,10 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(carbon_sandbo
         )
         for a in ledger.applications
     }
-    assert _actual_balances(project) == _expected_balances(ledger)
-    exceptions = project.query(
-        "SELECT kind, CASE WHEN entity = 'invoice' THEN invoice_id ELSE payment_id END "
-        "FROM reports.reconciliation_exceptions"
+    assert actual_balances(project, EVERY_BALANCE) == expected_balances(
+        {COMPANY: ledger}, _id, columns=EVERY_BALANCE
     )
-    assert set(exceptions) == {
-        (kind, _id("invoice" if kind == "balance_mismatch" else "payment", entity))
-        for kind, entity in expected_exceptions(ledger)
-    }
+    assert actual_exceptions(project) == expected_exceptions({COMPANY: ledger}, _id)
     assert server.log.count(status=429) == 0
 
     # Between syncs: one payment pays an open invoice off (it leaves `balance.gt.0`, so only the
@@ -222,8 +157,8 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(carbon_sandbo
 
     new = {_id("payment", payment.payment_id), _id("payment", voided.payment_id)}
     expected = _expected_incremental(server, project, new)
-    fetched = _sync(project)
-    _report(project, ledger)
+    fetched = sync(project)[COMPANY]
+    report(project, ledger.as_of)
 
     assert _id("invoice", open_invoice.invoice_id) in expected["sales_invoices"]
     assert new <= expected["payment"]
@@ -237,17 +172,19 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(carbon_sandbo
         **dict.fromkeys(PATHS, 1),
         "/salesInvoices": math.ceil(len(expected["sales_invoices"]) / MAX_ROWS),
     }
-    assert _actual_balances(project) == _expected_balances(ledger)
+    assert actual_balances(project, EVERY_BALANCE) == expected_balances(
+        {COMPANY: ledger}, _id, columns=EVERY_BALANCE
+    )
     assert project.query(
         "SELECT status FROM canonical.payments WHERE payment_id = ?",
         [_id("payment", voided.payment_id)],
     ) == [("void",)]
 
     # Nothing changed: running again leaves the warehouse exactly as it was.
-    before = _snapshot(project)
-    _sync(project)
-    _report(project, ledger)
-    assert _snapshot(project) == before
+    before = snapshot(project)
+    sync(project)
+    report(project, ledger.as_of)
+    assert snapshot(project) == before
 
 
 def test_a_payment_posted_between_syncs_changes_balances_the_invoices_do_not_show(
@@ -256,7 +193,7 @@ def test_a_payment_posted_between_syncs_changes_balances_the_invoices_do_not_sho
     server = carbon_sandbox(companies=(COMPANY,), ledger_size=SIZE)
     project = make_project([carbon_connection(server, COMPANY)])
     ledger = server.app.ledger(COMPANY)
-    _sync(project)
+    sync(project)
 
     # Money received and entered, not yet posted: a draft paying one invoice off and another
     # in part. Carbon's invoice balances do not count it yet.
@@ -278,8 +215,8 @@ def test_a_payment_posted_between_syncs_changes_balances_the_invoices_do_not_sho
     drafts = {payment.payment_id, other.payment_id}
     server.app.set_ledger(COMPANY, ledger, draft_payments=drafts)
     ids = [_id("invoice", paid_off.invoice_id), _id("invoice", partly.invoice_id)]
-    _sync(project)
-    _report(project, ledger)
+    sync(project)
+    report(project, ledger.as_of)
 
     pending = project.query("SELECT payment_id FROM canonical.payments WHERE status = 'pending'")
     assert set(pending) == {(_id("payment", p),) for p in drafts}
@@ -291,15 +228,17 @@ def test_a_payment_posted_between_syncs_changes_balances_the_invoices_do_not_sho
     )
     assert source == {ids[0]: paid_off.source_balance, ids[1]: partly.source_balance}
     # The reports count pending money as applied and expect the source not to show it yet.
-    assert _actual_balances(project) == _expected_balances(ledger)
+    assert actual_balances(project, EVERY_BALANCE) == expected_balances(
+        {COMPANY: ledger}, _id, columns=EVERY_BALANCE
+    )
 
     # Both are posted. The invoices' rows do not change: only the view's balance and status do.
     posted_at = datetime.now(UTC) - timedelta(seconds=2)
     for payment_id in drafts:
         server.app.post_payment(COMPANY, payment_id, at=posted_at)
     server.log.reset()
-    _sync(project)
-    _report(project, ledger)
+    sync(project)
+    report(project, ledger.as_of)
 
     source = dict(
         project.query(
@@ -315,7 +254,9 @@ def test_a_payment_posted_between_syncs_changes_balances_the_invoices_do_not_sho
     assert project.query("SELECT count(*) FROM canonical.payments WHERE status = 'pending'") == [
         (0,)
     ]
-    assert _actual_balances(project) == _expected_balances(ledger)
+    assert actual_balances(project, EVERY_BALANCE) == expected_balances(
+        {COMPANY: ledger}, _id, columns=EVERY_BALANCE
+    )
 
 
 def test_a_column_error_fails_the_run_with_postgrests_message(

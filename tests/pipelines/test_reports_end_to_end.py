@@ -22,7 +22,6 @@ from pipelines.defs.jobs import REPORTS_JOB
 from pipelines.defs.report_checks import exceptions_within_threshold
 from pipelines.defs.reports import AGING_HISTORY_JOB, report_asset_key
 from pipelines.report_output import ReportFormat, write_reports
-from pipelines.runner import run_reports, run_syncs
 from sandbox import truth
 from sandbox.business_central.ids import ledger_id as bc_ledger_id
 from sandbox.carbon.ids import ledger_id as carbon_ledger_id
@@ -36,6 +35,7 @@ from tests.conftest import (
     simpro_connection,
     zoho_connection,
 )
+from tests.e2e import report, sync
 
 SIZE = {"customers": 12, "invoices": 90, "payments": 80}
 AGING = ("current", "period_1", "period_2", "period_3", "period_4", "older")
@@ -181,11 +181,10 @@ def test_every_report_equals_the_truth_for_every_source(
     project, ids = _every_source(
         zoho_sandbox, bc_sandbox, simpro_sandbox, carbon_sandbox, make_project
     )
-    assert [o.error for o in run_syncs(project.config, project.config_path)] == [None] * 4
+    sync(project)
     as_of = {i.ledger.as_of for i in ids.values()}
     for day in sorted(as_of | {min(as_of) - timedelta(days=75)}):
-        outcome = run_reports(project.config, project.config_path, as_of=day)
-        assert outcome.success, outcome.error
+        report(project, day)
         for connection_id, connection_ids in ids.items():
             if day <= connection_ids.ledger.as_of:
                 _assert_equal_truth(project, connection_id, connection_ids, day)
@@ -198,7 +197,7 @@ def _zoho_project(zoho_sandbox, make_project) -> tuple[Project, LedgerIds]:
     server = zoho_sandbox(organizations=("acme-books",), ledger_size=SIZE)
     org = server.app.organization_id("acme-books")
     project = make_project([zoho_connection(server, "acme-books")])
-    assert [o.error for o in run_syncs(project.config, project.config_path)] == [None]
+    sync(project)
     return project, LedgerIds(
         server.app.ledger("acme-books"),
         lambda x: zoho_ledger_id(org, "contact", x),
@@ -217,7 +216,7 @@ def _history(project: Project, defs: dg.Definitions, **run: object) -> list[tupl
 
 def test_daily_aging_history_is_idempotent_and_true(zoho_sandbox, make_project):
     project, ids = _zoho_project(zoho_sandbox, make_project)
-    assert run_reports(project.config, project.config_path, as_of=ids.ledger.as_of).success
+    report(project, ids.ledger.as_of)
     defs = build_definitions(project.config, str(project.config_path))
     day = ids.ledger.as_of - timedelta(days=40)
     range_tags = {

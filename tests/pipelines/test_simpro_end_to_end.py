@@ -18,13 +18,21 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipelines.config import ConfigError, load_config
-from pipelines.runner import run_reports, run_syncs
 from pipelines.sources import open_connector
-from sandbox.generator import record_payment, void_payment
+from sandbox.generator import void_payment
 from sandbox.ledger import Ledger
 from sandbox.simpro.ids import simpro_id
-from sandbox.truth import expected_exceptions, invoice_truth
 from tests.conftest import simpro_connection
+from tests.e2e import (
+    actual_balances,
+    actual_exceptions,
+    expected_balances,
+    expected_exceptions,
+    new_payment,
+    report,
+    snapshot,
+    sync,
+)
 
 COMPANIES = ("summit-plumbing", "summit-electrical")
 SIZE = {"customers": 30, "invoices": 250, "payments": 220}
@@ -45,68 +53,13 @@ COLLECTION_PATHS = (
 )
 
 
-def _sync(project) -> dict[str, dict[str, int]]:
-    """Records fetched, by connection and stream."""
-    outcomes = run_syncs(project.config, project.config_path)
-    assert [o.error for o in outcomes] == [None] * len(project.config.connections)
-    return {
-        o.name: {key.split("/")[1]: m["records_fetched"] for key, m in o.metadata.items()}
-        for o in outcomes
-    }
-
-
-def _report(project, as_of) -> None:
-    outcome = run_reports(project.config, project.config_path, as_of=as_of)
-    assert outcome.success, outcome.error
-
-
-def _expected_balances(ledgers: dict[str, Ledger], as_of: date) -> dict[tuple[str, str], tuple]:
-    return {
-        (company, str(simpro_id("invoice", invoice_id))): (
-            truth.total_amount,
-            truth.applied,
-            truth.open_balance,
-            truth.status,
-            truth.days_past_due,
-            truth.aging_bucket,
-            truth.balance_delta,
-        )
-        for company, ledger in ledgers.items()
-        for invoice_id, truth in invoice_truth(ledger, as_of).items()
-    }
-
-
-def _actual_balances(project) -> dict[tuple[str, str], tuple]:
-    rows = project.query(
-        "SELECT connection_id, invoice_id, total_amount, applied_amount, open_balance, "
-        "derived_status, days_past_due, aging_bucket, balance_delta FROM reports.invoice_balances"
-    )
-    return {(row[0], row[1]): tuple(row[2:]) for row in rows}
-
-
-def _expected_exceptions(ledgers: dict[str, Ledger]) -> set[tuple[str, str, str]]:
-    return {
-        (
-            company,
-            kind,
-            str(simpro_id("invoice" if kind == "balance_mismatch" else "payment", entity)),
-        )
-        for company, ledger in ledgers.items()
-        for kind, entity in expected_exceptions(ledger)
-    }
-
-
-def _actual_exceptions(project) -> set[tuple[str, str, str]]:
-    rows = project.query(
-        "SELECT connection_id, kind, CASE WHEN entity = 'invoice' THEN invoice_id "
-        "ELSE payment_id END FROM reports.reconciliation_exceptions"
-    )
-    return set(rows)
+def _id(kind: str, ledger_id: int) -> str:
+    return str(simpro_id(kind, ledger_id))
 
 
 def _payments(ledgers: dict[str, Ledger]) -> dict[tuple[str, str], tuple]:
     return {
-        (company, str(simpro_id("payment", p.payment_id))): (
+        (company, _id("payment", p.payment_id)): (
             p.amount,
             "void" if p.status == "void" else "posted",
         )
@@ -119,8 +72,8 @@ def _applications(ledgers: dict[str, Ledger]) -> set[tuple]:
     return {
         (
             company,
-            str(simpro_id("payment", a.payment_id)),
-            str(simpro_id("invoice", a.invoice_id)),
+            _id("payment", a.payment_id),
+            _id("invoice", a.invoice_id),
             a.amount_applied,
             a.applied_date,
         )
@@ -143,36 +96,14 @@ def _modified_after(ledger: Ledger, stream: str, day: date, zone: ZoneInfo) -> i
     return sum(1 for moment in modified if moment.astimezone(zone).date() > day)
 
 
-def _snapshot(project) -> dict[str, list[tuple]]:
-    """Everything but the bookkeeping columns that record when a row was last fetched."""
-    tables = {
-        "canonical.customers": "*",
-        "canonical.invoices": "*",
-        "canonical.payments": "*",
-        "canonical.payment_applications": "*",
-        "canonical.rejected_records": "connection_id, stream, record_id, reason",
-        "sync.cursors": "connection_id, stream, cursor",
-        "reports.invoice_balances": "*",
-    }
-    snapshot = {
-        t: project.query(f"SELECT {cols} FROM {t} ORDER BY ALL") for t, cols in tables.items()
-    }
-    for stream in STREAMS:
-        snapshot[stream] = project.query(
-            f"SELECT connection_id, record_id, payload_md5, changed_at, vanished_at "
-            f"FROM raw.simpro__{stream} ORDER BY ALL"
-        )
-    return snapshot
-
-
 def test_sync_equals_ground_truth_then_incremental_then_idempotent(simpro_sandbox, make_project):
     server = simpro_sandbox(companies=COMPANIES, ledger_size=SIZE)
     project = make_project([simpro_connection(server, c, page_size=PAGE_SIZE) for c in COMPANIES])
     ledgers = {company: server.app.ledger(company) for company in COMPANIES}
     as_of = ledgers[COMPANIES[0]].as_of
 
-    _sync(project)
-    _report(project, as_of)
+    sync(project)
+    report(project, as_of)
 
     counts = project.query(
         "SELECT connection_id, (SELECT count(*) FROM canonical.customers c "
@@ -183,7 +114,7 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(simpro_sandbo
     )
     kinds = project.query("SELECT connection_id, customer_id, kind FROM canonical.customers")
     assert set(kinds) == {
-        (company, str(simpro_id("customer", c.customer_id)), c.kind)
+        (company, _id("customer", c.customer_id), c.kind)
         for company, ledger in ledgers.items()
         for c in ledger.customers
     }
@@ -197,24 +128,15 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(simpro_sandbo
         "FROM canonical.payment_applications"
     )
     assert set(applications) == _applications(ledgers)
-    assert _actual_balances(project) == _expected_balances(ledgers, as_of)
-    assert _actual_exceptions(project) == _expected_exceptions(ledgers)
+    assert actual_balances(project) == expected_balances(ledgers, _id, as_of)
+    assert actual_exceptions(project) == expected_exceptions(ledgers, _id)
     assert server.log.count(status=429) == 0
 
     # Between syncs, a payment with unapplied cash arrives and another is voided.
     company = COMPANIES[0]
     ledger = ledgers[company]
     now = datetime.now(UTC) - timedelta(seconds=5)
-    open_invoice = next(i for i in ledger.invoices if i.status == "open")
-    ledger, payment = record_payment(
-        ledger,
-        customer_id=open_invoice.customer_id,
-        applications=[(open_invoice.invoice_id, Decimal("10.00"))],
-        payment_date=ledger.as_of,
-        at=now,
-        unapplied=Decimal("2.50"),
-        reference="incremental-test",
-    )
+    ledger, payment = new_payment(ledger, at=now)
     voided = next(p for p in ledger.payments if p.status == "posted" and p.payment_id > 1)
     ledger = void_payment(ledger, voided.payment_id, at=now)
     server.app.set_ledger(company, ledger)
@@ -225,9 +147,9 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(simpro_sandbo
     }
     server.log.reset()
 
-    fetched = _sync(project)
+    fetched = sync(project)
     as_of = ledgers[company].as_of
-    _report(project, as_of)
+    report(project, as_of)
 
     # Each list is asked once, for what changed after the day before its cursor's (build-local)
     # day; exactly the records modified since then come back, the new changes among them.
@@ -244,20 +166,20 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(simpro_sandbo
             assert fetched[name][stream] == modified
     assert project.query(
         "SELECT amount, status FROM canonical.payments WHERE connection_id = ? AND payment_id = ?",
-        [company, str(simpro_id("payment", payment.payment_id))],
+        [company, _id("payment", payment.payment_id)],
     ) == [(Decimal("12.50"), "posted")]
     assert project.query(
         "SELECT status FROM canonical.payments WHERE connection_id = ? AND payment_id = ?",
-        [company, str(simpro_id("payment", voided.payment_id))],
+        [company, _id("payment", voided.payment_id)],
     ) == [("void",)]
-    assert _actual_balances(project) == _expected_balances(ledgers, as_of)
-    assert _actual_exceptions(project) == _expected_exceptions(ledgers)
+    assert actual_balances(project) == expected_balances(ledgers, _id, as_of)
+    assert actual_exceptions(project) == expected_exceptions(ledgers, _id)
 
     # Nothing changed: running again leaves the warehouse exactly as it was.
-    before = _snapshot(project)
-    _sync(project)
-    _report(project, as_of)
-    assert _snapshot(project) == before
+    before = snapshot(project)
+    sync(project)
+    report(project, as_of)
+    assert snapshot(project) == before
     assert server.log.count(status=429) == 0
 
 
@@ -277,13 +199,13 @@ def test_the_real_budget_never_meets_the_real_limit(simpro_sandbox, make_project
     )
     ledger = server.app.ledger(company)
 
-    _sync(project)
-    _report(project, ledger.as_of)
+    sync(project)
+    report(project, ledger.as_of)
 
     assert server.log.count(status=429) == 0
     assert len(server.log.records(path_prefix="/api/")) > 20
     assert project.query("SELECT count(*) FROM canonical.rejected_records") == [(0,)]
-    assert _actual_balances(project) == _expected_balances({company: ledger}, ledger.as_of)
+    assert actual_balances(project) == expected_balances({company: ledger}, _id)
 
 
 def test_a_connection_opens_with_oauth_client_credentials(simpro_sandbox, make_project):
