@@ -32,6 +32,7 @@ __all__ = [
     "currency",
     "date",
     "enum",
+    "exact_money",
     "first_text",
     "integer",
     "money",
@@ -231,6 +232,16 @@ def enum(path: str, values: MappingType[str, str], *, alias: str = "p") -> Field
             Check(f"{raw} IS NOT NULL AND {value} IS NULL", _said(path, "is not known", alias)),
         ),
     )
+
+
+def exact_money(text_sql: str) -> str:
+    """SQL: the JSON text as DECIMAL(18,4), or NULL when that would round or overflow it.
+
+    For amounts a relation aggregates itself (credit memos, settlements): count the NULLs and
+    quarantine, as `money` does for a single field.
+    """
+    exact = f"TRY_CAST({text_sql} AS DECIMAL(18,4))"
+    return f"(CASE WHEN TRY_CAST({text_sql} AS DECIMAL(38,12)) = {exact} THEN {exact} END)"
 
 
 def sql(expression: str, *checks: Check) -> Field:

@@ -76,6 +76,7 @@ _TOTAL = m.money("totalAmountIncludingTax", non_negative=True)
 _REMAINING = m.money("remainingAmount", required=False)
 
 # Credits and write-offs reach an invoice as posted credit memos linked to it (`invoiceId`).
+_CREDIT_AMOUNT = m.exact_money("payload ->> '$.totalAmountIncludingTax'")
 INVOICE_MAPPING = m.Mapping(
     table=INVOICES,
     stream="sales_invoices",
@@ -83,9 +84,8 @@ INVOICE_MAPPING = m.Mapping(
         "SELECT i.connection_id, i.record_id, i.payload AS p, i.vanished_at, c.credited, "
         "c.bad_credits FROM {sales_invoices} i LEFT JOIN ("
         "SELECT connection_id, payload ->> '$.invoiceId' AS invoice_id, "
-        "sum(TRY_CAST(payload ->> '$.totalAmountIncludingTax' AS DECIMAL(18,4))) AS credited, "
-        "count(*) FILTER (WHERE TRY_CAST(payload ->> '$.totalAmountIncludingTax' "
-        "AS DECIMAL(18,4)) IS NULL) AS bad_credits "
+        f"sum({_CREDIT_AMOUNT}) AS credited, "
+        f"count(*) FILTER (WHERE {_CREDIT_AMOUNT} IS NULL) AS bad_credits "
         "FROM {sales_credit_memos} "
         "WHERE vanished_at IS NULL AND payload ->> '$.status' IN ('Open', 'Paid') "
         "GROUP BY ALL) c ON c.connection_id = i.connection_id AND c.invoice_id = i.record_id"

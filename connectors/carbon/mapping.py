@@ -93,12 +93,24 @@ INVOICE_STATUSES = {
 }
 
 # Per invoice, what Posted credit memos and Posted settlements take off besides money applied.
+_APPLIED, _DISCOUNT, _WRITE_OFF = (
+    m.exact_money(f"s.payload ->> '$.{name}'")
+    for name in ("appliedAmount", "discountAmount", "writeOffAmount")
+)
+_UNREADABLE = " OR ".join(
+    f"(s.payload ->> '$.{name}' IS NOT NULL AND {value} IS NULL)"
+    for name, value in (
+        ("appliedAmount", _APPLIED),
+        ("discountAmount", _DISCOUNT),
+        ("writeOffAmount", _WRITE_OFF),
+    )
+)
 _ADJUSTMENTS = (
     "SELECT s.connection_id, s.payload ->> '$.targetSalesInvoiceId' AS invoice_id, "
     "sum(CASE WHEN s.payload ->> '$.memoId' IS NOT NULL "
-    "THEN coalesce(TRY_CAST(s.payload ->> '$.appliedAmount' AS DECIMAL(18,4)), 0) ELSE 0 END "
-    "+ coalesce(TRY_CAST(s.payload ->> '$.discountAmount' AS DECIMAL(18,4)), 0)) AS credits, "
-    "sum(coalesce(TRY_CAST(s.payload ->> '$.writeOffAmount' AS DECIMAL(18,4)), 0)) AS write_offs "
+    f"THEN coalesce({_APPLIED}, 0) ELSE 0 END + coalesce({_DISCOUNT}, 0)) AS credits, "
+    f"sum(coalesce({_WRITE_OFF}, 0)) AS write_offs, "
+    f"count(*) FILTER (WHERE {_UNREADABLE}) AS unreadable "
     "FROM {invoice_settlement} s "
     "LEFT JOIN {payment} pay ON pay.connection_id = s.connection_id "
     "AND pay.record_id = s.payload ->> '$.paymentId' AND pay.vanished_at IS NULL "
@@ -114,7 +126,8 @@ INVOICE_MAPPING = m.Mapping(
     stream="sales_invoices",
     relation=(
         "SELECT i.connection_id, i.record_id, i.payload AS p, i.vanished_at, "
-        "coalesce(a.credits, 0) AS credits, coalesce(a.write_offs, 0) AS write_offs "
+        "coalesce(a.credits, 0) AS credits, coalesce(a.write_offs, 0) AS write_offs, "
+        "coalesce(a.unreadable, 0) AS unreadable_adjustments "
         "FROM {sales_invoices} i "
         f"LEFT JOIN ({_ADJUSTMENTS}) a "
         "ON a.connection_id = i.connection_id AND a.invoice_id = i.record_id"
@@ -131,7 +144,13 @@ INVOICE_MAPPING = m.Mapping(
         "subtotal": m.money("subtotal", required=False),
         "tax_amount": m.money("totalTax", required=False, default_zero=True),
         "total_amount": m.money("totalAmount", non_negative=True),
-        "credits_applied": m.sql("CAST(credits AS DECIMAL(18,4))"),
+        "credits_applied": m.sql(
+            "CAST(credits AS DECIMAL(18,4))",
+            m.Check(
+                "unreadable_adjustments > 0",
+                "'a settlement of this invoice has an amount that is not an exact DECIMAL(18,4)'",
+            ),
+        ),
         "write_off_amount": m.sql("CAST(write_offs AS DECIMAL(18,4))"),
         "source_balance": _rounded_money("balance"),
         "updated_at": _changed_at(),

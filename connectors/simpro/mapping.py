@@ -30,7 +30,7 @@ def _currency_of(json: str) -> str:
 
 
 def _decimal(json: str, path: str) -> str:
-    return f"TRY_CAST({json} ->> '{path}' AS DECIMAL(18,4))"
+    return m.exact_money(f"{json} ->> '{path}'")
 
 
 _CUSTOMER_CURRENCY = _currency_of("(p -> '$.Profile.Currency')")

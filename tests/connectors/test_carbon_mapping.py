@@ -190,3 +190,22 @@ def test_an_unknown_status_is_quarantined(warehouse) -> None:
     )
     assert record == "inv1"
     assert reason.startswith("status is not known: Disputed")
+
+
+def test_a_settlement_amount_that_would_round_quarantines_its_invoice(warehouse) -> None:
+    load(
+        warehouse,
+        {
+            "sales_invoices": [invoice()],
+            "payment": [payment("posted", "Posted")],
+            "memo": [],
+            "invoice_settlement": [settlement("s1", payment_id="posted", discount=1.23456)],
+        },
+    )
+    assert query(warehouse, "SELECT count(*) FROM canonical.invoices") == [(0,)]
+    [(record_id, reason)] = query(
+        warehouse,
+        "SELECT record_id, reason FROM canonical.rejected_records WHERE stream = 'sales_invoices'",
+    )
+    assert record_id == "inv1"
+    assert "not an exact DECIMAL(18,4)" in reason
