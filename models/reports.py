@@ -78,12 +78,22 @@ def install_report_macros(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def materialize_report(
-    conn: duckdb.DuckDBPyConnection, name: str, as_of: date, aging: Aging | None = None
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    as_of: date,
+    aging: Aging | None = None,
+    *,
+    install: bool = True,
 ) -> int:
-    """Store the report as of `as_of` in `reports.<name>`; return its row count."""
+    """Store the report as of `as_of` in `reports.<name>`; return its row count.
+
+    The macros live in the warehouse file: a caller that writes several reports (or days)
+    installs them once and passes `install=False` after that.
+    """
     if name not in REPORTS:
         raise ValueError(f"unknown report {name!r}; reports are {REPORTS}")
-    install_report_macros(conn)
+    if install:
+        install_report_macros(conn)
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(
@@ -99,13 +109,20 @@ def materialize_report(
     return int(rows)
 
 
-def snapshot_aging(conn: duckdb.DuckDBPyConnection, day: date, aging: Aging | None = None) -> int:
+def snapshot_aging(
+    conn: duckdb.DuckDBPyConnection,
+    day: date,
+    aging: Aging | None = None,
+    *,
+    install: bool = True,
+) -> int:
     """Replace day's rows of `reports.ar_aging_daily` with the aging as of that day.
 
     A table left by a version whose aging columns differ is rebuilt empty: history is derived
-    from the canonical tables, so a backfill restores it.
+    from the canonical tables, so a backfill restores it. `install` as in `materialize_report`.
     """
-    install_report_macros(conn)
+    if install:
+        install_report_macros(conn)
     table = f"reports.{AGING_HISTORY}"
     params = _params("ar_aging", day, aging)
     conn.execute("BEGIN TRANSACTION")

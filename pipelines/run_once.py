@@ -24,7 +24,7 @@ from pathlib import Path
 
 from connectors.errors import ConnectorError
 from models.landing import ConnectionBusyError, LandingZone
-from models.reports import REPORTS, materialize_report
+from models.reports import REPORTS, install_report_macros, materialize_report
 from models.warehouse import Warehouse, WarehouseBusyError
 from pipelines.config import ConfigError, LedgersyncConfig, load_config
 from pipelines.sources import SOURCES, open_connector
@@ -105,9 +105,10 @@ def rebuild(config: LedgersyncConfig, *, as_of: date, on_phase: PhaseListener = 
             mappings=spec.mappings,
         )
     with warehouse.connect() as conn:
+        install_report_macros(conn)
         for name in REPORTS:
             on_phase("report", name)
-            materialize_report(conn, name, as_of)
+            materialize_report(conn, name, as_of, install=False)
 
 
 def _for_connection(on_phase: PhaseListener, connection_id: str) -> PhaseListener:

@@ -141,8 +141,11 @@ class _Run:
         requests_before = self.connector.request_count
         connection_id = self.connector.connection_id
         raw = stream.raw(self.connector.source)
-        for leftover in self.landing.ready_batches(connection_id, stream.name):
+        # Batches a killed run landed but never loaded count towards this run's figures.
+        recovered = [
             self.load(leftover, stream)
+            for leftover in self.landing.ready_batches(connection_id, stream.name)
+        ]
 
         everything = self.full_refresh or stream.complete_every_sync
         with self.warehouse.connect() as conn:
@@ -175,14 +178,15 @@ class _Run:
         pages = self.connector.extract(stream, since=since, parent_ids=parent_ids)
         batch = self.land(stream, pages, full_refresh=complete)
         result = self.load(batch, stream)
+        loads = [*recovered, result]
         return StreamOutcome(
             stream=stream.name,
             pages=batch.pages,
             records=batch.records,
-            inserted=result.inserted,
-            updated=result.updated,
-            rejected=result.rejected,
-            vanished=result.vanished + vanished_by_keys,
+            inserted=sum(load.inserted for load in loads),
+            updated=sum(load.updated for load in loads),
+            rejected=sum(load.rejected for load in loads),
+            vanished=sum(load.vanished for load in loads) + vanished_by_keys,
             requests=self.connector.request_count - requests_before,
             seconds=time.monotonic() - started,
             cursor=datetime.fromisoformat(batch.cursor) if batch.cursor else None,

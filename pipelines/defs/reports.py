@@ -14,6 +14,7 @@ from models.reports import (
     REPORTS,
     Aging,
     AgingBasis,
+    install_report_macros,
     materialize_report,
     snapshot_aging,
 )
@@ -145,9 +146,11 @@ with warnings.catch_warnings():
         days = [date.fromisoformat(key) for key in context.partition_keys]
         warehouse = ledgersync.warehouse()
         rows = 0
+        with warehouse.connect() as conn:
+            install_report_macros(conn)
         for day in days:  # a connection per day lets syncs write in between
             with warehouse.connect() as conn:
-                rows += snapshot_aging(conn, day, aging)
+                rows += snapshot_aging(conn, day, aging, install=False)
         last = max(days)
         with warehouse.connect(read_only=True) as conn:
             totals = aging_totals(conn, AGING_HISTORY, "as_of = $as_of", {"as_of": last})
