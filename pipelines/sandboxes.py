@@ -8,6 +8,7 @@ connection id). The connector only ever sees a base URL and credentials.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sandbox.business_central.app import start_business_central_sandbox
@@ -73,20 +74,24 @@ def serve_zoho_books(accounts: tuple[str, ...], port: int) -> tuple[SandboxServe
     return server, guide
 
 
+def _embedded(source: str, account: str, start: Callable[[], SandboxServer]) -> SandboxServer:
+    """The account's embedded server, started by `start` on first use."""
+    with _lock:
+        server = _servers.get((source, account))
+        if server is None:
+            server = _servers[(source, account)] = start()
+    return server
+
+
 def zoho_books_account(account: str) -> ZohoBooksAccount:
     client = OAuthClient()
-    with _lock:
-        server = _servers.get(("zoho_books", account))
-        if server is None:
-            server = start_zoho_sandbox(
-                ZohoConfig(
-                    organizations=(account,),
-                    client=client,
-                    rate_limit=EMBEDDED_REQUESTS_PER_MINUTE,
-                    daily_cap=10_000_000,
-                )
-            )
-            _servers[("zoho_books", account)] = server
+    config = ZohoConfig(
+        organizations=(account,),
+        client=client,
+        rate_limit=EMBEDDED_REQUESTS_PER_MINUTE,
+        daily_cap=10_000_000,
+    )
+    server = _embedded("zoho_books", account, lambda: start_zoho_sandbox(config))
     return ZohoBooksAccount(
         api_url=f"{server.url}/books/v3",
         accounts_url=server.url,
@@ -131,11 +136,7 @@ def business_central_account(account: str) -> BusinessCentralAccount:
     config = BusinessCentralConfig(
         companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_MINUTE * 5
     )
-    with _lock:
-        server = _servers.get(("business_central", account))
-        if server is None:
-            server = start_business_central_sandbox(config)
-            _servers[("business_central", account)] = server
+    server = _embedded("business_central", account, lambda: start_business_central_sandbox(config))
     return BusinessCentralAccount(
         api_url=f"{server.url}/v2.0",
         authority_url=server.url,
@@ -169,11 +170,7 @@ def serve_simpro(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, s
 def simpro_account(account: str) -> SimproAccount:
     """One company, named after the account, on its own build."""
     config = SimproConfig(companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_SECOND)
-    with _lock:
-        server = _servers.get(("simpro", account))
-        if server is None:
-            server = start_simpro_sandbox(config)
-            _servers[("simpro", account)] = server
+    server = _embedded("simpro", account, lambda: start_simpro_sandbox(config))
     return SimproAccount(build_url=server.url, company_id=0, api_key=config.api_keys[0])
 
 
@@ -196,13 +193,8 @@ def serve_carbon(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, s
 
 def carbon_account(account: str) -> CarbonAccount:
     """One company, named after the account, on its own server."""
-    with _lock:
-        server = _servers.get(("carbon", account))
-        if server is None:
-            server = start_carbon_sandbox(
-                CarbonConfig(companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_MINUTE)
-            )
-            _servers[("carbon", account)] = server
+    config = CarbonConfig(companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_MINUTE)
+    server = _embedded("carbon", account, lambda: start_carbon_sandbox(config))
     return CarbonAccount(api_url=server.url, api_key=server.app.api_key(account))
 
 
