@@ -1,7 +1,7 @@
 """ledgersync's own pipeline over the pre-rendered pages, timed stage by stage.
 
 It calls what the Dagster assets call (`pipelines.sync.sync_connection`, `pipelines.sync.normalize`,
-`models.reports.materialize_report`) with a real `ZohoBooksConnector`. The sync reports each
+`models.reports.materialize_reports`) with a real `ZohoBooksConnector`. The sync reports each
 phase it enters (`on_phase`), which times, per stream:
 
 - extract: waiting for the next page (HTTP, JSON parsing, paging checks);
@@ -9,7 +9,7 @@ phase it enters (`on_phase`), which times, per stream:
 - load: the one warehouse transaction per batch into the raw tables (and removing the batch);
 
 then normalize (rebuilding the canonical tables from raw) and reconcile (every report in
-`models.reports.REPORTS`) are timed whole.
+`models.reports.materialize_reports`) are timed whole.
 
 Prints one JSON line. `--details N` fetches the details of the first N payments only (Zoho asks
 one request per payment; benchmarks/README.md explains why the full count is not the default).
@@ -29,11 +29,12 @@ from typing import Any
 
 from benchmarks.dataset import Dataset
 from benchmarks.pageserver import CLIENT
+from benchmarks.reports_client import timed_reports
 from connectors.pagination import Page
 from connectors.streams import Connector, Stream
 from connectors.zoho_books.connector import ZohoBooksConnector, ZohoBooksSettings
 from models.landing import LandingZone
-from models.reports import REPORTS, materialize_report
+from models.reports import install_report_macros
 from models.warehouse import Warehouse
 from pipelines.sync import normalize, sync_connection
 
@@ -136,12 +137,9 @@ def run(url: str, dataset: Dataset, work: Path, details: int | None) -> dict[str
     )
     normalize_s = time.perf_counter() - synced
     rss_after_normalize = _peak_rss_mib()
-    reports: dict[str, dict[str, float]] = {}
     with warehouse.connect() as conn:
-        for name in REPORTS:
-            report_started = time.perf_counter()
-            rows = materialize_report(conn, name, date.fromisoformat(dataset.as_of))
-            reports[name] = {"rows": rows, "seconds": time.perf_counter() - report_started}
+        install_report_macros(conn)
+        reports = timed_reports(conn, date.fromisoformat(dataset.as_of))
     return {
         "streams": {
             o.stream: {

@@ -7,8 +7,8 @@ balances restated to match, so findings stay as few as in a real ledger: a sync 
 every payment's detail would cost one request per payment. A report's cost depends on the row
 counts and the joins, not on the amounts, so the timing holds; the balances mean nothing here.
 
-Prints one JSON line: rows and DuckDB seconds per report (the time of the statements that
-build it, as `models.reports.materialize_report` runs them).
+Prints one JSON line: the DuckDB seconds of each step of `models.reports.materialize_reports`
+(the two shared ledgers, each report, the commit) and each report's rows.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from models.reports import REPORTS, install_report_macros, materialize_report
+import duckdb
+
+from models.reports import install_report_macros, materialize_reports
 from models.warehouse import Warehouse
 
 _SYNTHETIC_APPLICATIONS = """
@@ -61,6 +63,23 @@ END
 """
 
 
+def timed_reports(conn: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, dict[str, float]]:
+    """Every report as of `as_of`: seconds per step of `materialize_reports`, rows per report."""
+    seconds: dict[str, float] = {}
+    current: list[tuple[str, float]] = []
+
+    def on_step(step: str) -> None:
+        now = time.perf_counter()
+        if current:
+            name, since = current.pop()
+            seconds[name] = now - since
+        current.append((step, now))
+
+    rows = materialize_reports(conn, as_of, install=False, on_step=on_step)
+    on_step("")
+    return {step: {"rows": rows.get(step), "seconds": s} for step, s in seconds.items()}
+
+
 def run(warehouse_path: Path, work: Path, applications: int, as_of: date) -> dict[str, Any]:
     copy = work / "scaled.duckdb"  # not reports.duckdb: that name would shadow the schema
     shutil.copyfile(warehouse_path, copy)
@@ -81,11 +100,7 @@ def run(warehouse_path: Path, work: Path, applications: int, as_of: date) -> dic
             "(SELECT count(*) FROM canonical.payment_applications)"
         ).fetchone()
         install_report_macros(conn)
-        reports: dict[str, dict[str, float]] = {}
-        for name in REPORTS:
-            started = time.perf_counter()
-            rows = materialize_report(conn, name, as_of)
-            reports[name] = {"rows": rows, "seconds": time.perf_counter() - started}
+        reports = timed_reports(conn, as_of)
     copy.unlink()
     return {
         "invoices": counts[0],

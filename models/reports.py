@@ -1,13 +1,22 @@
 """Reconciliation reports: SQL over the canonical tables, each for an explicit as-of date.
 
 Every report is a DuckDB table macro, `reports.<name>_at(as_of, ...)`, so an analyst can ask for
-any date; materializing a report stores one as-of date in the table `reports.<name>`, with the
-comments of `models.report_docs`. `reports.ar_aging_daily` keeps one aging snapshot per day.
+any date; materializing the reports stores one as-of date in the tables `reports.<name>`, with
+the comments of `models.report_docs`. `reports.ar_aging_daily` keeps one aging snapshot per day.
 The rules are DESIGN.md's "Reconciliation"; `sandbox.truth` is their independent yardstick.
+
+Each report's query (`models/sql/<name>.sql`) reads two inputs: `invoice_ledger` (every invoice
+with its applications, balances and aging at as_of) and `payment_ledger` (every payment in
+scope with what it had applied). The macro computes them itself (as materialized CTEs);
+`materialize_reports` computes them once, as temporary tables, for all the reports it writes:
+the applications are the bulk of the work, and five reports would otherwise read them seven
+times.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -23,7 +32,7 @@ __all__ = [
     "Aging",
     "AgingBasis",
     "install_report_macros",
-    "materialize_report",
+    "materialize_reports",
     "snapshot_aging",
 ]
 
@@ -36,7 +45,8 @@ REPORTS = (
 )
 AGING_HISTORY = "ar_aging_daily"
 _AGED = frozenset({"invoice_balances", "ar_aging"})  # the reports that take edges and basis
-_SQL_FILES = ("common", *REPORTS)
+_INPUTS = ("invoice_ledger", "payment_ledger")  # what a report query reads, by these names
+_LEADING_WITH = re.compile(r"\A((?:\s*--[^\n]*\n)*)\s*(WITH\s+)?", re.IGNORECASE)
 
 AgingBasis = Literal["due_date", "issue_date"]
 
@@ -71,42 +81,70 @@ class Aging:
 
 
 def install_report_macros(conn: duckdb.DuckDBPyConnection) -> None:
-    for name in _SQL_FILES:
-        conn.execute(resources.files("models.sql").joinpath(f"{name}.sql").read_text())
+    conn.execute(_sql("common"))
     for name in REPORTS:
+        conn.execute(_report_macro(name))
         conn.execute(f"COMMENT ON MACRO TABLE reports.{name}_at IS {_quote(TABLE_COMMENTS[name])}")
 
 
-def materialize_report(
+def materialize_reports(
     conn: duckdb.DuckDBPyConnection,
-    name: str,
     as_of: date,
     aging: Aging | None = None,
+    names: Iterable[str] = REPORTS,
     *,
     install: bool = True,
-) -> int:
-    """Store the report as of `as_of` in `reports.<name>`; return its row count.
+    on_step: Callable[[str], None] = lambda step: None,
+) -> dict[str, int]:
+    """Store the named reports as of `as_of` in `reports.<name>`, in one transaction, so the
+    tables always agree with each other; return each one's row count.
 
-    The macros live in the warehouse file: a caller that writes several reports (or days)
-    installs them once and passes `install=False` after that.
+    The macros live in the warehouse file: a caller that writes reports for several days
+    installs them once and passes `install=False` after that. `on_step` is called as each step
+    starts: an input's name, a report's name, then "commit".
     """
-    if name not in REPORTS:
-        raise ValueError(f"unknown report {name!r}; reports are {REPORTS}")
+    names = list(names)
+    unknown = [name for name in names if name not in REPORTS]
+    if unknown:
+        raise ValueError(f"unknown report {unknown[0]!r}; reports are {REPORTS}")
     if install:
         install_report_macros(conn)
+    params = {"as_of": as_of, **(aging or Aging()).params()}
+    # Tables written in parallel, rows in any order: each report's readers order what they read.
+    (ordered,) = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    conn.execute("SET preserve_insertion_order = false")
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute(
-            f"CREATE OR REPLACE TABLE reports.{name} AS {_select(name)}",
-            _params(name, as_of, aging),
-        )
-        _comment(conn, name)
+        for table in _INPUTS:
+            if any(_reads(name, table) for name in names):
+                on_step(table)
+                source = _input(table, "$as_of", ", edges := $edges, basis := $basis")
+                sql = f"CREATE OR REPLACE TEMP TABLE {table} AS FROM {source}"
+                conn.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+        rows = {}
+        for name in names:
+            on_step(name)
+            # A temporary macro over the query: its inputs resolve to the temporary tables.
+            conn.execute(
+                f"CREATE OR REPLACE TEMP MACRO {name}_of_ledgers(as_of, edges, basis) AS TABLE "
+                f"{_sql(name)}"
+            )
+            (rows[name],) = conn.execute(
+                f"CREATE OR REPLACE TABLE reports.{name} AS "
+                f"FROM {name}_of_ledgers($as_of::DATE, $edges, $basis)",
+                params,
+            ).fetchone()
+            _comment(conn, name)
+        for table in _INPUTS:
+            conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        on_step("commit")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    (rows,) = conn.execute(f"SELECT count(*) FROM reports.{name}").fetchone()
-    return int(rows)
+    finally:
+        conn.execute(f"SET preserve_insertion_order = {bool(ordered)}")
+    return {name: int(count) for name, count in rows.items()}
 
 
 def snapshot_aging(
@@ -140,6 +178,44 @@ def snapshot_aging(
         conn.execute("ROLLBACK")
         raise
     return int(rows)
+
+
+def _sql(name: str) -> str:
+    return resources.files("models.sql").joinpath(f"{name}.sql").read_text()
+
+
+def _reads(name: str, table: str) -> bool:
+    code = re.sub(r"--[^\n]*", "", _sql(name))
+    return re.search(rf"\b{table}\b", code) is not None
+
+
+def _report_macro(name: str) -> str:
+    """`reports.<name>_at`: the report's query, its inputs computed first as materialized CTEs
+    (merged into the query's own WITH clause, if it has one)."""
+    aged = name in _AGED
+    parameters = "as_of, edges := [30, 60, 90, 120], basis := 'due_date'" if aged else "as_of"
+    aging = ", edges := edges, basis := basis" if aged else ""
+    query = _sql(name)
+    inputs = ",\n".join(
+        f"{table} AS MATERIALIZED (FROM {_input(table, 'as_of', aging)})"
+        for table in _INPUTS
+        if _reads(name, table)
+    )
+    match = _LEADING_WITH.match(query)
+    assert match is not None  # the pattern matches the empty string
+    comments, own_with = match.groups()
+    joiner = ",\n" if own_with else "\n"
+    return (
+        f"CREATE OR REPLACE MACRO reports.{name}_at({parameters}) AS TABLE\n"
+        f"{comments}WITH {inputs}{joiner}{query[match.end() :]}"
+    )
+
+
+def _input(table: str, as_of: str, aging: str) -> str:
+    """The table function computing a report input, for the SQL expressions given."""
+    if table == "invoice_ledger":
+        return f"reports.invoice_ledger_at({as_of}::DATE{aging})"
+    return f"reports.payment_ledger_at({as_of}::DATE)"
 
 
 def _select(name: str) -> str:

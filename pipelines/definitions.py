@@ -50,7 +50,7 @@ def build_definitions(config: LedgersyncConfig, config_path: str) -> dg.Definiti
     refresh = reports_job()
     checking = health_job(health)
     return dg.Definitions(
-        assets=[*assets, build_canonical_assets(active), *report_assets(), ar_aging_daily],
+        assets=[*assets, build_canonical_assets(active), report_assets(), ar_aging_daily],
         asset_checks=[*build_canonical_checks(), *health, *report_checks()],
         jobs=[*jobs, refresh, checking, aging_history_job],
         schedules=[

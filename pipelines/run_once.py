@@ -3,13 +3,13 @@
     python -m pipelines.run_once --config connections.yaml --as-of 2026-10-31
 
 It calls the functions the Dagster assets call (`pipelines.sync.sync_connection`,
-`pipelines.sync.normalize`, `models.reports.materialize_report`) in this one process, which
+`pipelines.sync.normalize`, `models.reports.materialize_reports`) in this one process, which
 starts in half a second: the crash tests kill it at random points many times over (see
 `benchmarks.kill_anywhere`), and it is a quick way to debug a connection without an instance.
 
 Before each phase it writes one line to stderr and flushes it: `phase extract <connection>
 <stream>` (waiting on the API), `phase land …` (writing pages to disk), `phase load …` (the
-warehouse transaction), `phase normalize <connection>`, `phase report <name>`, and `done` at
+warehouse transaction), `phase normalize <connection>`, `phase report all`, and `done` at
 the end. The last line a killed process wrote names the phase it was killed in. A connection
 that fails is reported and the others still sync; the exit code is then 1.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from connectors.errors import ConnectorError
 from models.landing import ConnectionBusyError, LandingZone
-from models.reports import REPORTS, install_report_macros, materialize_report
+from models.reports import materialize_reports
 from models.warehouse import Warehouse, WarehouseBusyError
 from pipelines.config import ConfigError, LedgersyncConfig, load_config
 from pipelines.sources import SOURCES, open_connector
@@ -105,10 +105,8 @@ def rebuild(config: LedgersyncConfig, *, as_of: date, on_phase: PhaseListener = 
             mappings=spec.mappings,
         )
     with warehouse.connect() as conn:
-        install_report_macros(conn)
-        for name in REPORTS:
-            on_phase("report", name)
-            materialize_report(conn, name, as_of, install=False)
+        on_phase("report", "all")
+        materialize_reports(conn, as_of)
 
 
 def _for_connection(on_phase: PhaseListener, connection_id: str) -> PhaseListener:

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from models.reports import REPORTS
 from pipelines.config import LedgersyncConfig
 from pipelines.definitions import build_definitions
 from pipelines.defs.jobs import REPORTS_JOB
-from pipelines.defs.reports import report_asset_key
+from pipelines.defs.reports import REPORTS_OP
 
 __all__ = ["RunOutcome", "run_reports", "run_syncs"]
 
@@ -80,10 +79,7 @@ def run_reports(
         raise_on_error=False,
         run_config={
             "ops": {
-                report_asset_key(name).to_python_identifier(): {
-                    "config": {"as_of": as_of.isoformat()}
-                }
-                for name in REPORTS
+                REPORTS_OP: {"config": {"as_of": as_of.isoformat()}},
             },
             **_logging(log_level),
         },

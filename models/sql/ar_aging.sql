@@ -2,13 +2,10 @@
 -- balance, split into current, four periods and older. The periods end at edges (default
 -- 1-30, 31-60, 61-90, 91-120 days, then older than 120); invoices age from their due date, or
 -- from their issue date with basis := 'issue_date'. Amounts in document currency and in base.
-CREATE OR REPLACE MACRO reports.ar_aging_at(
-    as_of, edges := [30, 60, 90, 120], basis := 'due_date'
-) AS TABLE
 WITH aged AS (
     SELECT *, reports.aging_index(age_days, reports.checked_edges(edges)) AS bucket
-    FROM reports.invoice_balances_at(as_of::DATE, edges := edges, basis := basis)
-    WHERE receivable AND open_balance <> 0
+    FROM invoice_ledger
+    WHERE issued AND receivable AND open_balance <> 0
 )
 SELECT as_of::DATE AS as_of,
        connection_id,

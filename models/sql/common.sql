@@ -58,6 +58,7 @@ GROUP BY connection_id;
 -- own date where the source has one, else by its payment's. Void payments apply nothing.
 CREATE OR REPLACE MACRO reports.live_applications() AS TABLE
 SELECT a.connection_id,
+       a.source,
        a.application_id,
        a.payment_id,
        a.invoice_id,
@@ -71,33 +72,110 @@ JOIN canonical.payments p
   ON p.connection_id = a.connection_id AND p.payment_id = a.payment_id
 WHERE p.status IN ('posted', 'pending') AND p.deleted_at IS NULL;
 
--- What each invoice owes by everything synced, which is when the source stated its balance:
--- the yardstick for the source's balance whatever the report's as-of date. A pending payment
--- counts as received here but not in the source's balance, hence expected_source_balance.
-CREATE OR REPLACE MACRO reports.invoice_positions() AS TABLE
+-- Every invoice not vanished, with what was applied to it by as_of and what it owes by
+-- everything synced (expected_source_balance: the yardstick for the source's own balance,
+-- which the source stated when it was synced, whatever the as-of date; a pending payment
+-- counts as received here but not in the source's balance). `issued` says whether it was
+-- issued by as_of: the reports are about those, the customer's own balance about all of them.
+-- One pass over the applications serves every report.
+CREATE OR REPLACE MACRO reports.invoice_ledger_at(
+    as_of, edges := [30, 60, 90, 120], basis := 'due_date'
+) AS TABLE
 WITH applied AS (
     SELECT connection_id,
            invoice_id,
-           sum(amount_applied) AS applied_amount,
-           coalesce(sum(amount_applied) FILTER (WHERE payment_status = 'pending'), 0)
-               AS pending_applied
+           sum(amount_applied) AS applied_ever,
+           sum(amount_applied) FILTER (WHERE payment_status = 'pending') AS pending_ever,
+           sum(amount_applied) FILTER (WHERE applied_on <= as_of::DATE) AS applied_amount,
+           sum(amount_applied) FILTER (WHERE applied_on <= as_of::DATE
+                                         AND payment_status = 'pending') AS pending_applied,
+           count(DISTINCT payment_id) FILTER (WHERE applied_on <= as_of::DATE) AS payment_count,
+           min(applied_on) FILTER (WHERE applied_on <= as_of::DATE) AS first_payment_date,
+           max(applied_on) FILTER (WHERE applied_on <= as_of::DATE) AS last_payment_date
     FROM reports.live_applications()
     GROUP BY ALL
+),
+balances AS (
+    SELECT i.*,
+           i.status NOT IN ('draft', 'void') AS receivable,
+           i.issue_date <= as_of::DATE AS issued,
+           CASE WHEN i.status IN ('draft', 'void') THEN 0
+                ELSE i.total_amount - coalesce(ap.applied_ever, 0) - i.credits_applied
+                     - i.write_off_amount + coalesce(ap.pending_ever, 0)
+           END::DECIMAL(18, 4) AS expected_source_balance,
+           coalesce(ap.applied_amount, 0)::DECIMAL(18, 4) AS applied_amount,
+           coalesce(ap.pending_applied, 0)::DECIMAL(18, 4) AS pending_applied,
+           coalesce(ap.payment_count, 0) AS payment_count,
+           ap.first_payment_date,
+           ap.last_payment_date,
+           CASE WHEN i.status IN ('draft', 'void') THEN 0
+                ELSE i.total_amount - coalesce(ap.applied_amount, 0) - i.credits_applied
+                     - i.write_off_amount
+           END::DECIMAL(18, 4) AS open_balance
+    FROM canonical.invoices i
+    LEFT JOIN applied ap
+      ON ap.connection_id = i.connection_id AND ap.invoice_id = i.invoice_id
+    WHERE i.deleted_at IS NULL
+),
+aged AS (
+    SELECT *,
+           CASE WHEN open_balance > 0 AND coalesce(due_date, issue_date) < as_of::DATE
+                THEN date_diff('day', coalesce(due_date, issue_date), as_of::DATE)
+                ELSE 0 END AS days_past_due,
+           CASE WHEN open_balance > 0
+                     AND reports.aging_date(issue_date, due_date, basis) < as_of::DATE
+                THEN date_diff('day', reports.aging_date(issue_date, due_date, basis), as_of::DATE)
+                ELSE 0 END AS age_days
+    FROM balances
 )
-SELECT i.connection_id,
-       i.invoice_id,
-       i.status NOT IN ('draft', 'void') AS receivable,
-       CASE WHEN i.status IN ('draft', 'void') THEN 0
-            ELSE i.total_amount - coalesce(a.applied_amount, 0) - i.credits_applied
-                 - i.write_off_amount + coalesce(a.pending_applied, 0)
-       END::DECIMAL(18, 4) AS expected_source_balance
-FROM canonical.invoices i
-LEFT JOIN applied a ON a.connection_id = i.connection_id AND a.invoice_id = i.invoice_id
-WHERE i.deleted_at IS NULL;
+SELECT as_of::DATE AS as_of,
+       b.connection_id,
+       b.source,
+       b.invoice_id,
+       b.invoice_number,
+       b.customer_id,
+       c.name AS customer_name,
+       b.currency_code,
+       b.exchange_rate,
+       bc.base_currency,
+       b.status AS source_status,
+       b.receivable,
+       CASE WHEN b.status IN ('void', 'draft') THEN b.status
+            WHEN b.open_balance < 0 THEN 'overpaid'
+            WHEN b.open_balance = 0 THEN 'paid'
+            WHEN b.open_balance < b.total_amount THEN 'partially_paid'
+            ELSE 'open' END AS derived_status,
+       b.issue_date,
+       b.due_date,
+       b.total_amount,
+       b.applied_amount,
+       b.pending_applied,
+       b.credits_applied,
+       b.write_off_amount,
+       b.open_balance,
+       b.source_balance,
+       b.expected_source_balance,
+       (b.source_balance - b.expected_source_balance)::DECIMAL(18, 4) AS balance_delta,
+       b.days_past_due,
+       b.age_days,
+       reports.aging_label(
+           reports.aging_index(b.age_days, reports.checked_edges(edges)), edges
+       ) AS aging_bucket,
+       b.payment_count,
+       b.first_payment_date,
+       b.last_payment_date,
+       reports.in_base(b.total_amount, b.exchange_rate) AS total_amount_base,
+       reports.in_base(b.applied_amount, b.exchange_rate) AS applied_amount_base,
+       reports.in_base(b.open_balance, b.exchange_rate) AS open_balance_base,
+       b.issued
+FROM aged b
+LEFT JOIN canonical.customers c
+  ON c.connection_id = b.connection_id AND c.customer_id = b.customer_id
+LEFT JOIN reports.base_currencies() bc ON bc.connection_id = b.connection_id;
 
 -- Payments in scope at as_of (posted or pending, not vanished, dated on or before it) with what
 -- they had applied by then, including to invoices ledgersync does not know.
-CREATE OR REPLACE MACRO reports.payment_balances_at(as_of) AS TABLE
+CREATE OR REPLACE MACRO reports.payment_ledger_at(as_of) AS TABLE
 WITH applied AS (
     SELECT connection_id,
            payment_id,

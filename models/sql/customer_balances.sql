@@ -1,7 +1,6 @@
 -- One row per connection, customer and currency with a receivable invoice or a payment in scope
 -- at as_of: what was invoiced, applied and is still open, unapplied cash, the net, what is
 -- overdue, and what the source says (summed over the invoices, and the customer's own balance).
-CREATE OR REPLACE MACRO reports.customer_balances_at(as_of) AS TABLE
 WITH invoiced AS (
     SELECT connection_id,
            source,
@@ -20,8 +19,8 @@ WITH invoiced AS (
            reports.sum_in_base(open_balance_base, exchange_rate) AS open_balance_base,
            reports.sum_in_base(if(days_past_due > 0, open_balance_base, 0), exchange_rate)
                AS overdue_base
-    FROM reports.invoice_balances_at(as_of::DATE)
-    WHERE receivable
+    FROM invoice_ledger
+    WHERE issued AND receivable
     GROUP BY ALL
 ),
 paid AS (
@@ -33,18 +32,16 @@ paid AS (
            sum(unapplied_amount) AS unapplied_cash,
            reports.sum_in_base(reports.in_base(unapplied_amount, exchange_rate), exchange_rate)
                AS unapplied_cash_base
-    FROM reports.payment_balances_at(as_of::DATE)
+    FROM payment_ledger
     GROUP BY ALL
 ),
 -- The customer's own balance covers every invoice the source had when it was synced, so it is
 -- compared with what those invoices owe by everything synced, whatever as_of is.
 owed_by_customer AS (
-    SELECT i.connection_id, i.customer_id, i.currency_code,
-           sum(pos.expected_source_balance) AS expected_source_balance
-    FROM canonical.invoices i
-    JOIN reports.invoice_positions() pos
-      ON pos.connection_id = i.connection_id AND pos.invoice_id = i.invoice_id
-    WHERE pos.receivable
+    SELECT connection_id, customer_id, currency_code,
+           sum(expected_source_balance) AS expected_source_balance
+    FROM invoice_ledger
+    WHERE receivable
     GROUP BY ALL
 )
 SELECT as_of::DATE AS as_of,

@@ -1,19 +1,23 @@
 -- Everything at as_of that does not reconcile, one row per finding: what kind it is, which
 -- records (keys), what was expected, what was found, and the difference where both are money.
-CREATE OR REPLACE MACRO reports.reconciliation_exceptions_at(as_of) AS TABLE
-WITH findings AS (
-    -- Money applied to an invoice ledgersync does not have.
-    SELECT a.connection_id, p.source, 'orphan_application' AS kind, 'application' AS entity,
-           a.payment_customer_id AS customer_id, a.invoice_id, a.payment_id,
-           a.payment_currency_code AS currency_code,
-           0::DECIMAL(18, 4) AS expected, a.amount_applied AS actual,
-           'payment applied ' || a.amount_applied || ' to invoice ' || a.invoice_id
-               || ', which the source did not send (or it is in quarantine)' AS detail
+WITH applications AS (
+    -- Live applications by as_of, with what is known of their invoice.
+    SELECT a.*, i.invoice_id IS NOT NULL AS invoice_known, i.currency_code AS invoice_currency_code
     FROM reports.live_applications() a
-    JOIN canonical.payments p ON p.connection_id = a.connection_id AND p.payment_id = a.payment_id
+    LEFT JOIN canonical.invoices i
+      ON i.connection_id = a.connection_id AND i.invoice_id = a.invoice_id
     WHERE a.applied_on <= as_of::DATE
-      AND NOT EXISTS (SELECT 1 FROM canonical.invoices i
-                      WHERE i.connection_id = a.connection_id AND i.invoice_id = a.invoice_id)
+),
+findings AS (
+    -- Money applied to an invoice ledgersync does not have.
+    SELECT connection_id, source, 'orphan_application' AS kind, 'application' AS entity,
+           payment_customer_id AS customer_id, invoice_id, payment_id,
+           payment_currency_code AS currency_code,
+           0::DECIMAL(18, 4) AS expected, amount_applied AS actual,
+           'payment applied ' || amount_applied || ' to invoice ' || invoice_id
+               || ', which the source did not send (or it is in quarantine)' AS detail
+    FROM applications
+    WHERE NOT invoice_known
 
     UNION ALL
     -- An application whose payment ledgersync does not have at all.
@@ -33,15 +37,15 @@ WITH findings AS (
            total_amount - credits_applied - write_off_amount, applied_amount,
            'payments applied ' || applied_amount || ' to an invoice that had '
                || (total_amount - credits_applied - write_off_amount) || ' to pay'
-    FROM reports.invoice_balances_at(as_of::DATE)
-    WHERE receivable AND open_balance < 0
+    FROM invoice_ledger
+    WHERE issued AND receivable AND open_balance < 0
 
     UNION ALL
     SELECT connection_id, source, 'over_applied_payment', 'payment',
            customer_id, NULL, payment_id, currency_code,
            amount, applied_amount,
            'a payment of ' || amount || ' applied ' || applied_amount
-    FROM reports.payment_balances_at(as_of::DATE)
+    FROM payment_ledger
     WHERE unapplied_amount < 0
 
     UNION ALL
@@ -50,18 +54,17 @@ WITH findings AS (
            expected_source_balance, source_balance,
            'the source says ' || source_balance || ' is owed; its total less payments, '
                || 'credits and write-offs leaves ' || expected_source_balance
-    FROM reports.invoice_balances_at(as_of::DATE)
-    WHERE balance_delta <> 0
+    FROM invoice_ledger
+    WHERE issued AND balance_delta <> 0
 
     UNION ALL
-    SELECT a.connection_id, i.source, 'currency_mismatch', 'application',
-           a.payment_customer_id, a.invoice_id, a.payment_id, a.payment_currency_code,
-           NULL, a.amount_applied,
-           'a payment in ' || a.payment_currency_code || ' applied ' || a.amount_applied
-               || ' to an invoice in ' || i.currency_code
-    FROM reports.live_applications() a
-    JOIN canonical.invoices i ON i.connection_id = a.connection_id AND i.invoice_id = a.invoice_id
-    WHERE a.applied_on <= as_of::DATE AND i.currency_code <> a.payment_currency_code
+    SELECT connection_id, source, 'currency_mismatch', 'application',
+           payment_customer_id, invoice_id, payment_id, payment_currency_code,
+           NULL, amount_applied,
+           'a payment in ' || payment_currency_code || ' applied ' || amount_applied
+               || ' to an invoice in ' || invoice_currency_code
+    FROM applications
+    WHERE invoice_known AND invoice_currency_code <> payment_currency_code
 
     UNION ALL
     SELECT connection_id, source, 'unknown_customer', 'payment',
@@ -69,7 +72,7 @@ WITH findings AS (
            NULL, amount,
            'payment from customer ' || customer_id || ', whom the source did not send '
                || '(or who is in quarantine)'
-    FROM reports.payment_balances_at(as_of::DATE) p
+    FROM payment_ledger p
     WHERE NOT EXISTS (SELECT 1 FROM canonical.customers c
                       WHERE c.connection_id = p.connection_id AND c.customer_id = p.customer_id)
 
@@ -82,7 +85,7 @@ WITH findings AS (
         SELECT *,
                first_value(coalesce(payment_number, payment_id)) OVER same AS first_payment,
                row_number() OVER same AS copy
-        FROM reports.payment_balances_at(as_of::DATE)
+        FROM payment_ledger
         WHERE nullif(trim(reference), '') IS NOT NULL
         WINDOW same AS (
             PARTITION BY connection_id, customer_id, amount, payment_date, reference

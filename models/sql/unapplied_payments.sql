@@ -1,6 +1,5 @@
 -- Payments in scope at as_of whose money was not all applied by then (unapplied cash on account),
 -- and those that applied more than they brought (over-applied).
-CREATE OR REPLACE MACRO reports.unapplied_payments_at(as_of) AS TABLE
 SELECT as_of::DATE AS as_of,
        p.connection_id,
        p.source,
@@ -26,7 +25,7 @@ SELECT as_of::DATE AS as_of,
        p.reference,
        reports.in_base(p.amount, p.exchange_rate) AS amount_base,
        reports.in_base(p.unapplied_amount, p.exchange_rate) AS unapplied_amount_base
-FROM reports.payment_balances_at(as_of::DATE) p
+FROM payment_ledger p
 LEFT JOIN canonical.customers c
   ON c.connection_id = p.connection_id AND c.customer_id = p.customer_id
 LEFT JOIN reports.base_currencies() bc ON bc.connection_id = p.connection_id

@@ -103,7 +103,7 @@ def customer_balances_add_up(ledgersync: LedgersyncResource) -> dg.AssetCheckRes
             ),
             payments AS (
                 SELECT connection_id, currency_code, sum(unapplied_amount) AS unapplied
-                FROM reports.payment_balances_at($as_of::DATE) GROUP BY ALL
+                FROM reports.payment_ledger_at($as_of::DATE) GROUP BY ALL
             )
             SELECT connection_id, currency_code, coalesce(c.net, 0) AS customers_net,
                    coalesce(i.open, 0) - coalesce(p.unapplied, 0) AS open_less_unapplied

@@ -3,6 +3,7 @@ history that an analyst backfills from the UI."""
 
 # No `from __future__ import annotations` here: Dagster reads these signatures at runtime.
 import warnings
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -15,17 +16,18 @@ from models.reports import (
     Aging,
     AgingBasis,
     install_report_macros,
-    materialize_report,
+    materialize_reports,
     snapshot_aging,
 )
 from pipelines.defs.aging_chart import aging_chart_markdown
-from pipelines.defs.canonical import canonical_key
+from pipelines.defs.canonical import WAREHOUSE_POOL, canonical_key
 from pipelines.defs.ingest import OWNER
 from pipelines.defs.report_metadata import METADATA, aging_totals, column_schema, markdown_table
 from pipelines.defs.resources import LedgersyncResource
 
 __all__ = [
     "AGING_HISTORY_JOB",
+    "REPORTS_OP",
     "AgingOptions",
     "ReportConfig",
     "aging_history_job",
@@ -36,6 +38,7 @@ __all__ = [
 ]
 
 AGING_HISTORY_JOB = "ar_aging_history"
+REPORTS_OP = "reports"  # the step that writes the reports; its config sets the as-of date
 HISTORY_START = "2025-01-01"
 _DEPS = [canonical_key(t) for t in ("customers", "invoices", "payments", "payment_applications")]
 _EXAMPLES = {
@@ -86,36 +89,49 @@ class ReportConfig(AgingOptions):
         return date.fromisoformat(self.as_of) if self.as_of else datetime.now(UTC).date()
 
 
-def _report_asset(name: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=report_asset_key(name),
-        description=f"{TABLE_COMMENTS[name]}\n\nFor example: `SELECT * FROM {_EXAMPLES[name]}`.",
-        deps=_DEPS,
-        group_name="reports",
-        kinds={"duckdb", "sql"},
-        owners=[OWNER],
-        automation_condition=dg.AutomationCondition.eager(),
+def report_assets() -> dg.AssetsDefinition:
+    """The five reports, written together for one as-of date (one transaction, one shared
+    computation of the ledgers they read); a subset can be selected."""
+
+    @dg.multi_asset(
+        name=REPORTS_OP,
+        specs=[
+            dg.AssetSpec(
+                key=report_asset_key(name),
+                description=(
+                    f"{TABLE_COMMENTS[name]}\n\nFor example: `SELECT * FROM {_EXAMPLES[name]}`."
+                ),
+                deps=_DEPS,
+                group_name="reports",
+                kinds={"duckdb", "sql"},
+                owners=[OWNER],
+                automation_condition=dg.AutomationCondition.eager(),
+                skippable=True,
+            )
+            for name in REPORTS
+        ],
+        can_subset=True,
+        pool=WAREHOUSE_POOL,
     )
-    def _report(config: ReportConfig, ledgersync: LedgersyncResource) -> dg.MaterializeResult:
+    def _reports(
+        context: dg.AssetExecutionContext, config: ReportConfig, ledgersync: LedgersyncResource
+    ) -> Iterator[dg.MaterializeResult]:
         as_of, aging = config.as_of_date(), config.aging()
+        names = [n for n in REPORTS if report_asset_key(n) in context.selected_asset_keys]
         with ledgersync.warehouse().connect() as conn:
-            rows = materialize_report(conn, name, as_of, aging)
-            metadata = METADATA[name](conn, aging)
-            schema = column_schema(conn, name)
-        return dg.MaterializeResult(
-            metadata={
-                "as_of": as_of.isoformat(),
-                "dagster/row_count": rows,
-                "dagster/column_schema": schema,
-                **metadata,
-            }
-        )
+            rows = materialize_reports(conn, as_of, aging, names)
+            for name in names:
+                yield dg.MaterializeResult(
+                    asset_key=report_asset_key(name),
+                    metadata={
+                        "as_of": as_of.isoformat(),
+                        "dagster/row_count": rows[name],
+                        "dagster/column_schema": column_schema(conn, name),
+                        **METADATA[name](conn, aging),
+                    },
+                )
 
-    return _report
-
-
-def report_assets() -> list[dg.AssetsDefinition]:
-    return [_report_asset(name) for name in REPORTS]
+    return _reports
 
 
 DAILY = dg.DailyPartitionsDefinition(start_date=HISTORY_START, end_offset=0)

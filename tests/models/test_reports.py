@@ -18,7 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.reports import REPORTS, Aging, install_report_macros, materialize_report, snapshot_aging
+from models.reports import (
+    REPORTS,
+    Aging,
+    install_report_macros,
+    materialize_reports,
+    snapshot_aging,
+)
 from models.schema import CANONICAL_TABLES, REJECTED_RECORDS
 from models.warehouse import Warehouse, table_ddl
 from sandbox.generator import generate_ledger, record_payment
@@ -481,8 +487,13 @@ def test_materialized_reports_hold_one_date_and_document_every_column(warehouse_
     conn = warehouse_conn
     customer(conn)
     invoice(conn, "i1", due=D - timedelta(days=40))
-    for name in REPORTS:
-        materialize_report(conn, name, D)
+    assert materialize_reports(conn, D) == {
+        "invoice_balances": 1,
+        "customer_balances": 1,
+        "ar_aging": 1,
+        "unapplied_payments": 0,
+        "reconciliation_exceptions": 0,
+    }
     columns = rows(
         conn,
         "SELECT table_name, column_name, comment FROM duckdb_columns() "
@@ -494,7 +505,45 @@ def test_materialized_reports_hold_one_date_and_document_every_column(warehouse_
     assert conn.execute("SELECT DISTINCT as_of FROM reports.ar_aging").fetchall() == [(D,)]
     assert conn.execute("SELECT period_2 FROM reports.ar_aging").fetchall() == [(100,)]
     with pytest.raises(ValueError, match="unknown report"):
-        materialize_report(conn, "ar_aging_daily", D)
+        materialize_reports(conn, D, names=["ar_aging_daily"])
+
+
+def test_materialized_reports_equal_their_macros(conn):
+    """`materialize_reports` shares one computation of the ledgers between the reports; each
+    table must hold exactly what its macro returns, whatever the date, edges and basis."""
+    ledger = generate_ledger("harbour", customers=30, invoices=300, payments=250)
+    load_ledger(conn, ledger)
+    for as_of, aging in (
+        (ledger.as_of, Aging()),
+        (ledger.as_of - timedelta(days=60), Aging((10, 20, 45, 200), "issue_date")),
+    ):
+        counts = materialize_reports(conn, as_of, aging)
+        for name in REPORTS:
+            named = (
+                ", edges := $edges, basis := $basis"
+                if name in ("invoice_balances", "ar_aging")
+                else ""
+            )
+            params = {"as_of": as_of, **(aging.params() if named else {})}
+            table = conn.execute(f"SELECT * FROM reports.{name} ORDER BY ALL").fetchall()
+            macro = conn.execute(
+                f"SELECT * FROM reports.{name}_at($as_of{named}) ORDER BY ALL", params
+            ).fetchall()
+            assert table == macro, name
+            assert counts[name] == len(table) > 0, name
+
+
+def test_materializing_some_reports_leaves_the_others(conn):
+    ledger = generate_ledger("harbour", customers=10, invoices=60, payments=40)
+    load_ledger(conn, ledger)
+    materialize_reports(conn, ledger.as_of)
+    earlier = ledger.as_of - timedelta(days=30)
+    materialize_reports(conn, earlier, names=["ar_aging"])
+    dates = {
+        name: conn.execute(f"SELECT DISTINCT as_of FROM reports.{name}").fetchall()
+        for name in REPORTS
+    }
+    assert dates == {name: [(ledger.as_of,)] for name in REPORTS} | {"ar_aging": [(earlier,)]}
 
 
 def test_aging_snapshots_replace_only_their_day(warehouse_conn):

@@ -20,7 +20,7 @@ from pipelines.cli import app
 from pipelines.definitions import build_definitions
 from pipelines.defs.jobs import REPORTS_JOB
 from pipelines.defs.report_checks import exceptions_within_threshold
-from pipelines.defs.reports import AGING_HISTORY_JOB, report_asset_key
+from pipelines.defs.reports import AGING_HISTORY_JOB, REPORTS_OP
 from pipelines.report_output import ReportFormat, write_reports
 from sandbox import truth
 from sandbox.business_central.ids import ledger_id as bc_ledger_id
@@ -251,10 +251,7 @@ def test_checks_and_metadata_of_the_reports_job(zoho_sandbox, make_project):
     as_of = ids.ledger.as_of.isoformat()
 
     def run(max_exceptions: int) -> dg.ExecuteInProcessResult:
-        ops: dict[str, object] = {
-            report_asset_key(name).to_python_identifier(): {"config": {"as_of": as_of}}
-            for name in REPORTS
-        }
+        ops: dict[str, object] = {REPORTS_OP: {"config": {"as_of": as_of}}}
         ops[exceptions_within_threshold.node_def.name] = {
             "config": {"max_exceptions": max_exceptions}
         }
