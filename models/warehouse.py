@@ -19,7 +19,7 @@ from duckdb_engine import Dialect
 
 from models.schema import CANONICAL, CANONICAL_TABLES, REJECTED_RECORDS
 
-__all__ = ["Warehouse", "WarehouseBusyError", "table_ddl"]
+__all__ = ["BULK_MEMORY_LIMIT", "Warehouse", "WarehouseBusyError", "table_ddl"]
 
 SCHEMAS = ("raw", CANONICAL, "reports", "sync")
 
@@ -60,6 +60,11 @@ _SYNC_DDL = (
 )
 
 
+# What loading and normalizing may hold in DuckDB's memory: a million-record batch stays
+# within it by spilling (benchmarks/RESULTS.md has the figures).
+BULK_MEMORY_LIMIT = "320MB"
+
+
 class WarehouseBusyError(RuntimeError):
     """Another process held the DuckDB file for longer than we were willing to wait."""
 
@@ -70,12 +75,24 @@ class Warehouse:
         self.lock_timeout_s = lock_timeout_s
 
     @contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(
+        self, *, read_only: bool = False, memory_limit: str | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the warehouse file, in UTC.
+
+        `memory_limit` (DuckDB's setting, e.g. `BULK_MEMORY_LIMIT`) bounds DuckDB's memory while
+        the connection is open; beyond it DuckDB spills to `<warehouse>.tmp`. Its default is 80%
+        of the machine's memory, which a sync would fill with a large batch's payloads.
+        """
         conn = self._connect_waiting_for_lock(read_only=read_only)
         try:
             conn.execute("SET TimeZone = 'UTC'")
+            if memory_limit is not None:
+                conn.execute(f"SET memory_limit = {_quote(memory_limit)}")
             yield conn
         finally:
+            if memory_limit is not None:
+                conn.execute("RESET memory_limit")  # it is the database's, not the connection's
             conn.close()
 
     def _connect_waiting_for_lock(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:

@@ -36,7 +36,7 @@ from models.raw import (
     load_batch,
     pending_children,
 )
-from models.warehouse import Warehouse
+from models.warehouse import BULK_MEMORY_LIMIT, Warehouse
 
 __all__ = ["Phase", "PhaseCallback", "StreamOutcome", "normalize", "sync_connection"]
 
@@ -232,7 +232,7 @@ class _Run:
         return writer.seal(cursor=new_cursor, full_refresh=full_refresh, keys_only=keys_only)
 
     def load(self, batch: LandedBatch, stream: Stream) -> LoadResult:
-        with self.warehouse.connect() as conn:
+        with self.warehouse.connect(memory_limit=BULK_MEMORY_LIMIT) as conn:
             self.on_phase("load", stream.name)
             result = load_batch(conn, batch, stream.raw(self.connector.source))
         self.landing.remove(batch)
@@ -265,7 +265,7 @@ def normalize(
     mappings: tuple[Mapping, ...],
 ) -> list[NormalizeResult]:
     """Rebuild one connection's canonical rows from raw (no API calls)."""
-    with warehouse.connect() as conn:
+    with warehouse.connect(memory_limit=BULK_MEMORY_LIMIT) as conn:
         for stream in streams:
             ensure_raw_table(conn, stream.raw(source))
         return normalize_connection(
