@@ -6,12 +6,18 @@ first, as the exact bytes the API sent, and the warehouse write that follows is 
 Layout, one directory per batch (one extraction of one stream of one connection)::
 
     <root>/<connection_id>/sync.lock                        held by the one sync of the connection
-    <root>/<connection_id>/<stream>/<batch_id>.partial/000001.json …   being written
+    <root>/<connection_id>/<stream>/<batch_id>.partial/segment-000001.pages …   being written
     <root>/<connection_id>/<stream>/<batch_id>.ready/ … manifest.json   complete, not yet loaded
     <root>/<connection_id>/<stream>/<batch_id>.loaded/                   loaded, being deleted
 
-A batch becomes `.ready` by an atomic rename after its manifest is written and every file is
-fsynced, so a process killed at any point leaves either a `.partial` directory (discarded: its
+A batch's pages are appended, back to back, to a few segment files of up to `SEGMENT_BYTES`
+each (a larger page gets a segment of its own); the manifest lists each segment with the size of
+every page in it, in order. Nothing is fsynced per page: a page costs one buffered write, and a
+batch a few fsyncs (one per segment as it fills or at `seal()`, the manifest, the directories)
+and, once loaded, a few unlinks.
+
+A batch becomes `.ready` by an atomic rename after every segment, its manifest and its directory
+are fsynced, so a process killed at any point leaves either a `.partial` directory (discarded: its
 cursor never advanced, so the next run fetches the same rows again) or a complete `.ready` batch
 (loaded by the next run, so no API call is wasted). The warehouse records every loaded batch id in
 the same transaction as its rows, which makes loading a batch twice a no-op. A loaded batch is
@@ -33,17 +39,34 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["BatchWriter", "ConnectionBusyError", "LandedBatch", "LandingZone"]
+import pyarrow as pa
+
+__all__ = [
+    "SEGMENT_BYTES",
+    "BatchWriter",
+    "ConnectionBusyError",
+    "InvalidPageError",
+    "LandedBatch",
+    "LandingZone",
+    "Segment",
+]
+
+SEGMENT_BYTES = 64 * 2**20  # a segment rolls over before it would grow past this
+# About this many bytes of pages per Arrow batch handed to DuckDB. Each thread parses a batch's
+# JSON at once, several times its size: at 16 MiB, two threads overran a 320 MB memory limit.
+_ARROW_CHUNK_BYTES = 2 * 2**20
 
 _PARTIAL = ".partial"
 _READY = ".ready"
 _LOADED = ".loaded"
 _MANIFEST = "manifest.json"
 _LOCK = "sync.lock"
+_CONTENT = pa.schema([pa.field("content", pa.string())])
 
 
 class ConnectionBusyError(RuntimeError):
@@ -57,6 +80,18 @@ class ConnectionBusyError(RuntimeError):
             "one connection at once are refused; wait for that one to finish, or stop it if it "
             "is stuck (its lock goes with its process)"
         )
+
+
+class InvalidPageError(ValueError):
+    """A landed page is not UTF-8 text, so it cannot be JSON for the loader."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One segment file of a batch: its pages, back to back, of these sizes in bytes."""
+
+    name: str
+    page_sizes: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +111,68 @@ class LandedBatch:
     records: int
     cursor: str | None  # ISO-8601 UTC of the newest change the batch covers, if any
     full_refresh: bool
+    segments: tuple[Segment, ...] = field(repr=False)
     keys_only: bool = False
 
-    @property
-    def page_files(self) -> list[Path]:
-        return sorted(p for p in self.path.iterdir() if p.name != _MANIFEST)
+    def page_bodies(self) -> Iterator[bytes]:
+        """Every page's exact bytes, in the order they landed."""
+        for segment in self.segments:
+            with open(self.path / segment.name, "rb") as handle:
+                for size in segment.page_sizes:
+                    body = handle.read(size)
+                    if len(body) != size:
+                        raise OSError(
+                            f"landed batch {self.path} is damaged: {segment.name} ends "
+                            f"{size - len(body)} bytes short of the page its manifest lists"
+                        )
+                    yield body
+
+    def page_texts(self) -> pa.RecordBatchReader:
+        """The pages as a stream of Arrow record batches of one string column, `content`.
+
+        DuckDB scans it a record batch at a time, so loading never holds the whole batch in
+        memory. A page that is not UTF-8 raises `InvalidPageError` naming it (through DuckDB, as
+        the message of its `InvalidInputException`).
+        """
+        return pa.RecordBatchReader.from_batches(_CONTENT, self._text_chunks())
+
+    def _text_chunks(self) -> Iterator[pa.RecordBatch]:
+        texts: list[str] = []
+        chunk_bytes = 0
+        for number, body in enumerate(self.page_bodies(), start=1):
+            try:
+                texts.append(body.decode("utf-8"))
+            except UnicodeDecodeError as error:
+                raise InvalidPageError(
+                    f"page {number} of landed batch {self.batch_id} ({self.connection_id}/"
+                    f"{self.stream}) is not valid UTF-8 text ({error}), so it cannot be loaded "
+                    f"as JSON; the batch stays in {self.path}"
+                ) from None
+            chunk_bytes += len(body)
+            if chunk_bytes >= _ARROW_CHUNK_BYTES:
+                yield pa.record_batch([pa.array(texts, pa.string())], schema=_CONTENT)
+                texts, chunk_bytes = [], 0
+        if texts:
+            yield pa.record_batch([pa.array(texts, pa.string())], schema=_CONTENT)
 
 
 class BatchWriter:
     """Writes one batch's pages; `seal()` makes it visible to the loader atomically."""
 
-    def __init__(self, directory: Path, *, batch_id: str, connection_id: str, stream: str) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        batch_id: str,
+        connection_id: str,
+        stream: str,
+        segment_bytes: int = SEGMENT_BYTES,
+    ) -> None:
         self._dir = directory
+        self._segment_bytes = segment_bytes
+        self._segments: list[tuple[str, list[int]]] = []
+        self._open_segment: BinaryIO | None = None
+        self._open_segment_bytes = 0
         self.batch_id = batch_id
         self.connection_id = connection_id
         self.stream = stream
@@ -96,13 +181,37 @@ class BatchWriter:
         directory.mkdir(parents=True)
 
     def write_page(self, body: bytes, *, records: int) -> None:
+        segment = self._open_segment
+        full = self._open_segment_bytes + len(body) > self._segment_bytes
+        if segment is None or (full and self._open_segment_bytes > 0):
+            segment = self._start_segment()
+        segment.write(body)
+        self._open_segment_bytes += len(body)
+        self._segments[-1][1].append(len(body))
         self.pages += 1
-        _write_durably(self._dir / f"{self.pages:06d}.json", body)
         self.records += records
+
+    def _start_segment(self) -> BinaryIO:
+        self._close_segment()
+        name = f"segment-{len(self._segments) + 1:06d}.pages"
+        self._open_segment = open(self._dir / name, "xb")  # closed by _close_segment or discard
+        self._open_segment_bytes = 0
+        self._segments.append((name, []))
+        return self._open_segment
+
+    def _close_segment(self) -> None:
+        """Make the open segment durable: once per segment, never per page."""
+        if self._open_segment is None:
+            return
+        self._open_segment.flush()
+        os.fsync(self._open_segment.fileno())
+        self._open_segment.close()
+        self._open_segment = None
 
     def seal(
         self, *, cursor: datetime | None, full_refresh: bool, keys_only: bool = False
     ) -> LandedBatch:
+        self._close_segment()
         manifest = {
             "batch_id": self.batch_id,
             "connection_id": self.connection_id,
@@ -112,20 +221,26 @@ class BatchWriter:
             "cursor": cursor.astimezone(UTC).isoformat() if cursor else None,
             "full_refresh": full_refresh,
             "keys_only": keys_only,
+            "segments": [{"name": name, "page_sizes": sizes} for name, sizes in self._segments],
         }
         _write_durably(self._dir / _MANIFEST, json.dumps(manifest).encode())
+        _fsync_directory(self._dir)
         ready = self._dir.with_name(self.batch_id + _READY)
         os.rename(self._dir, ready)
         _fsync_directory(ready.parent)
         return _read_manifest(ready)
 
     def discard(self) -> None:
+        if self._open_segment is not None:
+            self._open_segment.close()
+            self._open_segment = None
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
 class LandingZone:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, segment_bytes: int = SEGMENT_BYTES) -> None:
         self.root = root
+        self.segment_bytes = segment_bytes
 
     def _stream_dir(self, connection_id: str, stream: str) -> Path:
         return self.root / connection_id / stream
@@ -170,6 +285,7 @@ class LandingZone:
             batch_id=batch_id,
             connection_id=connection_id,
             stream=stream,
+            segment_bytes=self.segment_bytes,
         )
 
     def ready_batches(self, connection_id: str, stream: str) -> list[LandedBatch]:
@@ -189,6 +305,17 @@ class LandingZone:
 
 def _read_manifest(directory: Path) -> LandedBatch:
     manifest = json.loads((directory / _MANIFEST).read_text())
+    if "segments" in manifest:
+        segments = tuple(
+            Segment(segment["name"], tuple(segment["page_sizes"]))
+            for segment in manifest["segments"]
+        )
+    else:  # landed before segments: one file per page, each read as a segment of one page
+        segments = tuple(
+            Segment(path.name, (path.stat().st_size,))
+            for path in sorted(directory.iterdir())
+            if path.name != _MANIFEST
+        )
     return LandedBatch(
         batch_id=manifest["batch_id"],
         connection_id=manifest["connection_id"],
@@ -199,6 +326,7 @@ def _read_manifest(directory: Path) -> LandedBatch:
         cursor=manifest["cursor"],
         full_refresh=manifest["full_refresh"],
         keys_only=manifest.get("keys_only", False),
+        segments=segments,
     )
 
 

@@ -43,6 +43,8 @@ __all__ = [
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _NO_ID = "<no id> "  # quarantine key prefix of a record without an id
+# Of a record's copies in one batch, the newest (by its cursor field) is kept.
+_NEWEST_FIRST = "changed DESC NULLS LAST, payload_md5"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +185,9 @@ def _load_in_transaction(
         "CREATE OR REPLACE TEMP TABLE incoming "
         "(record_id VARCHAR, payload JSON, payload_md5 VARCHAR, changed TIMESTAMPTZ)"
     )
-    files = [str(path) for path in batch.page_files]
-    if files:
+    if batch.pages:
+        # Registered in the transaction: a failed load's rollback unregisters it too.
+        conn.register("landed_pages", batch.page_texts())
         conn.execute(
             """
             INSERT INTO incoming
@@ -192,28 +195,40 @@ def _load_in_transaction(
                    TRY_CAST(rec ->> $cursor_path AS TIMESTAMPTZ)
             FROM (
                 SELECT unnest(CAST(json_extract(content, $records_path) AS JSON[])) AS rec
-                FROM read_text($files)
+                FROM landed_pages
             )
             """,
             {
                 "id_path": stream.id_path,
                 "records_path": stream.records_path,
                 "cursor_path": stream.cursor_path,
-                "files": files,
             },
         )
+        conn.unregister("landed_pages")
     params = {"connection_id": batch.connection_id, "stream": stream.name}
     if batch.keys_only:
         return _load_keys(conn, batch, stream, params)
     rejected = _quarantine_conflicts(conn, params, stream)
+    table = stream.table
+    (first_load,) = conn.execute(
+        f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE connection_id = ?)",
+        [batch.connection_id],
+    ).fetchone()
+    if first_load:
+        inserted = _insert_first_load(conn, batch, stream, params)
+        if batch.full_refresh:
+            _clear_resolved_rejects(conn, params)
+        _advance_cursor(conn, batch)
+        _record_batch(conn, batch, stream, inserted, 0, rejected, 0)
+        return LoadResult(batch.batch_id, batch.records, inserted, 0, rejected, 0)
     conn.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE batch_rows AS
         SELECT DISTINCT ON (record_id) record_id, payload, payload_md5
         FROM incoming
         WHERE record_id IS NOT NULL
           AND record_id NOT IN (SELECT record_id FROM conflicts)
-        ORDER BY record_id, changed DESC NULLS LAST
+        ORDER BY record_id, {_NEWEST_FIRST}
         """
     )
     # Records the source now sends in one version leave quarantine.
@@ -222,7 +237,6 @@ def _load_in_transaction(
         "AND stream = $stream AND record_id IN (SELECT record_id FROM batch_rows)",
         params,
     )
-    table = stream.table
     (updated,) = conn.execute(
         f"""
         SELECT count(*) FROM batch_rows b JOIN {table} r
@@ -276,16 +290,60 @@ def _load_in_transaction(
     vanished = 0
     if batch.full_refresh:
         vanished = _mark_vanished(conn, batch, table)
-        # What the loader quarantined and this complete listing no longer shows is resolved.
-        conn.execute(
-            "DELETE FROM sync.load_rejects WHERE connection_id = $connection_id "
-            "AND stream = $stream AND record_id NOT IN (SELECT record_id FROM new_rejects)",
-            params,
-        )
+        _clear_resolved_rejects(conn, params)
     _advance_cursor(conn, batch)
     inserted = inserted_or_changed - updated
     _record_batch(conn, batch, stream, inserted, updated, rejected, vanished)
     return LoadResult(batch.batch_id, batch.records, inserted, updated, rejected, vanished)
+
+
+def _insert_first_load(
+    conn: duckdb.DuckDBPyConnection,
+    batch: LandedBatch,
+    stream: RawStream,
+    params: dict[str, str],
+) -> int:
+    """The connection's first rows in the table: nothing to compare with, replace or mark
+    vanished, so the batch's records go straight in. Records the source repeated are the only
+    ones sorted (to keep the newest copy); the rest stream through."""
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE repeated AS SELECT record_id FROM incoming "
+        "WHERE record_id IS NOT NULL GROUP BY record_id HAVING count(*) > 1"
+    )
+    conn.execute(
+        "DELETE FROM sync.load_rejects WHERE connection_id = $connection_id "
+        "AND stream = $stream AND record_id IN (SELECT record_id FROM incoming) "
+        "AND record_id NOT IN (SELECT record_id FROM conflicts)",
+        params,
+    )
+    (inserted,) = conn.execute(
+        f"""
+        INSERT INTO {stream.table}
+        SELECT $connection_id, record_id, payload, payload_md5, $batch_id, now(), now(), NULL
+        FROM (
+            SELECT record_id, payload, payload_md5 FROM incoming
+            WHERE record_id IS NOT NULL AND record_id NOT IN (SELECT record_id FROM repeated)
+            UNION ALL
+            FROM (
+                SELECT DISTINCT ON (record_id) record_id, payload, payload_md5 FROM incoming
+                WHERE record_id IN (SELECT record_id FROM repeated)
+                  AND record_id NOT IN (SELECT record_id FROM conflicts)
+                ORDER BY record_id, {_NEWEST_FIRST}
+            )
+        )
+        """,
+        {"connection_id": batch.connection_id, "batch_id": batch.batch_id},
+    ).fetchone()
+    return int(inserted)
+
+
+def _clear_resolved_rejects(conn: duckdb.DuckDBPyConnection, params: dict[str, str]) -> None:
+    """What the loader quarantined and a complete listing no longer shows is resolved."""
+    conn.execute(
+        "DELETE FROM sync.load_rejects WHERE connection_id = $connection_id "
+        "AND stream = $stream AND record_id NOT IN (SELECT record_id FROM new_rejects)",
+        params,
+    )
 
 
 def _load_keys(

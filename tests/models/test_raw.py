@@ -132,6 +132,21 @@ def test_one_id_with_two_contents_and_one_modified_time_is_quarantined_until_res
     assert _rejects(warehouse) == {}
 
 
+def test_repeats_and_conflicts_are_resolved_alike_on_a_first_and_a_later_load(warehouse, land):
+    """A connection's first load takes a shorter path (nothing to compare with): same outcome."""
+    older = _invoice(2, "10.00", "2026-10-01T10:00:00+00:00")
+    newer = _invoice(2, "12.50", "2026-10-01T10:00:01+00:00")
+    pages = ([_invoice(1), older, _invoice(4, "1.00")], [newer, _invoice(1), _invoice(4, "2.00")])
+    first = _load(warehouse, land(*pages))
+    assert _load(warehouse, land([_invoice(5)])).inserted == 1
+    again = _load(warehouse, land(*pages))
+
+    assert (first.inserted, first.rejected) == (2, 1)
+    assert (again.inserted, again.updated, again.rejected) == (0, 0, 1)
+    assert _rows(warehouse) == {"1": ("10.00", False), "2": ("12.50", False), "5": ("10.00", False)}
+    assert set(_rejects(warehouse)) == {"4"}
+
+
 def test_without_a_cursor_field_differing_copies_are_quarantined(warehouse, tmp_path):
     stream = RawStream("zoho_books", "details", "$.invoices", "$.invoice_id")
     writer = LandingZone(tmp_path / "landing").new_batch("acme", stream.name)
