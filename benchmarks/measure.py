@@ -73,7 +73,7 @@ def run_child(name: str, module: str, args: list[str], *, log_dir: Path) -> Chil
 
 
 @contextmanager
-def page_server(dataset_dir: Path, *, latency_ms: float = 0.0) -> Iterator[ServerStats]:
+def page_server(dataset_dir: Path) -> Iterator[ServerStats]:
     """The pre-rendered Zoho pages served from a separate process."""
     server = subprocess.Popen(
         [
@@ -81,8 +81,6 @@ def page_server(dataset_dir: Path, *, latency_ms: float = 0.0) -> Iterator[Serve
             "-m",
             "benchmarks.pageserver",
             str(dataset_dir),
-            "--latency-ms",
-            str(latency_ms),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -6,7 +6,7 @@ only the pages come from files (`benchmarks.dataset`) instead of being rendered 
 the server is not what a benchmark measures. It answers full listings (`page`, `per_page=200`)
 and payment details; `last_modified_time` is refused (a benchmark sync is a full sync).
 
-    python -m benchmarks.pageserver DIR [--latency-ms 100]
+    python -m benchmarks.pageserver DIR
 
 prints the base URL as its first line, serves until its standard input closes, then prints one
 JSON line: requests served and the CPU seconds it used.
@@ -23,7 +23,6 @@ from array import array
 from pathlib import Path
 
 from benchmarks.dataset import LISTINGS, PAGE_SIZE, Dataset, page_body
-from sandbox.faults import FaultConfig
 from sandbox.routing import App, Handler, Request, Response
 from sandbox.server import SandboxServer
 from sandbox.zoho_books.app import API, error
@@ -113,11 +112,9 @@ class PrerenderedZohoApp(App):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
     app = PrerenderedZohoApp(Dataset.load(args.directory))
-    faults = FaultConfig(latency_s=args.latency_ms / 1000)
-    with SandboxServer(app, faults=faults) as server:
+    with SandboxServer(app) as server:
         print(server.url, flush=True)
         sys.stdin.read()  # until the benchmark closes our standard input
         served = len(server.log)

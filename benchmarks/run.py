@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.dataset import Dataset
+from benchmarks.latency import measure as measure_latency
 from benchmarks.measure import ROOT, ChildRun, page_server, run_child
 from benchmarks.results import write_results
 
@@ -28,7 +29,7 @@ LATENCY_MS = 100.0
 INCREMENTAL_SIZE = {"customers": 50, "invoices": 500, "payments": 300}
 # About 205 requests at 100 a minute: three windows, just over two minutes.
 RATE_LIMIT_SIZE = {"customers": 150, "invoices": 1200, "payments": 200}
-# With 100 ms a response a sequential client needs 0.1 s a page: 211 pages here.
+# With 100 ms a response a sequential client needs 0.1 s a page: 210 to 360 pages a source here.
 LATENCY_SIZE = {"customers": 2_000, "invoices": 20_000, "payments": 20_000}
 
 
@@ -74,15 +75,13 @@ def _client(
     module: str,
     dataset: Dataset,
     extra: list[str],
-    *,
-    latency_ms: float = 0.0,
 ) -> dict[str, Any]:
     """One client against a fresh page server; its result, wall time, peak RSS, server load."""
     work = options.out / "work" / name
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     print(f"… {name}", flush=True)
-    with page_server(dataset.directory, latency_ms=latency_ms) as server:
+    with page_server(dataset.directory) as server:
         child = run_child(
             name,
             module,
@@ -155,26 +154,17 @@ def run(options: Options) -> dict[str, Any]:
 
 
 def _latency(options: Options) -> dict[str, Any]:
-    """Sequential client and ledgersync with every response 100 ms late, on a smaller ledger
-    (a sequential client needs 0.1 s a page)."""
+    """Every source's own sandbox with each response 100 ms late: a sequential client against
+    ledgersync, on a smaller ledger (a sequential client needs 0.1 s a page); ledgersync at each
+    documented rate limit too, unless the rate-limit part is skipped."""
     size = {key: min(value, options.size()[key]) for key, value in LATENCY_SIZE.items()}
-    dataset = _dataset(options, size)
-    extra = {"latency_ms": LATENCY_MS}
-    return {
-        "latency_ms": LATENCY_MS,
-        "dataset": _describe(dataset),
-        "sequential": _client(
-            options, "latency-sequential", "benchmarks.limit_client", dataset, [], **extra
-        ),
-        "ledgersync": _client(
-            options,
-            "latency-ledgersync",
-            "benchmarks.ledgersync_client",
-            dataset,
-            ["--details", "0"],
-            **extra,
-        ),
-    }
+    return measure_latency(
+        size,
+        latency_ms=LATENCY_MS,
+        at_limit=options.rate_limit,
+        work=options.out / "work" / "latency",
+        log_dir=options.out / "logs",
+    )
 
 
 def _budget(options: Options, mode: str, size: dict[str, int]) -> dict[str, Any]:

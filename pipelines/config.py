@@ -133,6 +133,7 @@ class SimproConnectionConfig(_Connection):
     client_secret_env: str = "SIMPRO_CLIENT_SECRET"
     page_size: Annotated[int, pydantic.Field(ge=1, le=250)] = 250
     requests_per_second: Annotated[int, pydantic.Field(ge=1)] = 10  # Simpro's per-build limit
+    max_concurrent_requests: Annotated[int, pydantic.Field(ge=1, le=16)] = 8  # pages in flight
 
     @pydantic.model_validator(mode="after")
     def _build_unless_sandbox(self) -> SimproConnectionConfig:
@@ -153,7 +154,7 @@ class CarbonConnectionConfig(_Connection):
     api_key_env: str = "CARBON_API_KEY"
     page_size: Annotated[int, pydantic.Field(ge=1, le=10_000)] = 1_000  # Carbon's max-rows
     requests_per_minute: Annotated[int, pydantic.Field(ge=1)] = 60  # Carbon's per-key limit
-    max_concurrent_requests: Annotated[int, pydantic.Field(ge=1, le=16)] = 4
+    max_concurrent_requests: Annotated[int, pydantic.Field(ge=1, le=16)] = 8  # pages in flight
 
 
 ConnectionConfig = Annotated[

@@ -154,6 +154,7 @@ def _simpro_values(connection: SimproConnectionConfig) -> dict[str, Any]:
             "company_id": account.company_id,
             "api_key": account.api_key,
             "requests_per_second": sandboxes.EMBEDDED_REQUESTS_PER_SECOND,
+            "max_concurrent_requests": connection.max_concurrent_requests,
         }
     oauth = connection.auth == "oauth"
     return {
@@ -163,6 +164,7 @@ def _simpro_values(connection: SimproConnectionConfig) -> dict[str, Any]:
         "client_id": read_secret(connection, connection.client_id_env) if oauth else None,
         "client_secret": read_secret(connection, connection.client_secret_env) if oauth else None,
         "requests_per_second": connection.requests_per_second,
+        "max_concurrent_requests": connection.max_concurrent_requests,
     }
 
 

@@ -3,7 +3,8 @@ receipts and their settlements, through Carbon's PostgREST Data API.
 
 Paging is `limit`/`offset` ordered on each stream's unique key with ``Prefer: count=exact``
 (`OffsetPaginator`): the first response's Content-Range gives the total, the other pages are
-fetched concurrently within the key's budget, and a server's `max-rows` cap loses nothing.
+fetched concurrently (`max_concurrent_requests` at a time) within the key's budget, and a
+server's `max-rows` cap loses nothing.
 
 Incremental syncs ask for rows changed at or after T with
 ``or=(updatedAt.gte.T,and(updatedAt.is.null,createdAt.gte.T))`` (`updatedAt` is null until a
@@ -39,9 +40,11 @@ from connectors.streams import Stream
 
 from .mapping import MAPPINGS
 from .settings import (
+    CONCURRENT_REQUESTS,
     ENDPOINTS,
     HOSTED_API_URL,
     KEY_HEADER,
+    MAX_CONCURRENT_REQUESTS,
     MAX_IDS_PER_FILTER,
     MAX_ROWS,
     REQUESTS_PER_MINUTE,
@@ -64,7 +67,7 @@ class CarbonSettings:
     self_hosted: bool = False  # the key goes in `carbon-key`, not `Authorization: Bearer`
     page_size: int = MAX_ROWS
     requests_per_minute: int = REQUESTS_PER_MINUTE
-    max_concurrent_requests: int = 4
+    max_concurrent_requests: int = CONCURRENT_REQUESTS  # pages in flight per listing
     timeout_s: float = 30.0
     retry: RetryPolicy = DEFAULT_RETRY
 
@@ -82,7 +85,7 @@ class CarbonConnector:
         sleep: Callable[[float], None] = time.sleep,
         rate_limiter: RateLimiter | None = None,
     ) -> None:
-        for name in ("page_size", "requests_per_minute", "max_concurrent_requests"):
+        for name in ("page_size", "requests_per_minute"):
             if getattr(settings, name) < 1:
                 raise ConfigurationError(
                     f"{name} must be at least 1",
@@ -90,6 +93,14 @@ class CarbonConnector:
                     connection_id=settings.connection_id,
                     hint=f"set {name} to a positive number in the connections file",
                 )
+        if not 1 <= settings.max_concurrent_requests <= MAX_CONCURRENT_REQUESTS:
+            raise ConfigurationError(
+                f"max_concurrent_requests must be between 1 and {MAX_CONCURRENT_REQUESTS}",
+                source=SOURCE,
+                connection_id=settings.connection_id,
+                hint="more pages in flight only wait on the key's rate limit; set "
+                f"max_concurrent_requests to at most {MAX_CONCURRENT_REQUESTS}",
+            )
         self.connection_id = settings.connection_id
         self._settings = settings
         auth = (

@@ -13,6 +13,10 @@ HOSTED_API_URL = "https://rest.carbon.ms"  # self-hosted: <SUPABASE_URL>/rest/v1
 KEY_HEADER = "carbon-key"  # self-hosted PostgREST reads the key here; hosted takes a Bearer
 
 REQUESTS_PER_MINUTE = 60  # per API key (Carbon's docs)
+# Pages in flight per listing (`max_concurrent_requests`), as for Simpro. The rate limiter has the
+# last word: at 60 requests a minute they spend each window's budget at once, then wait on it.
+CONCURRENT_REQUESTS = 8
+MAX_CONCURRENT_REQUESTS = 16
 MAX_ROWS = 1000  # Carbon's db-max-rows; a larger page is silently cut to this
 MAX_IDS_PER_FILTER = 100  # ids in one `id=in.(…)` (keeps URLs far below proxy limits)
 

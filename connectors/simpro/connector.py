@@ -5,7 +5,7 @@ A build (one base URL) serves one or more companies; a connection is one company
 limit of 10 requests a second is shared by every connection to it, so they share one rate
 limiter. Lists are ordered by ID, so a record modified while a listing is paged keeps its
 place; after page 1, `Result-Pages` gives the page count and the rest are fetched
-concurrently within the budget.
+concurrently (`max_concurrent_requests` at a time) within the budget.
 
 Incremental syncs ask for `DateModified=gt(<date>)`. Whether a build accepts a full timestamp
 there is UNCONFIRMED, and a date may mean "after that whole day", so the connector sends the
@@ -36,7 +36,8 @@ from .mapping import MAPPINGS
 from .settings import (
     API_PATH,
     COLLECTIONS,
-    CONCURRENT_PAGES,
+    CONCURRENT_REQUESTS,
+    MAX_CONCURRENT_REQUESTS,
     MAX_PAGE_SIZE,
     REQUESTS_PER_SECOND,
     SOURCE,
@@ -66,6 +67,7 @@ class SimproSettings:
     client_secret: str | None = field(default=None, repr=False)
     page_size: int = MAX_PAGE_SIZE
     requests_per_second: int = REQUESTS_PER_SECOND
+    max_concurrent_requests: int = CONCURRENT_REQUESTS  # pages in flight per listing
     timeout_s: float = 30.0
     retry: RetryPolicy = DEFAULT_RETRY
 
@@ -88,6 +90,12 @@ class SimproConnector:
             raise self._config_error(
                 f"page_size must be between 1 and {MAX_PAGE_SIZE}",
                 hint=f"set page_size to at most {MAX_PAGE_SIZE} in the connections file",
+            )
+        if not 1 <= settings.max_concurrent_requests <= MAX_CONCURRENT_REQUESTS:
+            raise self._config_error(
+                f"max_concurrent_requests must be between 1 and {MAX_CONCURRENT_REQUESTS}",
+                hint="more pages in flight only wait on the build's rate limit; set "
+                f"max_concurrent_requests to at most {MAX_CONCURRENT_REQUESTS}",
             )
         self._build_url = build_url(settings.build_url)
         # Simpro's limit is per build: every company and connection on it shares it.
@@ -163,7 +171,9 @@ class SimproConnector:
     def _pages(
         self, stream: Stream, path: str, params: dict[str, str], page_size: int
     ) -> Iterator[Page]:
-        paginator = PageCountPaginator(page_size=page_size, max_workers=CONCURRENT_PAGES)
+        paginator = PageCountPaginator(
+            page_size=page_size, max_workers=self._settings.max_concurrent_requests
+        )
         company = self._resolved_company_id()
         try:
             yield from paginator.pages(

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks import latency
 from benchmarks.dataset import PAGE_SIZE, Dataset, ensure_dataset
 from benchmarks.measure import page_server, run_child
 from benchmarks.results import NOTES_MARKER, write_results
@@ -20,7 +21,11 @@ from tests.conftest import ZOHO_CLIENT
 SIZE = {"customers": 20, "invoices": 300, "payments": 300}
 
 
-def test_a_tiny_run_measures_every_client_on_the_same_data(tmp_path: Path) -> None:
+def test_a_tiny_run_measures_every_client_on_the_same_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One source of each paging kind: with 100 ms a response every source adds seconds.
+    monkeypatch.setattr(latency, "SOURCES", ("simpro", "zoho_books"))
     results_path = tmp_path / "RESULTS.md"
     results_path.write_text(f"old figures\n{NOTES_MARKER}\nWhy a target is missed.\n")
     results = run(
@@ -56,11 +61,19 @@ def test_a_tiny_run_measures_every_client_on_the_same_data(tmp_path: Path) -> No
         "/oauth/v2/token": 1,
     }
     assert results["incremental"]["result"]["renormalize"] == {}
-    latency = results["latency"]
-    assert latency["sequential"]["result"]["records"] == sum(latency["dataset"]["records"].values())
+    sources = results["latency"]["sources"]
+    assert set(sources) == {"simpro", "zoho_books"}
+    for source, runs in sources.items():
+        listed = runs["sequential"]["result"]["records"]
+        assert listed > 0, source
+        assert [run["result"]["records"] for run in runs["ledgersync"]] == [listed] * len(
+            runs["ledgersync"]
+        ), source
+        assert "at_limit" not in runs  # a rate-limit measurement: skipped with that part
 
     text = results_path.read_text()
     assert "## Targets" in text and "old figures" not in text
+    assert "## With a 100 ms round trip" in text
     assert text.endswith(f"{NOTES_MARKER}\nWhy a target is missed.\n")
     write_results(results, results_path)  # a second run keeps the notes too
     assert results_path.read_text().endswith("Why a target is missed.\n")
@@ -118,3 +131,27 @@ def test_dlt_merges_every_record(tmp_path: Path) -> None:
         )
     assert child.result["records"] == dataset.list_records
     assert child.result["disposition"] == "merge"
+
+
+def test_latency_figures_come_from_what_the_sandbox_saw() -> None:
+    # Three requests arrive within 100 ms of one another: at least three were in flight at once.
+    assert latency.peak_in_flight([0.0, 0.05, 0.08, 0.2, 0.5], 0.1) == 3
+    streams = {"lists": {"pages": 17}, "one": {"pages": 1}}
+    assert latency.latency_floor(streams, 8, 0.1) == pytest.approx((1 + 2 + 1) * 0.1)
+    assert latency.latency_floor(streams, None, 0.1) == pytest.approx(18 * 0.1)
+    # Simpro's 10 a second: 21 requests need at least 2 s; they took 2.5 s, none refused.
+    arrivals = [[i * 0.125, 200] for i in range(21)] + [[1.0, 429]]
+    figures = {
+        "sources": {
+            "simpro": {
+                "at_limit": {
+                    "server": {"requests": arrivals},
+                    "result": {"records": 5_000, "seconds": 2.5},
+                }
+            }
+        }
+    }
+    [row] = latency.at_limit_rows(figures)
+    assert (row.requests, row.throttled) == (21, 1)
+    assert row.efficiency == pytest.approx(2.0 / 2.5)
+    assert row.rate == 2_000 and row.ceiling == 2_500 and not row.scaled

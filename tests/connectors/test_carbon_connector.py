@@ -4,10 +4,12 @@ the key, incremental PostgREST filters, re-reads by id, key listings, errors and
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from connectors.carbon import settings
@@ -234,3 +236,58 @@ def test_timestamps_and_settings(start, connect) -> None:
     with pytest.raises(ConfigurationError, match="page_size must be at least 1"):
         CarbonConnector(CarbonSettings(connection_id="x", api_key="crbn_x", page_size=0))
     assert "crbn_" not in repr(CarbonSettings(connection_id="x", api_key="crbn_secret"))
+
+
+@pytest.mark.parametrize("in_flight", [0, 17])
+def test_pages_in_flight_are_checked(in_flight: int) -> None:
+    with pytest.raises(ConfigurationError, match="max_concurrent_requests must be between 1 and"):
+        CarbonConnector(
+            CarbonSettings(connection_id="x", api_key="crbn_x", max_concurrent_requests=in_flight)
+        )
+
+
+@pytest.mark.parametrize("in_flight", [None, 3])
+def test_max_concurrent_requests_pages_are_in_flight_at_once(in_flight: int | None) -> None:
+    """After the first page, each page waits at a barrier until `expected` requests are being
+    served together: fewer in flight would break the barrier and fail the listing; the peak shows
+    that no more were."""
+    expected = in_flight or settings.CONCURRENT_REQUESTS
+    total = 1 + 2 * expected
+    barrier = threading.Barrier(expected, timeout=10)
+    lock = threading.Lock()
+    serving = [0]
+    peak = [0]
+
+    def api(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        with lock:
+            serving[0] += 1
+            peak[0] = max(peak[0], serving[0])
+        try:
+            if offset > 0:
+                barrier.wait()
+            return httpx.Response(
+                200, json=[{"id": offset}], headers={"Content-Range": f"{offset}-{offset}/{total}"}
+            )
+        finally:
+            with lock:
+                serving[0] -= 1
+
+    chosen = {} if in_flight is None else {"max_concurrent_requests": in_flight}
+    connector = CarbonConnector(
+        CarbonSettings(
+            connection_id="cedar",
+            api_key="crbn_in_flight",
+            api_url="https://carbon.test",
+            page_size=1,
+            requests_per_minute=100_000,
+            **chosen,
+        ),
+        transport=httpx.MockTransport(api),
+    )
+    try:
+        got = read(connector, settings.PAYMENT_TERMS)
+    finally:
+        connector.close()
+    assert [r["id"] for r in got] == list(range(total))
+    assert peak[0] == expected

@@ -14,7 +14,7 @@ from connectors.errors import ApiError, AuthenticationError, ConfigurationError
 from connectors.pagination import Page
 from connectors.ratelimit import shared_rate_limiter
 from connectors.simpro.connector import SimproConnector, SimproSettings
-from connectors.simpro.settings import COLLECTIONS, STREAMS
+from connectors.simpro.settings import COLLECTIONS, CONCURRENT_REQUESTS, STREAMS
 from sandbox.faults import FaultConfig
 from sandbox.server import SandboxServer
 from sandbox.simpro.app import SimproApp
@@ -210,6 +210,58 @@ def test_credentials_and_page_size_are_checked(connect: Connect) -> None:
         connect(url, api_key=None)
     with pytest.raises(ConfigurationError, match="page_size must be between 1 and 250"):
         connect(url, page_size=251)
+
+
+@pytest.mark.parametrize("in_flight", [0, 17])
+def test_pages_in_flight_are_checked(connect: Connect, in_flight: int) -> None:
+    with pytest.raises(ConfigurationError, match="max_concurrent_requests must be between 1 and"):
+        connect("https://settings.simprosuite.com", max_concurrent_requests=in_flight)
+
+
+@pytest.mark.parametrize("in_flight", [None, 3])
+def test_max_concurrent_requests_pages_are_in_flight_at_once(in_flight: int | None) -> None:
+    """After page 1, each page waits at a barrier until `expected` requests are being served
+    together: fewer in flight would break the barrier and fail the listing; the peak shows that
+    no more were."""
+    expected = in_flight or CONCURRENT_REQUESTS
+    pages = 1 + 2 * expected
+    barrier = threading.Barrier(expected, timeout=10)
+    lock = threading.Lock()
+    serving = [0]
+    peak = [0]
+
+    def api(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        with lock:
+            serving[0] += 1
+            peak[0] = max(peak[0], serving[0])
+        try:
+            if page > 1:
+                barrier.wait()
+            return httpx.Response(200, json=[{"ID": page}], headers={"Result-Pages": str(pages)})
+        finally:
+            with lock:
+                serving[0] -= 1
+
+    chosen = {} if in_flight is None else {"max_concurrent_requests": in_flight}
+    connector = SimproConnector(
+        SimproSettings(
+            connection_id="summit",
+            build_url="https://in-flight.simprosuite.com",
+            company_id=0,
+            api_key=SIMPRO_API_KEY,
+            page_size=1,
+            requests_per_second=TEST_REQUESTS_PER_SECOND,
+            **chosen,
+        ),
+        transport=httpx.MockTransport(api),
+    )
+    try:
+        got = records(connector.extract(STREAM["customer_invoices"], since=None))
+    finally:
+        connector.close()
+    assert [r["ID"] for r in got] == list(range(1, pages + 1))
+    assert peak[0] == expected
 
 
 def test_two_companies_on_one_build_share_ten_requests_a_second(
