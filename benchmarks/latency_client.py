@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.ledgersync_client import DetailSample, PhaseClock
+from benchmarks.ledgersync_client import DetailSample, PhaseClock, stream_figures
 from benchmarks.sourceserver import AT_LIMIT, SOURCES, UNLIMITED
 from connectors.business_central.connector import (
     BusinessCentralConnector,
@@ -125,16 +125,7 @@ def run(connector: Connector, work: Path) -> dict[str, Any]:
         "pages": sum(o.pages for o in listed),
         "requests": sum(o.requests for o in outcomes),
         "seconds": seconds,
-        "streams": {
-            o.stream: {
-                "records": o.records,
-                "pages": o.pages,
-                "requests": o.requests,
-                "seconds": o.seconds,
-                "phases_s": dict(clock.seconds[o.stream]),
-            }
-            for o in listed
-        },
+        "streams": stream_figures(listed, clock),
     }
 
 

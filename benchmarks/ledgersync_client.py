@@ -36,7 +36,7 @@ from connectors.zoho_books.connector import ZohoBooksConnector, ZohoBooksSetting
 from models.landing import LandingZone
 from models.reports import install_report_macros
 from models.warehouse import Warehouse
-from pipelines.sync import normalize, sync_connection
+from pipelines.sync import StreamOutcome, normalize, sync_connection
 
 CONNECTION = "bench"
 UNLIMITED_PER_MINUTE = 10_000_000
@@ -60,6 +60,20 @@ class PhaseClock:
             stream, phase = self._current
             self.seconds[stream][phase] += time.perf_counter() - self._since
             self._current = None
+
+
+def stream_figures(outcomes: Sequence[StreamOutcome], clock: PhaseClock) -> dict[str, Any]:
+    """Per stream: records, pages, requests, seconds, and the seconds of each phase."""
+    return {
+        o.stream: {
+            "records": o.records,
+            "pages": o.pages,
+            "requests": o.requests,
+            "seconds": o.seconds,
+            "phases_s": dict(clock.seconds[o.stream]),
+        }
+        for o in outcomes
+    }
 
 
 class DetailSample:
@@ -141,16 +155,7 @@ def run(url: str, dataset: Dataset, work: Path, details: int | None) -> dict[str
         install_report_macros(conn)
         reports = timed_reports(conn, date.fromisoformat(dataset.as_of))
     return {
-        "streams": {
-            o.stream: {
-                "records": o.records,
-                "pages": o.pages,
-                "requests": o.requests,
-                "seconds": o.seconds,
-                "phases_s": dict(clock.seconds[o.stream]),
-            }
-            for o in outcomes
-        },
+        "streams": stream_figures(outcomes, clock),
         "sync_s": synced - started,
         "normalize_s": normalize_s,
         "reconcile_s": sum(r["seconds"] for r in reports.values()),

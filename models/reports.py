@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from importlib import resources
 from typing import Literal
 
@@ -180,6 +181,7 @@ def snapshot_aging(
     return int(rows)
 
 
+@cache
 def _sql(name: str) -> str:
     return resources.files("models.sql").joinpath(f"{name}.sql").read_text()
 
