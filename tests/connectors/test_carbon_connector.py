@@ -4,7 +4,6 @@ the key, incremental PostgREST filters, re-reads by id, key listings, errors and
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from sandbox.carbon.app import CarbonApp, start_carbon_sandbox
 from sandbox.carbon.config import CarbonConfig
 from sandbox.faults import FaultConfig
 from sandbox.server import SandboxServer
+from tests.connectors.conftest import InFlightProbe
 
 COMPANY = "cedar-works"
 SIZE = {"customers": 12, "invoices": 60, "payments": 50}
@@ -253,26 +253,14 @@ def test_max_concurrent_requests_pages_are_in_flight_at_once(in_flight: int | No
     that no more were."""
     expected = in_flight or settings.CONCURRENT_REQUESTS
     total = 1 + 2 * expected
-    barrier = threading.Barrier(expected, timeout=10)
-    lock = threading.Lock()
-    serving = [0]
-    peak = [0]
 
-    def api(request: httpx.Request) -> httpx.Response:
+    def page(request: httpx.Request) -> httpx.Response:
         offset = int(request.url.params["offset"])
-        with lock:
-            serving[0] += 1
-            peak[0] = max(peak[0], serving[0])
-        try:
-            if offset > 0:
-                barrier.wait()
-            return httpx.Response(
-                200, json=[{"id": offset}], headers={"Content-Range": f"{offset}-{offset}/{total}"}
-            )
-        finally:
-            with lock:
-                serving[0] -= 1
+        return httpx.Response(
+            200, json=[{"id": offset}], headers={"Content-Range": f"{offset}-{offset}/{total}"}
+        )
 
+    probe = InFlightProbe(expected, page)
     chosen = {} if in_flight is None else {"max_concurrent_requests": in_flight}
     connector = CarbonConnector(
         CarbonSettings(
@@ -283,11 +271,11 @@ def test_max_concurrent_requests_pages_are_in_flight_at_once(in_flight: int | No
             requests_per_minute=100_000,
             **chosen,
         ),
-        transport=httpx.MockTransport(api),
+        transport=httpx.MockTransport(probe),
     )
     try:
         got = read(connector, settings.PAYMENT_TERMS)
     finally:
         connector.close()
     assert [r["id"] for r in got] == list(range(total))
-    assert peak[0] == expected
+    assert probe.peak == expected

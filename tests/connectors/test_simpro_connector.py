@@ -20,6 +20,7 @@ from sandbox.server import SandboxServer
 from sandbox.simpro.app import SimproApp
 from sandbox.simpro.ids import ledger_id
 from tests.conftest import SIMPRO_API_KEY, SIMPRO_CLIENT, TEST_REQUESTS_PER_SECOND
+from tests.connectors.conftest import InFlightProbe
 
 STREAM = {stream.name: stream for stream in STREAMS}
 SMALL = {"customers": 6, "invoices": 30, "payments": 20}
@@ -225,24 +226,12 @@ def test_max_concurrent_requests_pages_are_in_flight_at_once(in_flight: int | No
     no more were."""
     expected = in_flight or CONCURRENT_REQUESTS
     pages = 1 + 2 * expected
-    barrier = threading.Barrier(expected, timeout=10)
-    lock = threading.Lock()
-    serving = [0]
-    peak = [0]
 
-    def api(request: httpx.Request) -> httpx.Response:
-        page = int(request.url.params["page"])
-        with lock:
-            serving[0] += 1
-            peak[0] = max(peak[0], serving[0])
-        try:
-            if page > 1:
-                barrier.wait()
-            return httpx.Response(200, json=[{"ID": page}], headers={"Result-Pages": str(pages)})
-        finally:
-            with lock:
-                serving[0] -= 1
+    def page(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        return httpx.Response(200, json=[{"ID": number}], headers={"Result-Pages": str(pages)})
 
+    probe = InFlightProbe(expected, page)
     chosen = {} if in_flight is None else {"max_concurrent_requests": in_flight}
     connector = SimproConnector(
         SimproSettings(
@@ -254,14 +243,14 @@ def test_max_concurrent_requests_pages_are_in_flight_at_once(in_flight: int | No
             requests_per_second=TEST_REQUESTS_PER_SECOND,
             **chosen,
         ),
-        transport=httpx.MockTransport(api),
+        transport=httpx.MockTransport(probe),
     )
     try:
         got = records(connector.extract(STREAM["customer_invoices"], since=None))
     finally:
         connector.close()
     assert [r["ID"] for r in got] == list(range(1, pages + 1))
-    assert peak[0] == expected
+    assert probe.peak == expected
 
 
 def test_two_companies_on_one_build_share_ten_requests_a_second(
