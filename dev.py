@@ -2,10 +2,11 @@
 """Set up a virtual environment (once) and run the demo or the tests in it.
 
     python3 dev.py demo     # sync the embedded sandboxes end to end, print the balances
-    python3 dev.py test     # the test suite (what CI runs)
+    python3 dev.py test     # ruff, mypy --strict, then the test suite: what CI runs
 
-Anything after the command is passed on (`python3 dev.py test -k zoho -x`). The environment in
-.venv is reinstalled whenever pyproject.toml changes. Needs only Python 3.11+.
+Anything after the command is passed on to the demo or to pytest (`python3 dev.py test -k zoho -x`;
+with arguments, `test` skips the lint and type gates and runs just that selection). The
+environment in .venv is reinstalled whenever pyproject.toml changes. Needs only Python 3.11+.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ STAMP = VENV / ".pyproject-sha256"
 COMMANDS = {
     "demo": [str(BIN / "ledgersync"), "demo"],
     "test": [str(BIN / "python"), "-m", "pytest"],
+}
+# Run before the whole suite (not before a selection): each must pass for `test` to pass.
+GATES = {
+    "test": [
+        [str(BIN / "ruff"), "check", "."],
+        [str(BIN / "ruff"), "format", "--check", "."],
+        [str(BIN / "mypy")],
+    ],
 }
 
 
@@ -47,8 +56,12 @@ def main() -> int:
         print(__doc__)
         return 2
     ensure_environment()
-    command = [*COMMANDS[sys.argv[1]], *sys.argv[2:]]
-    return subprocess.run(command, cwd=ROOT).returncode
+    name, extra = sys.argv[1], sys.argv[2:]
+    for gate in [] if extra else GATES.get(name, []):
+        print("$", Path(gate[0]).name, *gate[1:], flush=True)
+        if returncode := subprocess.run(gate, cwd=ROOT).returncode:
+            return returncode
+    return subprocess.run([*COMMANDS[name], *extra], cwd=ROOT).returncode
 
 
 if __name__ == "__main__":

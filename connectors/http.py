@@ -384,7 +384,7 @@ class ApiClient:
         )
 
     def _transport_error(
-        self, request: httpx.Request, exc: httpx.TransportError, stream: str | None
+        self, request: httpx.Request, exc: httpx.RequestError, stream: str | None
     ) -> TransportError:
         return TransportError(
             self._redactor()(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import duckdb
 
 from models.mapping import Check, Field, Mapping
+from models.queries import scalar
 
 __all__ = ["NormalizeResult", "normalize_connection", "select_sql"]
 
@@ -159,17 +160,19 @@ def _rebuild_table(
     conn.execute(f"DELETE FROM {table} WHERE connection_id = $connection_id", params)
     columns = [c.name for c in mapping.table.columns]
     selected = ", ".join("$source" if name == "source" else name for name in columns)
-    (loaded,) = conn.execute(
+    loaded = scalar(
+        conn,
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selected} FROM mapped "
         "WHERE reason IS NULL",
         {"source": source},
-    ).fetchone()
+    )
     # A bad record the source has since deleted is no longer waiting for a fix.
-    (rejected,) = conn.execute(
+    rejected = scalar(
+        conn,
         "INSERT INTO quarantine_now SELECT $stream, record_id, reason, p FROM mapped "
         "WHERE reason IS NOT NULL AND vanished_at IS NULL",
         {"stream": mapping.stream},
-    ).fetchone()
+    )
     return NormalizeResult(mapping.table.name, int(loaded), int(rejected))
 
 

@@ -30,6 +30,7 @@ from datetime import datetime
 import duckdb
 
 from models.landing import LandedBatch
+from models.queries import scalar
 
 __all__ = [
     "LoadResult",
@@ -120,11 +121,12 @@ def last_complete_listing(
     conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str
 ) -> datetime | None:
     """When a complete listing (of records or of ids) of the stream was last loaded."""
-    (loaded_at,) = conn.execute(
+    loaded_at: datetime | None = scalar(
+        conn,
         "SELECT max(loaded_at) FROM sync.batches "
         "WHERE connection_id = ? AND stream = ? AND full_refresh",
         [connection_id, stream],
-    ).fetchone()
+    )
     return loaded_at
 
 
@@ -179,7 +181,10 @@ def _load_in_transaction(
         [batch.batch_id],
     ).fetchone()
     if done:
-        return LoadResult(batch.batch_id, *done, already_loaded=True)
+        records, inserted, updated, rejected, vanished = done
+        return LoadResult(
+            batch.batch_id, records, inserted, updated, rejected, vanished, already_loaded=True
+        )
 
     conn.execute(
         "CREATE OR REPLACE TEMP TABLE incoming "
@@ -191,7 +196,7 @@ def _load_in_transaction(
         conn.execute(
             """
             INSERT INTO incoming
-            SELECT rec ->> $id_path, rec, md5(rec::VARCHAR),
+            SELECT (rec ->> $id_path), rec, md5(rec::VARCHAR),
                    TRY_CAST(rec ->> $cursor_path AS TIMESTAMPTZ)
             FROM (
                 SELECT unnest(CAST(json_extract(content, $records_path) AS JSON[])) AS rec
@@ -210,10 +215,11 @@ def _load_in_transaction(
         return _load_keys(conn, batch, stream, params)
     rejected = _quarantine_conflicts(conn, params, stream)
     table = stream.table
-    (first_load,) = conn.execute(
+    first_load = scalar(
+        conn,
         f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE connection_id = ?)",
         [batch.connection_id],
-    ).fetchone()
+    )
     if first_load:
         inserted = _insert_first_load(conn, batch, stream, params)
         if batch.full_refresh:
@@ -237,14 +243,15 @@ def _load_in_transaction(
         "AND stream = $stream AND record_id IN (SELECT record_id FROM batch_rows)",
         params,
     )
-    (updated,) = conn.execute(
+    updated = scalar(
+        conn,
         f"""
         SELECT count(*) FROM batch_rows b JOIN {table} r
           ON r.connection_id = $connection_id AND r.record_id = b.record_id
         WHERE r.payload_md5 <> b.payload_md5
         """,
         {"connection_id": batch.connection_id},
-    ).fetchone()
+    )
     if stream.keep_history:
         conn.execute(
             f"""
@@ -275,7 +282,8 @@ def _load_in_transaction(
         """,
         {"connection_id": batch.connection_id},
     )
-    (inserted_or_changed,) = conn.execute(
+    inserted_or_changed = scalar(
+        conn,
         f"""
         INSERT INTO {table}
         SELECT $connection_id, b.record_id, b.payload, b.payload_md5, $batch_id, now(), now(), NULL
@@ -286,7 +294,7 @@ def _load_in_transaction(
         )
         """,
         {"connection_id": batch.connection_id, "batch_id": batch.batch_id},
-    ).fetchone()
+    )
     vanished = 0
     if batch.full_refresh:
         vanished = _mark_vanished(conn, batch, table)
@@ -316,7 +324,8 @@ def _insert_first_load(
         "AND record_id NOT IN (SELECT record_id FROM conflicts)",
         params,
     )
-    (inserted,) = conn.execute(
+    inserted = scalar(
+        conn,
         f"""
         INSERT INTO {stream.table}
         SELECT $connection_id, record_id, payload, payload_md5, $batch_id, now(), now(), NULL
@@ -333,7 +342,7 @@ def _insert_first_load(
         )
         """,
         {"connection_id": batch.connection_id, "batch_id": batch.batch_id},
-    ).fetchone()
+    )
     return int(inserted)
 
 
@@ -400,14 +409,15 @@ def _record_batch(
 
 def _mark_vanished(conn: duckdb.DuckDBPyConnection, batch: LandedBatch, table: str) -> int:
     """A complete listing proves absence: what it lacks has vanished from the source."""
-    (count,) = conn.execute(
+    count = scalar(
+        conn,
         f"""
         UPDATE {table} SET vanished_at = now()
         WHERE connection_id = $connection_id AND vanished_at IS NULL
           AND record_id NOT IN (SELECT record_id FROM incoming WHERE record_id IS NOT NULL)
         """,
         {"connection_id": batch.connection_id},
-    ).fetchone()
+    )
     return int(count)
 
 
@@ -463,7 +473,7 @@ def _quarantine_conflicts(
         """,
         params,
     )
-    (count,) = conn.execute("SELECT count(*) FROM new_rejects").fetchone()
+    count = scalar(conn, "SELECT count(*) FROM new_rejects")
     return int(count)
 
 

@@ -25,6 +25,7 @@ from typing import Literal
 
 import duckdb
 
+from models.queries import scalar
 from models.report_docs import COLUMN_COMMENTS, TABLE_COMMENTS
 
 __all__ = [
@@ -112,7 +113,7 @@ def materialize_reports(
         install_report_macros(conn)
     params = {"as_of": as_of, **(aging or Aging()).params()}
     # Tables written in parallel, rows in any order: each report's readers order what they read.
-    (ordered,) = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    ordered = scalar(conn, "SELECT current_setting('preserve_insertion_order')")
     conn.execute("SET preserve_insertion_order = false")
     conn.execute("BEGIN TRANSACTION")
     try:
@@ -130,11 +131,12 @@ def materialize_reports(
                 f"CREATE OR REPLACE TEMP MACRO {name}_of_ledgers(as_of, edges, basis) AS TABLE "
                 f"{_sql(name)}"
             )
-            (rows[name],) = conn.execute(
+            rows[name] = scalar(
+                conn,
                 f"CREATE OR REPLACE TABLE reports.{name} AS "
                 f"FROM {name}_of_ledgers($as_of::DATE, $edges, $basis)",
                 params,
-            ).fetchone()
+            )
             _comment(conn, name)
         for table in _INPUTS:
             conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
@@ -173,7 +175,7 @@ def snapshot_aging(
             )
             _comment(conn, AGING_HISTORY)
         conn.execute(f"DELETE FROM {table} WHERE as_of = $as_of", {"as_of": day})
-        (rows,) = conn.execute(f"INSERT INTO {table} {_select('ar_aging')}", params).fetchone()
+        rows = scalar(conn, f"INSERT INTO {table} {_select('ar_aging')}", params)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -8,6 +8,8 @@ timestamps TIMESTAMPTZ in UTC.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 __all__ = [
@@ -31,7 +33,7 @@ UTC_TIMESTAMP = sa.DateTime(timezone=True)
 metadata = sa.MetaData(schema=CANONICAL)
 
 
-def _keys(entity: str) -> list[sa.Column]:
+def _keys(entity: str) -> list[sa.Column[Any]]:
     return [
         sa.Column("connection_id", sa.Text, primary_key=True, comment="The configured account."),
         sa.Column("source", sa.Text, nullable=False, comment="The system: zoho_books, …"),
@@ -39,7 +41,7 @@ def _keys(entity: str) -> list[sa.Column]:
     ]
 
 
-def _lifecycle() -> list[sa.Column]:
+def _lifecycle() -> list[sa.Column[Any]]:
     return [
         sa.Column("updated_at", UTC_TIMESTAMP, comment="Last change in the source (UTC)."),
         sa.Column(

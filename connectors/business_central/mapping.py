@@ -76,18 +76,18 @@ _TOTAL = m.money("totalAmountIncludingTax", non_negative=True)
 _REMAINING = m.money("remainingAmount", required=False)
 
 # Credits and write-offs reach an invoice as posted credit memos linked to it (`invoiceId`).
-_CREDIT_AMOUNT = m.exact_money("payload ->> '$.totalAmountIncludingTax'")
+_CREDIT_AMOUNT = m.exact_money("(payload ->> '$.totalAmountIncludingTax')")
 INVOICE_MAPPING = m.Mapping(
     table=INVOICES,
     stream="sales_invoices",
     relation=(
         "SELECT i.connection_id, i.record_id, i.payload AS p, i.vanished_at, c.credited, "
         "c.bad_credits FROM {sales_invoices} i LEFT JOIN ("
-        "SELECT connection_id, payload ->> '$.invoiceId' AS invoice_id, "
+        "SELECT connection_id, (payload ->> '$.invoiceId') AS invoice_id, "
         f"sum({_CREDIT_AMOUNT}) AS credited, "
         f"count(*) FILTER (WHERE {_CREDIT_AMOUNT} IS NULL) AS bad_credits "
         "FROM {sales_credit_memos} "
-        "WHERE vanished_at IS NULL AND payload ->> '$.status' IN ('Open', 'Paid') "
+        "WHERE vanished_at IS NULL AND (payload ->> '$.status') IN ('Open', 'Paid') "
         "GROUP BY ALL) c ON c.connection_id = i.connection_id AND c.invoice_id = i.record_id"
     ),
     fields={
@@ -135,7 +135,7 @@ WITH lines AS (
            {_LINE_MODIFIED.value} AS modified,
            nullif(nullif(trim(p ->> '$.appliesToInvoiceId'), ''), '{EMPTY_GUID}') AS invoice_id,
            coalesce(nullif(trim(p ->> '$.documentNumber'), ''), record_id) AS payment_id,
-           p ->> '$.journalId' AS journal_id,
+           (p ->> '$.journalId') AS journal_id,
            TRY_CAST(p ->> '$.lineNumber' AS BIGINT) AS line_number
     FROM (SELECT *, payload AS p FROM {{customer_payments}})
 ),
@@ -200,7 +200,7 @@ SELECT l.connection_id, l.payment_id AS record_id,
            min(i.payload ->> '$.currencyCode'), min(c.payload ->> '$.currencyCode'))) AS x,
        sum(abs(l.amount)) AS amount,
        count(*) FILTER (WHERE l.bad_amount) AS bad_amounts,
-       count(DISTINCT l.p ->> '$.customerId') AS customers,
+       count(DISTINCT (l.p ->> '$.customerId')) AS customers,
        max(l.modified) AS updated_at,
        count(*) FILTER (WHERE l.modified IS NULL) AS bad_timestamps,
        CASE WHEN bool_and(l.state = 'posted') THEN 'posted' ELSE 'pending' END AS status,
@@ -210,7 +210,7 @@ FROM line_states l
 LEFT JOIN {sales_invoices} i
   ON i.connection_id = l.connection_id AND i.record_id = l.invoice_id
 LEFT JOIN {customers} c
-  ON c.connection_id = l.connection_id AND c.record_id = l.p ->> '$.customerId'
+  ON c.connection_id = l.connection_id AND c.record_id = (l.p ->> '$.customerId')
 GROUP BY l.connection_id, l.payment_id
 """,
     fields={

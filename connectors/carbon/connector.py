@@ -258,7 +258,7 @@ def _postgrest_error_message(response: httpx.Response) -> str | None:
         return None
     if not isinstance(body, dict) or not isinstance(body.get("message"), str):
         return None
-    text = body["message"]
+    text: str = body["message"]
     if body.get("code"):
         text += f" [code {body['code']}]"
     if body.get("details"):

@@ -59,7 +59,7 @@ CUSTOMER_MAPPING = m.Mapping(
         "LEFT JOIN {customer_payment} s ON s.connection_id = c.connection_id "
         "AND s.record_id = c.record_id AND s.vanished_at IS NULL "
         "LEFT JOIN {payment_term} t ON t.connection_id = c.connection_id "
-        "AND t.record_id = s.payload ->> '$.paymentTermId' AND t.vanished_at IS NULL"
+        "AND t.record_id = (s.payload ->> '$.paymentTermId') AND t.vanished_at IS NULL"
     ),
     fields={
         "customer_id": m.text("id", required=True),
@@ -94,7 +94,7 @@ INVOICE_STATUSES = {
 
 # Per invoice, what Posted credit memos and Posted settlements take off besides money applied.
 _APPLIED, _DISCOUNT, _WRITE_OFF = (
-    m.exact_money(f"s.payload ->> '$.{name}'")
+    m.exact_money(f"(s.payload ->> '$.{name}')")
     for name in ("appliedAmount", "discountAmount", "writeOffAmount")
 )
 _UNREADABLE = " OR ".join(
@@ -106,18 +106,18 @@ _UNREADABLE = " OR ".join(
     )
 )
 _ADJUSTMENTS = (
-    "SELECT s.connection_id, s.payload ->> '$.targetSalesInvoiceId' AS invoice_id, "
-    "sum(CASE WHEN s.payload ->> '$.memoId' IS NOT NULL "
+    "SELECT s.connection_id, (s.payload ->> '$.targetSalesInvoiceId') AS invoice_id, "
+    "sum(CASE WHEN (s.payload ->> '$.memoId') IS NOT NULL "
     f"THEN coalesce({_APPLIED}, 0) ELSE 0 END + coalesce({_DISCOUNT}, 0)) AS credits, "
     f"sum(coalesce({_WRITE_OFF}, 0)) AS write_offs, "
     f"count(*) FILTER (WHERE {_UNREADABLE}) AS unreadable "
     "FROM {invoice_settlement} s "
     "LEFT JOIN {payment} pay ON pay.connection_id = s.connection_id "
-    "AND pay.record_id = s.payload ->> '$.paymentId' AND pay.vanished_at IS NULL "
+    "AND pay.record_id = (s.payload ->> '$.paymentId') AND pay.vanished_at IS NULL "
     "LEFT JOIN {memo} mem ON mem.connection_id = s.connection_id "
-    "AND mem.record_id = s.payload ->> '$.memoId' AND mem.vanished_at IS NULL "
+    "AND mem.record_id = (s.payload ->> '$.memoId') AND mem.vanished_at IS NULL "
     "WHERE s.vanished_at IS NULL "
-    "AND coalesce(pay.payload ->> '$.status', mem.payload ->> '$.status') = 'Posted' "
+    "AND coalesce(pay.payload ->> '$.status', (mem.payload ->> '$.status')) = 'Posted' "
     "GROUP BY ALL"
 )
 
@@ -183,7 +183,7 @@ APPLICATION_MAPPING = m.Mapping(
     stream="invoice_settlement",
     relation=(
         "SELECT connection_id, record_id, payload AS p, vanished_at FROM {invoice_settlement} "
-        "WHERE payload ->> '$.paymentId' IS NOT NULL AND vanished_at IS NULL"
+        "WHERE (payload ->> '$.paymentId') IS NOT NULL AND vanished_at IS NULL"
     ),
     fields={
         "application_id": m.sql("record_id"),

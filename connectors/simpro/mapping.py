@@ -26,11 +26,11 @@ from .settings import TIMESTAMP_FORMATS
 
 def _currency_of(json: str) -> str:
     """`{"Currency": code}` from a currency given as a code or as an object `{ID, Name}`."""
-    return f"json_object('Currency', coalesce({json} ->> '$.ID', {json} ->> '$'))"
+    return f"json_object('Currency', coalesce({json} ->> '$.ID', ({json} ->> '$')))"
 
 
 def _decimal(json: str, path: str) -> str:
-    return m.exact_money(f"{json} ->> '{path}'")
+    return m.exact_money(f"({json} ->> '{path}')")
 
 
 _CUSTOMER_CURRENCY = _currency_of("(p -> '$.Profile.Currency')")
@@ -84,9 +84,9 @@ INVOICE_MAPPING = m.Mapping(
         "coalesce(n.credited, 0::DECIMAL(18,4)) AS credited, coalesce(n.voided, false) AS voided, "
         "coalesce(n.unreadable, 0) AS unreadable_notes "
         "FROM {customer_invoices} i LEFT JOIN ("
-        "SELECT connection_id, payload ->> '$.InvoiceNo' AS invoice_no, "
+        "SELECT connection_id, (payload ->> '$.InvoiceNo') AS invoice_no, "
         f"sum({_decimal('payload', '$.Total.IncTax')}) "
-        "FILTER (WHERE payload ->> '$.Type' <> 'Void') AS credited, "
+        "FILTER (WHERE (payload ->> '$.Type') <> 'Void') AS credited, "
         "bool_or(payload ->> '$.Type' = 'Void') AS voided, "
         f"count(*) FILTER (WHERE {_decimal('payload', '$.Total.IncTax')} IS NULL) AS unreadable "
         "FROM {credit_notes} "
@@ -99,11 +99,11 @@ INVOICE_MAPPING = m.Mapping(
         "customer_id": m.text("Customer.ID", required=True),
         "status": m.sql(
             f"CASE WHEN {_DRAFT} THEN 'draft' WHEN voided THEN 'void' "
-            "WHEN p ->> '$.IsCredit' = 'true' THEN 'credit_note' "
-            "WHEN p ->> '$.IsPaid' = 'true' THEN 'paid' "
+            "WHEN (p ->> '$.IsCredit') = 'true' THEN 'credit_note' "
+            "WHEN (p ->> '$.IsPaid') = 'true' THEN 'paid' "
             f"WHEN {_PAID.value} > 0 THEN 'partially_paid' ELSE 'open' END",
             m.Check(
-                "p ->> '$.Stage' NOT IN ('Approved', 'Pending')",
+                "(p ->> '$.Stage') NOT IN ('Approved', 'Pending')",
                 "'Stage is not known: ' || (p ->> '$.Stage')",
             ),
         ),
@@ -158,9 +158,9 @@ PAYMENT_MAPPING = m.Mapping(
         "payment_id": m.text("ID", required=True),
         "payment_number": m.text("ID"),
         "customer_id": m.sql(
-            "first_invoice ->> '$.Customer.ID'",
+            "(first_invoice ->> '$.Customer.ID')",
             m.Check(
-                "first_invoice ->> '$.Customer.ID' IS NULL",
+                "(first_invoice ->> '$.Customer.ID') IS NULL",
                 "'no invoice line names the customer (Invoices[].Invoice.Customer.ID)'",
             ),
         ),
@@ -184,12 +184,12 @@ PAYMENT_MAPPING = m.Mapping(
         "method": m.text("Payment.PaymentMethod.Name"),
         "reference": m.text("Payment.CheckNo"),
         "status": m.sql(
-            "CASE WHEN p ->> '$.Payment.Status' IS NULL THEN 'posted' "
+            "CASE WHEN (p ->> '$.Payment.Status') IS NULL THEN 'posted' "
             "ELSE (CASE lower(p ->> '$.Payment.Status') "
             + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _STATUSES.items())
             + " END) END",
             m.Check(
-                "p ->> '$.Payment.Status' IS NOT NULL AND lower(p ->> '$.Payment.Status') "
+                "(p ->> '$.Payment.Status') IS NOT NULL AND lower(p ->> '$.Payment.Status') "
                 f"NOT IN ({', '.join(repr(k) for k in _STATUSES)})",
                 "'Payment.Status is not known: ' || (p ->> '$.Payment.Status')",
             ),

@@ -160,7 +160,7 @@ class ZohoBooksConnector:
         number = 0
         for start in range(0, len(payment_ids), DETAILS_PER_LANDED_PAGE):
             bodies: list[bytes] = []
-            records: list[dict] = []
+            records: list[dict[str, object]] = []
             for payment_id in payment_ids[start : start + DETAILS_PER_LANDED_PAGE]:
                 try:
                     body, response = self._client.get_json(

@@ -20,7 +20,7 @@ CUSTOMER_MAPPING = m.Mapping(
         "customer_number": m.text("contact_number"),
         "name": m.first_text("company_name", "contact_name", required=True),
         "kind": m.sql(
-            "CASE p ->> '$.customer_sub_type' WHEN 'individual' THEN 'person' ELSE 'company' END"
+            "CASE (p ->> '$.customer_sub_type') WHEN 'individual' THEN 'person' ELSE 'company' END"
         ),
         "email": m.text("email"),
         "phone": m.text("phone"),
@@ -104,7 +104,7 @@ APPLICATION_MAPPING = m.Mapping(
     stream="customerpayment_details",
     relation=(
         "SELECT connection_id, record_id || ':' || coalesce(p ->> '$.invoice_payment_id', "
-        "p ->> '$.invoice_id') AS record_id, p, parent, vanished_at FROM ("
+        "(p ->> '$.invoice_id')) AS record_id, p, parent, vanished_at FROM ("
         "SELECT connection_id, record_id, payload AS parent, vanished_at, "
         "unnest(CAST(json_extract(payload, '$.invoices') AS JSON[])) AS p "
         "FROM {customerpayment_details})"

@@ -51,7 +51,8 @@ def _invoice(number: int, total: str = "10.00", modified: str = "2026-10-01T10:0
 def _rows(warehouse: Warehouse) -> dict[str, tuple[str, bool]]:
     with warehouse.connect(read_only=True) as conn:
         rows = conn.execute(
-            f"SELECT record_id, payload ->> '$.total', vanished_at IS NOT NULL FROM {STREAM.table}"
+            f"SELECT record_id, (payload ->> '$.total'), vanished_at IS NOT NULL "
+            f"FROM {STREAM.table}"
         ).fetchall()
     return {record_id: (total, vanished) for record_id, total, vanished in rows}
 

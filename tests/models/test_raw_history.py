@@ -31,7 +31,7 @@ def test_superseded_versions_are_kept_with_the_interval_they_were_current(tmp_pa
 
     with warehouse.connect(read_only=True) as conn:
         history = conn.execute(
-            f"SELECT record_id, payload ->> '$.remaining', valid_from, valid_to "
+            f"SELECT record_id, (payload ->> '$.remaining'), valid_from, valid_to "
             f"FROM {KEPT.history_table} ORDER BY valid_from"
         ).fetchall()
         (current_from,) = conn.execute(
