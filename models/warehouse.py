@@ -1,14 +1,12 @@
 """The DuckDB warehouse: connections, schemas and DDL.
 
 DuckDB allows one writing process at a time and Dagster runs steps in parallel processes, so
-`Warehouse.connect()` waits (with backoff) for the file lock instead of failing at once, and every
-write in ledgersync is one short transaction.
+`Warehouse.connect()` waits (with backoff, saying for whom: `models.lock_wait`) for the file lock
+instead of failing at once, and every write in ledgersync is one short transaction.
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +15,7 @@ import duckdb
 import sqlalchemy as sa
 from duckdb_engine import Dialect
 
+from models.lock_wait import WaitListener, WarehouseBusyError, connect_when_free
 from models.schema import CANONICAL, CANONICAL_TABLES, REJECTED_RECORDS
 
 __all__ = ["BULK_MEMORY_LIMIT", "Warehouse", "WarehouseBusyError", "table_ddl"]
@@ -65,14 +64,20 @@ _SYNC_DDL = (
 BULK_MEMORY_LIMIT = "320MB"
 
 
-class WarehouseBusyError(RuntimeError):
-    """Another process held the DuckDB file for longer than we were willing to wait."""
-
-
 class Warehouse:
-    def __init__(self, path: Path | str, *, lock_timeout_s: float = 600.0) -> None:
+    """The warehouse file. `lock_timeout_s` is how long a connection waits for another process
+    to release it; `on_wait` hears about the wait while it lasts."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        lock_timeout_s: float = 600.0,
+        on_wait: WaitListener | None = None,
+    ) -> None:
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
+        self.on_wait = on_wait
 
     @contextmanager
     def connect(
@@ -98,22 +103,12 @@ class Warehouse:
     def _connect_waiting_for_lock(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.05
-        while True:
-            try:
-                return duckdb.connect(str(self.path), read_only=read_only)
-            except duckdb.IOException as error:
-                if "lock" not in str(error).lower():
-                    raise
-                if time.monotonic() >= deadline:
-                    raise WarehouseBusyError(
-                        f"The warehouse {self.path} stayed locked by another process for "
-                        f"{self.lock_timeout_s:.0f}s. Close other writers (a DuckDB CLI or "
-                        "notebook holding it open, another sync) and run again."
-                    ) from error
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 2.0)
+        return connect_when_free(
+            lambda: duckdb.connect(str(self.path), read_only=read_only),
+            path=self.path,
+            limit_s=self.lock_timeout_s,
+            on_wait=self.on_wait,
+        )
 
     def ensure_schema(self) -> None:
         """Create what is missing; recreate canonical tables whose columns changed.

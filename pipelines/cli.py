@@ -20,7 +20,7 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from connectors.errors import ConnectorError
-from models.warehouse import Warehouse
+from models.warehouse import WarehouseBusyError
 from pipelines import progress, sandboxes
 from pipelines.config import ConfigError, LedgersyncConfig, default_config_path, load_config
 from pipelines.report_output import (
@@ -58,7 +58,9 @@ AsOfOption = Annotated[
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks and Dagster's logs.")]
 
 
-_LOG_LEVEL = "WARNING"
+# Dagster's own console log only with --debug: without it, failures are told in one line each
+# by the command (and waits by `_say`), not under Dagster's tracebacks.
+_LOG_LEVEL = "CRITICAL"
 
 
 class _Failed(Exception):
@@ -68,6 +70,11 @@ class _Failed(Exception):
 def _load(config_path: Path | None) -> tuple[LedgersyncConfig, Path]:
     path = config_path or default_config_path()
     return load_config(path), path
+
+
+def _say(message: str) -> None:
+    """A notice while a command runs (e.g. a wait for the warehouse), on stderr."""
+    errors.print(escape(message), highlight=False, soft_wrap=True)
 
 
 def _as_of(text: str | None) -> date:
@@ -80,13 +87,13 @@ def _as_of(text: str | None) -> date:
 def _run(debug: bool, action: object) -> None:
     """Run a command body with the exit-code contract and tracebacks only under --debug."""
     global _LOG_LEVEL
-    _LOG_LEVEL = "DEBUG" if debug else "WARNING"
+    _LOG_LEVEL = "DEBUG" if debug else "CRITICAL"
     try:
         action()  # type: ignore[operator]
-    except (ConfigError, ConnectorError) as error:
+    except (ConfigError, ConnectorError, WarehouseBusyError) as error:
         if debug:
             raise
-        errors.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
+        errors.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2 if isinstance(error, ConfigError) else 1) from None
     except _Failed:
         raise typer.Exit(1) from None
@@ -101,7 +108,7 @@ def demo(as_of: AsOfOption = None, config: ConfigOption = None, debug: DebugOpti
         report_date = _as_of(as_of)
         _sync_all(project, path, connection_ids=None, full_refresh=False)
         _reports(project, path, report_date)
-        print_balance_summary(console, Warehouse(project.warehouse), report_date)
+        print_balance_summary(console, project.open_warehouse(_say), report_date)
         console.print(
             f"\nWarehouse: [bold]{project.warehouse}[/bold]  (try: duckdb {project.warehouse})"
         )
@@ -180,7 +187,7 @@ def report(
         project, path = _load(config)
         report_date = _as_of(as_of)
         _reports(project, path, report_date)
-        warehouse = Warehouse(project.warehouse)
+        warehouse = project.open_warehouse(_say)
         print_balance_summary(console, warehouse, report_date)
         if output_format is ReportFormat.table:
             print_customer_balances(console, warehouse)
@@ -229,7 +236,7 @@ def sandbox_serve(
 def _sync_all(
     project: LedgersyncConfig, path: Path, *, connection_ids: list[str] | None, full_refresh: bool
 ) -> None:
-    with _progress_bars():
+    with _notices(), _progress_bars():
         outcomes = run_syncs(
             project,
             path,
@@ -272,6 +279,13 @@ def _sync_all(
 
 
 @contextmanager
+def _notices() -> Iterator[None]:
+    """What a run says while it waits (for the warehouse's lock), on stderr as it happens."""
+    with progress.hearing(_say):
+        yield
+
+
+@contextmanager
 def _progress_bars() -> Iterator[None]:
     """Pages and records per stream while syncs run, on a terminal."""
     if not console.is_terminal:
@@ -298,14 +312,18 @@ def _progress_bars() -> Iterator[None]:
 
 
 def _reports(project: LedgersyncConfig, path: Path, as_of: date) -> None:
-    _report_failures([run_reports(project, path, as_of=as_of, log_level=_LOG_LEVEL)])
+    with _notices():
+        outcome = run_reports(project, path, as_of=as_of, log_level=_LOG_LEVEL)
+    _report_failures([outcome])
 
 
 def _report_failures(outcomes: list[RunOutcome]) -> None:
     failed = [o for o in outcomes if not o.success]
     for outcome in failed:
         errors.print(
-            f"[red]{outcome.name} failed:[/red] {escape(outcome.error or '')}", highlight=False
+            f"[red]{outcome.name} failed:[/red] {escape(outcome.error or '')}",
+            highlight=False,
+            soft_wrap=True,  # one line, whole, however long: it is copied into searches
         )
     if failed:
         raise _Failed

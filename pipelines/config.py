@@ -18,6 +18,8 @@ import pydantic
 import yaml
 
 from connectors.zoho_books.settings import DATA_CENTRES
+from models.lock_wait import WaitListener
+from models.warehouse import Warehouse
 
 __all__ = [
     "BusinessCentralConnectionConfig",
@@ -171,6 +173,9 @@ class LedgersyncConfig(pydantic.BaseModel):
 
     warehouse: Path = Path("data/ledgersync.duckdb")
     landing: Path = Path("data/landing")
+    # How long a sync or report waits for another process (an analyst's DuckDB session, another
+    # sync) to let go of the warehouse file, saying so while it waits.
+    warehouse_lock_wait_s: Annotated[float, pydantic.Field(gt=0)] = 600.0
     connections: Sequence[ConnectionConfig] = ()
 
     @pydantic.field_validator("connections")
@@ -197,6 +202,10 @@ class LedgersyncConfig(pydantic.BaseModel):
 
     def of_source(self, source: str) -> list[ConnectionConfig]:
         return [c for c in self.connections if c.source == source]
+
+    def open_warehouse(self, on_wait: WaitListener | None = None) -> Warehouse:
+        """The warehouse, waiting `warehouse_lock_wait_s` for its lock and telling `on_wait`."""
+        return Warehouse(self.warehouse, lock_timeout_s=self.warehouse_lock_wait_s, on_wait=on_wait)
 
 
 def default_config_path() -> Path:

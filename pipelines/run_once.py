@@ -25,7 +25,7 @@ from pathlib import Path
 from connectors.errors import ConnectorError
 from models.landing import ConnectionBusyError, LandingZone
 from models.reports import materialize_reports
-from models.warehouse import Warehouse, WarehouseBusyError
+from models.warehouse import WarehouseBusyError
 from pipelines.config import ConfigError, LedgersyncConfig, load_config
 from pipelines.sources import SOURCES, open_connector
 from pipelines.sync import normalize, sync_connection
@@ -64,7 +64,7 @@ def sync_connections(
     on_phase: PhaseListener = _ignore,
 ) -> list[str]:
     """What each sync job does for its connection; the failed connections' errors."""
-    warehouse = Warehouse(config.warehouse)
+    warehouse = config.open_warehouse(_say)
     landing = LandingZone(config.landing)
     failures = []
     for connection in config.connections:
@@ -92,7 +92,7 @@ def sync_connections(
 
 def rebuild(config: LedgersyncConfig, *, as_of: date, on_phase: PhaseListener = _ignore) -> None:
     """What the report job does: every connection's canonical rows, then every report."""
-    warehouse = Warehouse(config.warehouse)
+    warehouse = config.open_warehouse(_say)
     warehouse.ensure_schema()
     for connection in config.connections:
         on_phase("normalize", connection.id)
@@ -107,6 +107,10 @@ def rebuild(config: LedgersyncConfig, *, as_of: date, on_phase: PhaseListener = 
     with warehouse.connect() as conn:
         on_phase("report", "all")
         materialize_reports(conn, as_of)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _for_connection(on_phase: PhaseListener, connection_id: str) -> PhaseListener:

@@ -4,6 +4,8 @@ landing zone) in temporary directories. Nothing is shared between tests."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,7 +215,8 @@ def make_project(
     monkeypatch.setenv("SIMPRO_CLIENT_ID", SIMPRO_CLIENT.client_id)
     monkeypatch.setenv("SIMPRO_CLIENT_SECRET", SIMPRO_CLIENT.client_secret)
 
-    def make(connections: list[dict], name: str = "project") -> Project:
+    def make(connections: list[dict], name: str = "project", **settings: object) -> Project:
+        """`settings` are the file's other top-level keys (e.g. warehouse_lock_wait_s)."""
         root = tmp_path / name
         root.mkdir()
         path = root / "connections.yaml"
@@ -223,9 +226,41 @@ def make_project(
                     "warehouse": "data/ledgersync.duckdb",
                     "landing": "data/landing",
                     "connections": connections,
+                    **settings,
                 }
             )
         )
         return Project(path)
 
     return make
+
+
+_HOLD_OPEN = """
+import sys, time, duckdb
+conn = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+@pytest.fixture
+def hold_warehouse() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """`hold_warehouse(path, seconds=60)`: another process (like an analyst's DuckDB session)
+    opens the file for writing and keeps it for `seconds`; returned once it holds the lock."""
+    holders: list[subprocess.Popen[str]] = []
+
+    def hold(path: Path, seconds: float = 60.0) -> subprocess.Popen[str]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", _HOLD_OPEN, str(path), str(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        holders.append(holder)
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        return holder
+
+    yield hold
+    for holder in holders:
+        holder.kill()
+        holder.wait()

@@ -60,7 +60,7 @@ def build_canonical_assets(specs: list[SourceSpec]) -> dg.AssetsDefinition:
     def _canonical(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         ledgersync: LedgersyncResource = context.resources.ledgersync
         config = ledgersync.config()
-        warehouse = ledgersync.warehouse()
+        warehouse = ledgersync.warehouse(context.log)
         warehouse.ensure_schema()
         for connection in config.connections:
             spec = SOURCES[connection.source]

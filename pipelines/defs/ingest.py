@@ -65,7 +65,7 @@ def build_ingest_assets(
         with source.connector(connection_id) as connector:
             outcomes = sync_connection(
                 connector,
-                warehouse=ledgersync.warehouse(),
+                warehouse=ledgersync.warehouse(context.log),
                 landing=ledgersync.landing(),
                 full_refresh=full_refresh,
                 lookback=timedelta(minutes=settings.lookback_minutes),

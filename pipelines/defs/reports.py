@@ -118,7 +118,7 @@ def report_assets() -> dg.AssetsDefinition:
     ) -> Iterator[dg.MaterializeResult]:
         as_of, aging = config.as_of_date(), config.aging()
         names = [n for n in REPORTS if report_asset_key(n) in context.selected_asset_keys]
-        with ledgersync.warehouse().connect() as conn:
+        with ledgersync.warehouse(context.log).connect() as conn:
             rows = materialize_reports(conn, as_of, aging, names)
             for name in names:
                 yield dg.MaterializeResult(
@@ -160,7 +160,7 @@ with warnings.catch_warnings():
     ) -> dg.MaterializeResult:
         aging = config.aging()
         days = [date.fromisoformat(key) for key in context.partition_keys]
-        warehouse = ledgersync.warehouse()
+        warehouse = ledgersync.warehouse(context.log)
         rows = 0
         with warehouse.connect() as conn:
             install_report_macros(conn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ import dagster as dg
 from connectors.streams import Connector
 from models.landing import LandingZone
 from models.warehouse import Warehouse
+from pipelines import progress
 from pipelines.config import LedgersyncConfig, load_config
 from pipelines.sources import open_connector
 
@@ -34,8 +36,16 @@ class LedgersyncResource(dg.ConfigurableResource):
     def config(self) -> LedgersyncConfig:
         return load_config(Path(self.config_path))
 
-    def warehouse(self) -> Warehouse:
-        return Warehouse(self.config().warehouse)
+    def warehouse(self, log: logging.Logger | dg.DagsterLogManager | None = None) -> Warehouse:
+        """The warehouse; a wait for its lock is told to the command line's terminal and, given
+        a step's `log`, to the Dagster log."""
+
+        def on_wait(message: str) -> None:
+            progress.notice(message)
+            if log is not None:
+                log.warning(message)
+
+        return self.config().open_warehouse(on_wait)
 
     def landing(self) -> LandingZone:
         return LandingZone(self.config().landing)
