@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from sandbox.cash_cases import plant_cash_cases
 from sandbox.ledger import (
     Anomaly,
     Application,
@@ -116,12 +117,14 @@ def generate_ledger(
     invoices: int = 120,
     payments: int = 100,
     as_of: date = date(2026, 10, 31),
+    cash_cases: int = 0,
 ) -> Ledger:
     """The account's ledger as of `as_of`, with exactly the given numbers of records.
 
     The same arguments always give the same ledger; ~1 in 1,000 invoices and payments of each
     kind is a deliberate anomaly (at least one of each once there are 20 invoices and 10
-    payments), listed in `Ledger.anomalies`.
+    payments), listed in `Ledger.anomalies`. `cash_cases` more payments (with their invoices)
+    are planted by `sandbox.cash_cases`, their applications hidden from the source.
     """
     if min(customers, invoices, payments) < 0 or (customers == 0 and invoices + payments > 0):
         raise ValueError("counts must be >= 0, with at least one customer for any document")
@@ -151,7 +154,7 @@ def generate_ledger(
             for i, delta in mismatches.items()
         )
         invoice_rows = _invoice_rows(g, inv, mismatches)
-    return Ledger(
+    ledger = Ledger(
         account=account,
         base_currency=base,
         as_of=as_of,
@@ -161,6 +164,7 @@ def generate_ledger(
         applications=tuple(applications),
         anomalies=tuple(sorted(anomalies, key=lambda a: (a.kind, a.entity_id))),
     )
+    return plant_cash_cases(ledger, cash_cases)
 
 
 @contextmanager

@@ -22,6 +22,20 @@ CustomerStatus = Literal["active", "inactive"]
 InvoiceStatus = Literal["draft", "open", "paid", "partially_paid", "void"]
 PaymentStatus = Literal["posted", "void"]
 AnomalyKind = Literal["balance_mismatch", "orphan_application", "duplicate_payment"]
+CashCaseKind = Literal[
+    "exact_single",
+    "reference_only",
+    "no_remittance",
+    "several_exact",
+    "partial",
+    "bank_charge",
+    "early_discount",
+    "overpayment",
+    "related_customer",
+    "ambiguous",
+    "other_currency",
+    "issued_later",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +112,17 @@ class Anomaly:
 
 
 @dataclass(frozen=True, slots=True)
+class CashCase:
+    """A payment whose true application the source does not serve (it shows as unapplied cash):
+    the ground truth that cash application is measured against (`sandbox.cash_cases`)."""
+
+    kind: CashCaseKind
+    payment_id: int
+    applications: tuple[tuple[int, Decimal], ...]  # (invoice_id, amount settled, invoice currency)
+    adjustment: Decimal  # what closes the invoice beyond the cash: a bank charge or a discount
+
+
+@dataclass(frozen=True, slots=True)
 class Ledger:
     account: str
     base_currency: str
@@ -107,6 +132,7 @@ class Ledger:
     payments: tuple[Payment, ...]
     applications: tuple[Application, ...]
     anomalies: tuple[Anomaly, ...] = ()
+    cash_cases: tuple[CashCase, ...] = ()  # hidden from every source
 
     def replace(self, **changes: object) -> Ledger:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
