@@ -26,6 +26,7 @@ from pipelines.config import ConfigError, LedgersyncConfig, default_config_path,
 from pipelines.report_output import (
     ReportFormat,
     print_balance_summary,
+    print_cash_application,
     print_customer_balances,
     write_reports,
 )
@@ -108,7 +109,9 @@ def demo(as_of: AsOfOption = None, config: ConfigOption = None, debug: DebugOpti
         report_date = _as_of(as_of)
         _sync_all(project, path, connection_ids=None, full_refresh=False)
         _reports(project, path, report_date)
-        print_balance_summary(console, project.open_warehouse(_say), report_date)
+        warehouse = project.open_warehouse(_say)
+        print_balance_summary(console, warehouse, report_date)
+        print_cash_application(console, warehouse)
         console.print(
             f"\nWarehouse: [bold]{project.warehouse}[/bold]  (try: duckdb {project.warehouse})"
         )
@@ -191,6 +194,7 @@ def report(
         print_balance_summary(console, warehouse, report_date)
         if output_format is ReportFormat.table:
             print_customer_balances(console, warehouse)
+            print_cash_application(console, warehouse)
             return
         for written in write_reports(warehouse, output, output_format):
             console.print(f"Wrote {written}", highlight=False)

@@ -9,6 +9,7 @@ import dagster as dg
 
 from pipelines.config import LedgersyncConfig, default_config_path, load_config
 from pipelines.defs.canonical import build_canonical_assets
+from pipelines.defs.cash_application import cash_application_checks, cash_application_suggestions
 from pipelines.defs.checks import build_canonical_checks
 from pipelines.defs.health import build_health_checks
 from pipelines.defs.ingest import build_ingest_assets
@@ -50,8 +51,19 @@ def build_definitions(config: LedgersyncConfig, config_path: str) -> dg.Definiti
     refresh = reports_job()
     checking = health_job(health)
     return dg.Definitions(
-        assets=[*assets, build_canonical_assets(active), report_assets(), ar_aging_daily],
-        asset_checks=[*build_canonical_checks(), *health, *report_checks()],
+        assets=[
+            *assets,
+            build_canonical_assets(active),
+            report_assets(),
+            cash_application_suggestions,
+            ar_aging_daily,
+        ],
+        asset_checks=[
+            *build_canonical_checks(),
+            *health,
+            *report_checks(),
+            *cash_application_checks(),
+        ],
         jobs=[*jobs, refresh, checking, aging_history_job],
         schedules=[
             *schedules,

@@ -7,20 +7,24 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
+import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from models.cash_application import REPORT as CASH_APPLICATION
 from models.reports import REPORTS, Aging
 from models.warehouse import Warehouse
 
 __all__ = [
     "ReportFormat",
     "print_balance_summary",
+    "print_cash_application",
     "print_customer_balances",
     "write_reports",
 ]
 
 _LARGEST_CUSTOMERS = 25
+_TOP_SUGGESTIONS = 15
 
 
 class ReportFormat(StrEnum):
@@ -93,12 +97,36 @@ def print_customer_balances(console: Console, warehouse: Warehouse) -> None:
         console.print(f"… and {total - len(rows)} more: --format csv writes every row.")
 
 
+def print_cash_application(console: Console, warehouse: Warehouse) -> None:
+    """The most confident cash application suggestions; every candidate is in csv and parquet."""
+    with warehouse.connect(read_only=True) as conn:
+        if not _has_table(conn, CASH_APPLICATION):
+            return
+        bands = conn.execute(
+            f"SELECT band, count(*) FROM reports.{CASH_APPLICATION} WHERE rank = 1 "
+            "GROUP BY band ORDER BY band"
+        ).fetchall()
+        rows = conn.execute(
+            f"""
+            SELECT connection_id, payment_number, currency_code, unapplied_amount,
+                   array_to_string(invoice_numbers, ', '), confidence::VARCHAR, band, evidence
+            FROM reports.{CASH_APPLICATION} WHERE rank = 1
+            ORDER BY confidence DESC, unapplied_amount DESC, connection_id, payment_id
+            LIMIT {_TOP_SUGGESTIONS}
+            """
+        ).fetchall()
+    header = ["connection", "payment", "currency", "unapplied", "invoices", "confidence", "band"]
+    console.print(_table("Cash application: top suggestions", [*header, "evidence"], rows))
+    console.print(f"Payments by band of their top suggestion: {_counts(bands)}", highlight=False)
+
+
 def write_reports(warehouse: Warehouse, directory: Path, fmt: ReportFormat) -> list[Path]:
     """Every report table as `<name>-<as of>.<fmt>` in directory."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     with warehouse.connect(read_only=True) as conn:
-        for name in REPORTS:
+        names = [*REPORTS, *([CASH_APPLICATION] if _has_table(conn, CASH_APPLICATION) else [])]
+        for name in names:
             [(as_of,)] = conn.execute(f"SELECT any_value(as_of) FROM reports.{name}").fetchall()
             path = directory / f"{name}-{as_of or 'empty'}.{fmt.value}"
             relation = conn.sql(f"SELECT * FROM reports.{name} ORDER BY ALL")
@@ -108,6 +136,14 @@ def write_reports(warehouse: Warehouse, directory: Path, fmt: ReportFormat) -> l
                 relation.write_csv(str(path), header=True)
             written.append(path)
     return written
+
+
+def _has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'reports' AND table_name = ?",
+        [name],
+    ).fetchone()
+    return bool(found and found[0])
 
 
 def _table(title: str, header: list[str], rows: list[tuple[object, ...]]) -> Table:

@@ -32,11 +32,23 @@ import duckdb
 import numpy as np
 
 from models.cash_application.calibration import load_calibration
+from models.cash_application.columns import COLUMN_COMMENTS, TABLE_COMMENT
 from models.cash_application.subsets import exact_subsets
 
 __all__ = ["REPORT", "CashApplicationSettings", "SuggestionRun", "suggest_cash_applications"]
 
 REPORT = "cash_application_suggestions"
+_TEMPORARY = (
+    "ca_ledger",
+    "ca_payers",
+    "ca_open",
+    "ca_hits",
+    "ca_pairs",
+    "ca_sets",
+    "ca_lines",
+    "ca_candidates",
+    "ca_calibration",
+)
 _UNITS = 10_000  # amounts are searched as integers in ten-thousandths
 _INVOICE_WORDS = ("INV", "INVOICE", "INVNO", "NO", "NR", "NUM", "NUMBER", "REF", "BILL")
 # How strong each kind of amount evidence is, to rank candidates the calibration cannot tell apart.
@@ -45,6 +57,7 @@ _RELATIONS = (
     "over",
     "partial",
     "over_small",
+    "over_round",
     "bank_charge",
     "discount",
     "converted",
@@ -96,7 +109,26 @@ def suggest_cash_applications(
     The report macros must be installed (`models.reports.install_report_macros`).
     """
     settings = settings or CashApplicationSettings()
-    params = {
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        skipped = _suggest(conn, as_of, settings)
+        _comment(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    rows, payments = conn.execute(
+        f"SELECT count(*), count(DISTINCT (connection_id, payer_kind, payment_id)) "
+        f"FROM reports.{REPORT}"
+    ).fetchone() or (0, 0)
+    return SuggestionRun(int(rows), int(payments), skipped)
+
+
+def _suggest(
+    conn: duckdb.DuckDBPyConnection, as_of: date, settings: CashApplicationSettings
+) -> int:
+    """Write the report table from temporary tables, dropped again; return set searches skipped."""
+    params: dict[str, object] = {
         "max_charge": int(settings.max_bank_charge * _UNITS),
         "charge_share": settings.bank_charge_share,
         "discounts": list(settings.discount_rates),
@@ -122,15 +154,19 @@ def suggest_cash_applications(
             "per_payment": settings.candidates_per_payment,
         },
     )
-    rows, payments = conn.execute(
-        f"SELECT count(*), count(DISTINCT (connection_id, payer_kind, payment_id)) "
-        f"FROM reports.{REPORT}"
-    ).fetchone() or (0, 0)
-    for table in ("ca_ledger", "ca_payers", "ca_open", "ca_hits", "ca_pairs", "ca_sets"):
+    for table in _TEMPORARY:
         conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
-    for table in ("ca_candidates", "ca_lines", "ca_calibration"):
-        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
-    return SuggestionRun(int(rows), int(payments), skipped)
+    return skipped
+
+
+def _comment(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(f"COMMENT ON TABLE reports.{REPORT} IS {_quote(TABLE_COMMENT)}")
+    for column, text in COLUMN_COMMENTS.items():
+        conn.execute(f"COMMENT ON COLUMN reports.{REPORT}.{column} IS {_quote(text)}")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _find_sets(conn: duckdb.DuckDBPyConnection, budget_s: float) -> int:
@@ -259,7 +295,8 @@ related AS (
                         abs(p.units - round(o.units * (1 - d))) <= 100)) > 0 THEN 'discount'
                WHEN o.units - p.units BETWEEN 1 AND least($max_charge, o.units * $charge_share)
                    THEN 'bank_charge'
-               WHEN p.units - o.units BETWEEN 1 AND 999999 THEN 'over_small'
+               WHEN p.units - o.units BETWEEN 1 AND 999999
+                   THEN CASE WHEN p.units % 500000 = 0 THEN 'over_round' ELSE 'over_small' END
                WHEN p.units > o.units THEN 'over'
                ELSE 'partial'
            END AS relation,
@@ -277,7 +314,8 @@ SELECT * FROM related
 WHERE relation IS NOT NULL
   AND (ref_strength > 0
        OR (customer_match = 'same'
-           AND relation IN ('exact', 'discount', 'bank_charge', 'over_small', 'converted')))
+           AND relation IN ('exact', 'discount', 'bank_charge', 'over_round', 'over_small',
+                            'converted')))
 """
 
 # Payments the set search looks at: no exact single match with their own customer.
@@ -491,6 +529,10 @@ SELECT $as_of::DATE AS as_of,
                    adjustment::DECIMAL(18, 2)::VARCHAR)
                WHEN 'over_small' THEN format(
                    'the amount exceeds the open balance by {}: an overpayment, left unapplied',
+                   (unapplied_amount - payment_amount_used)::DECIMAL(18, 2)::VARCHAR)
+               WHEN 'over_round' THEN format(
+                   'the amount is the open balance rounded up by {} to a round sum: an '
+                   || 'overpayment, left unapplied',
                    (unapplied_amount - payment_amount_used)::DECIMAL(18, 2)::VARCHAR)
                WHEN 'over' THEN format('settles the whole open balance; {} stays unapplied',
                    (unapplied_amount - payment_amount_used)::DECIMAL(18, 2)::VARCHAR)
