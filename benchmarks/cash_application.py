@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -214,10 +213,6 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "–"
 
 
-def _outcomes(tally: Tally) -> Iterator[tuple[str, bool]]:
-    yield from tally.outcomes
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calibrate", action="store_true", help="refit calibration.csv")
@@ -228,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = CashApplicationSettings()
     if args.calibrate:
         tally = measure("train", args.seeds, settings)
-        classes = write_calibration(_CALIBRATION, _outcomes(tally))
+        classes = write_calibration(_CALIBRATION, tally.outcomes)
         print(f"{_CALIBRATION}: {classes} evidence classes from {len(tally.outcomes)} candidates")
         return 0
     text = (

@@ -43,6 +43,9 @@ __all__ = [
 # connections to them are configured with the same budget, so no 429 is ever needed.
 EMBEDDED_REQUESTS_PER_MINUTE = 60_000
 EMBEDDED_REQUESTS_PER_SECOND = 1_000
+# Every embedded ledger also has payments whose applications its source does not serve, so the
+# demo has cash to apply (sandbox/cash_cases.py).
+EMBEDDED_LEDGER = {"cash_cases": 22}
 
 _lock = threading.Lock()
 _servers: dict[tuple[str, str], SandboxServer] = {}
@@ -90,6 +93,7 @@ def zoho_books_account(account: str) -> ZohoBooksAccount:
         client=client,
         rate_limit=EMBEDDED_REQUESTS_PER_MINUTE,
         daily_cap=10_000_000,
+        ledger_size=EMBEDDED_LEDGER,
     )
     server = _embedded("zoho_books", account, lambda: start_zoho_sandbox(config))
     return ZohoBooksAccount(
@@ -134,7 +138,9 @@ def serve_business_central(accounts: tuple[str, ...], port: int) -> tuple[Sandbo
 def business_central_account(account: str) -> BusinessCentralAccount:
     """One company, named after the account, on its own server."""
     config = BusinessCentralConfig(
-        companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_MINUTE * 5
+        companies=(account,),
+        rate_limit=EMBEDDED_REQUESTS_PER_MINUTE * 5,
+        ledger_size=EMBEDDED_LEDGER,
     )
     server = _embedded("business_central", account, lambda: start_business_central_sandbox(config))
     return BusinessCentralAccount(
@@ -169,7 +175,9 @@ def serve_simpro(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, s
 
 def simpro_account(account: str) -> SimproAccount:
     """One company, named after the account, on its own build."""
-    config = SimproConfig(companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_SECOND)
+    config = SimproConfig(
+        companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_SECOND, ledger_size=EMBEDDED_LEDGER
+    )
     server = _embedded("simpro", account, lambda: start_simpro_sandbox(config))
     return SimproAccount(build_url=server.url, company_id=0, api_key=config.api_keys[0])
 
@@ -193,7 +201,9 @@ def serve_carbon(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, s
 
 def carbon_account(account: str) -> CarbonAccount:
     """One company, named after the account, on its own server."""
-    config = CarbonConfig(companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_MINUTE)
+    config = CarbonConfig(
+        companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_MINUTE, ledger_size=EMBEDDED_LEDGER
+    )
     server = _embedded("carbon", account, lambda: start_carbon_sandbox(config))
     return CarbonAccount(api_url=server.url, api_key=server.app.api_key(account))
 

@@ -185,16 +185,17 @@ def _find_sets(conn: duckdb.DuckDBPyConnection, budget_s: float) -> int:
         budget_s=budget_s,
     )
     payer_keys = np.asarray(targets["payer_key"], np.int64)
-    rows = [
-        (int(payer_keys[t]), n, inv_key)
-        for n, (t, members) in enumerate(zip(found.targets, found.sets, strict=True))
-        for inv_key in members
-    ]
+    sizes = [len(members) for members in found.sets]
     conn.execute(
-        "CREATE OR REPLACE TEMP TABLE ca_sets (payer_key BIGINT, set_no BIGINT, inv_key BIGINT)"
+        "CREATE OR REPLACE TEMP TABLE ca_sets AS "
+        "SELECT unnest($payer::BIGINT[]) AS payer_key, unnest($set::BIGINT[]) AS set_no, "
+        "unnest($invoice::BIGINT[]) AS inv_key",
+        {
+            "payer": np.repeat(payer_keys[found.targets], sizes).tolist(),
+            "set": np.repeat(np.arange(len(sizes)), sizes).tolist(),
+            "invoice": [inv_key for members in found.sets for inv_key in members],
+        },
     )
-    if rows:
-        conn.executemany("INSERT INTO ca_sets VALUES (?, ?, ?)", rows)
     return found.skipped
 
 

@@ -21,6 +21,7 @@ __all__ = ["cash_application_checks", "cash_application_suggestions"]
 
 KEY = report_asset_key(REPORT)
 _PREVIEW = 10
+_EXAMPLES = 10
 
 
 class CashApplicationConfig(dg.Config):
@@ -114,37 +115,28 @@ def _reports_date(conn: duckdb.DuckDBPyConnection) -> date:
     ),
 )
 def suggestions_within_balances(ledgersync: LedgersyncResource) -> dg.AssetCheckResult:
-    with ledgersync.warehouse().connect(read_only=True) as conn:
-        wrong = conn.execute(
-            f"""
-            WITH lines AS (
-                SELECT s.as_of, s.connection_id, s.payment_id, s.rank,
-                       unnest(s.invoice_ids) AS invoice_id, unnest(s.settles) AS settle
-                FROM reports.{REPORT} s
-            ),
-            dated AS (SELECT DISTINCT as_of FROM reports.{REPORT})
-            SELECT 'settles more than open', l.connection_id, l.payment_id, l.rank
-            FROM lines l
-            JOIN reports.invoice_ledger_at((SELECT max(as_of) FROM dated)) i
-              ON i.connection_id = l.connection_id AND i.invoice_id = l.invoice_id
-            WHERE l.settle <= 0 OR l.settle > i.open_balance
-            UNION ALL
-            SELECT 'uses more than unapplied', connection_id, payment_id, rank
-            FROM reports.{REPORT}
-            WHERE payment_amount_used > unapplied_amount OR left_unapplied < 0
-            UNION ALL
-            SELECT 'invoice twice', connection_id, payment_id, rank FROM reports.{REPORT}
-            WHERE len(invoice_ids) <> len(list_distinct(invoice_ids))
-            ORDER BY ALL LIMIT 10
-            """
-        ).fetchall()
-    return dg.AssetCheckResult(
-        passed=not wrong,
-        metadata={
-            "violations": dg.MetadataValue.md(
-                markdown_table(["rule", "connection", "payment", "rank"], wrong)
-            )
-        },
+    return _violations(
+        ledgersync,
+        f"""
+        WITH lines AS (
+            SELECT s.connection_id, s.payment_id, s.rank,
+                   unnest(s.invoice_ids) AS invoice_id, unnest(s.settles) AS settle
+            FROM reports.{REPORT} s
+        )
+        SELECT 'settles more than open', l.connection_id, l.payment_id, l.rank
+        FROM lines l
+        JOIN reports.invoice_ledger_at((SELECT max(as_of) FROM reports.{REPORT})) i
+          ON i.connection_id = l.connection_id AND i.invoice_id = l.invoice_id
+        WHERE l.settle <= 0 OR l.settle > i.open_balance
+        UNION ALL
+        SELECT 'uses more than unapplied', connection_id, payment_id, rank
+        FROM reports.{REPORT}
+        WHERE payment_amount_used > unapplied_amount OR left_unapplied < 0
+        UNION ALL
+        SELECT 'invoice twice', connection_id, payment_id, rank FROM reports.{REPORT}
+        WHERE len(invoice_ids) <> len(list_distinct(invoice_ids))
+        """,
+        ["rule", "connection", "payment", "rank"],
     )
 
 
@@ -157,24 +149,28 @@ def suggestions_within_balances(ledgersync: LedgersyncResource) -> dg.AssetCheck
     ),
 )
 def auto_band_only_for_top_suggestions(ledgersync: LedgersyncResource) -> dg.AssetCheckResult:
+    return _violations(
+        ledgersync,
+        f"""
+        SELECT connection_id, payer_kind, payment_id, list(rank ORDER BY rank) AS ranks,
+               count(*) FILTER (WHERE band = 'auto') AS auto
+        FROM reports.{REPORT} GROUP BY ALL
+        HAVING auto > 1 OR bool_or(band = 'auto' AND rank <> 1)
+            OR ranks <> range(1, count(*) + 1)
+        """,
+        ["connection", "kind", "payment", "ranks", "auto"],
+    )
+
+
+def _violations(
+    ledgersync: LedgersyncResource, query: str, header: list[str]
+) -> dg.AssetCheckResult:
+    """Passes when the query finds nothing; shows the first rows it finds."""
     with ledgersync.warehouse().connect(read_only=True) as conn:
-        wrong = conn.execute(
-            f"""
-            SELECT connection_id, payer_kind, payment_id, list(rank ORDER BY rank) AS ranks,
-                   count(*) FILTER (WHERE band = 'auto') AS auto
-            FROM reports.{REPORT} GROUP BY ALL
-            HAVING auto > 1 OR bool_or(band = 'auto' AND rank <> 1)
-                OR ranks <> range(1, count(*) + 1)
-            ORDER BY ALL LIMIT 10
-            """
-        ).fetchall()
+        wrong = conn.execute(f"FROM ({query}) ORDER BY ALL LIMIT {_EXAMPLES}").fetchall()
     return dg.AssetCheckResult(
         passed=not wrong,
-        metadata={
-            "violations": dg.MetadataValue.md(
-                markdown_table(["connection", "kind", "payment", "ranks", "auto"], wrong)
-            )
-        },
+        metadata={"violations": dg.MetadataValue.md(markdown_table(header, wrong))},
     )
 
 

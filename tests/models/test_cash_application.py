@@ -205,8 +205,11 @@ def test_an_earlier_as_of_date_knows_nothing_of_later_payments(
 # --- references, on hand-written rows ---------------------------------------------------------
 
 
-def _hand_written(tmp_path: Path, reference: str, amount: str = "123.45") -> dict[str, object]:
-    """One customer with invoices INV-000042 (100.00) and INV-000043 (200.00), and a payment."""
+def _hand_written(
+    tmp_path: Path, reference: str | None, amount: str = "123.45", *, credit: bool = False
+) -> dict[str, object]:
+    """One customer with invoices INV-000042 (100.00) and INV-000043 (200.00), and a payment
+    (or, with `credit`, a credit note) of `amount`."""
     warehouse = Warehouse(tmp_path / "w.duckdb")
     warehouse.ensure_schema()
     conn = duckdb.connect(str(warehouse.path))
@@ -214,20 +217,22 @@ def _hand_written(tmp_path: Path, reference: str, amount: str = "123.45") -> dic
         "INSERT INTO canonical.customers (connection_id, source, customer_id, name, "
         "currency_code) VALUES ('c', 'test', 'k', 'Kestrel Foods', 'USD')"
     )
-    for number, total in (("42", "100.00"), ("43", "200.00")):
+    documents = [("42", "open", "100.00"), ("43", "open", "200.00")]
+    for number, status, total in documents + ([("CN1", "credit_note", f"-{amount}")] * credit):
         conn.execute(
             "INSERT INTO canonical.invoices (connection_id, source, invoice_id, invoice_number, "
             "customer_id, status, issue_date, due_date, currency_code, exchange_rate, "
             "total_amount, credits_applied, write_off_amount) VALUES ('c', 'test', ?, ?, 'k', "
-            "'open', DATE '2026-05-01', DATE '2026-05-31', 'USD', 1, ?, 0, 0)",
-            [number, f"INV-0000{number}", total],
+            "?, DATE '2026-05-01', DATE '2026-05-31', 'USD', 1, ?, 0, 0)",
+            [number, f"INV-0000{number}", status, total],
         )
-    conn.execute(
-        "INSERT INTO canonical.payments (connection_id, source, payment_id, customer_id, "
-        "payment_date, currency_code, exchange_rate, amount, bank_charges, reference, status) "
-        "VALUES ('c', 'test', 'p', 'k', DATE '2026-06-01', 'USD', 1, ?, 0, ?, 'posted')",
-        [amount, reference],
-    )
+    if not credit:
+        conn.execute(
+            "INSERT INTO canonical.payments (connection_id, source, payment_id, customer_id, "
+            "payment_date, currency_code, exchange_rate, amount, bank_charges, reference, status) "
+            "VALUES ('c', 'test', 'p', 'k', DATE '2026-06-01', 'USD', 1, ?, 0, ?, 'posted')",
+            [amount, reference],
+        )
     install_report_macros(conn)
     suggest_cash_applications(conn, date(2026, 6, 30))
     cursor = conn.execute("SELECT * FROM reports.cash_application_suggestions WHERE rank = 1")
@@ -269,6 +274,16 @@ def test_a_reference_naming_several_invoices_that_sum_to_the_amount(tmp_path: Pa
     top = _hand_written(tmp_path, "INV-000042 + INV 43", amount="300.00")
     assert top["invoice_numbers"] == ["INV-000042", "INV-000043"]
     assert (top["amount_match"], top["reference_match"]) == ("subset", "named")
+
+
+def test_an_open_credit_note_is_applied_like_cash(tmp_path: Path) -> None:
+    top = _hand_written(tmp_path, None, amount="200.00", credit=True)
+    assert (top["payer_kind"], top["payment_id"], top["unapplied_amount"]) == (
+        "credit_note",
+        "CN1",
+        Decimal("200.00"),
+    )
+    assert top["invoice_numbers"] == ["INV-000043"] and top["amount_match"] == "exact"
 
 
 def test_settings_are_checked() -> None:
