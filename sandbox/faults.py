@@ -29,6 +29,15 @@ class FaultConfig:
     truncate_rate: float = 0.0  # successful body cut in half, Content-Length matching the cut
     duplicate_rows_rate: float = 0.0  # the app repeats a row of the previous page
     modify_while_paging: float = 0.0  # the app bumps an already-served row's modified time
+    # The source deletes a record of the listing served on an earlier page (one it lets be
+    # deleted: see sandbox.generator.delete_listed), so every later row moves up one place.
+    delete_while_paging: float = 0.0
+    # The source creates a record of the listed kind (see sandbox.generator.insert_listed).
+    insert_while_paging: float = 0.0
+    # Headers at once, then the body one byte every slow_body_byte_s (a stalled download that
+    # never trips a per-read timeout).
+    slow_body_rate: float = 0.0
+    slow_body_byte_s: float = 1.0
     include_auth: bool = False  # token/auth endpoints are eligible too
     paths: tuple[str, ...] = ()  # only paths starting with one of these are eligible (all if empty)
 
@@ -39,11 +48,14 @@ class FaultConfig:
             "truncate_rate",
             "duplicate_rows_rate",
             "modify_while_paging",
+            "delete_while_paging",
+            "insert_while_paging",
+            "slow_body_rate",
         ):
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {rate}")
-        for name in ("burst_429", "latency_s", "slow_s"):
+        for name in ("burst_429", "latency_s", "slow_s", "slow_body_byte_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.retry_after_s is not None and self.retry_after_s < 0:
@@ -56,8 +68,9 @@ class FaultConfig:
 
 @dataclass(frozen=True, slots=True)
 class FaultPlan:
-    """What happens to one request. The server applies the transport faults; the app reads
-    `duplicate_rows` and `modify_while_paging`, which only make sense to a paging endpoint."""
+    """What happens to one request. The server applies the transport faults (`slow_body` among
+    them); the app reads `duplicate_rows` and the `*_while_paging` faults, which only make sense
+    to a paging endpoint (on a page after the first)."""
 
     throttle: bool = False
     retry_after_s: float | None = None
@@ -67,6 +80,9 @@ class FaultPlan:
     delay_s: float = 0.0
     duplicate_rows: bool = False
     modify_while_paging: bool = False
+    delete_while_paging: bool = False
+    insert_while_paging: bool = False
+    slow_body_byte_s: float | None = None  # set: the body is sent one byte every this many s
 
 
 NO_FAULTS = FaultPlan()
@@ -107,6 +123,11 @@ class FaultState:
             delay_s=config.latency_s + (config.slow_s if slow else 0.0),
             duplicate_rows=hit("duplicate_rows", config.duplicate_rows_rate),
             modify_while_paging=hit("modify_while_paging", config.modify_while_paging),
+            delete_while_paging=hit("delete_while_paging", config.delete_while_paging),
+            insert_while_paging=hit("insert_while_paging", config.insert_while_paging),
+            slow_body_byte_s=(
+                config.slow_body_byte_s if hit("slow_body", config.slow_body_rate) else None
+            ),
         )
 
 

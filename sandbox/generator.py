@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from sandbox.cash_cases import plant_cash_cases
 from sandbox.ledger import (
@@ -603,6 +604,127 @@ def void_payment(ledger: Ledger, payment_id: int, *, at: datetime) -> Ledger:
     )
     apps = [a for a in ledger.applications if a.payment_id == payment_id]
     return _restate(changed, _balance_changes(apps, 1), at)
+
+
+# --- changes while a client pages (the delete_while_paging and insert_while_paging faults) -----
+
+ListedKind = Literal["customers", "invoices", "payments"]
+
+
+def delete_listed(
+    ledger: Ledger, kind: ListedKind, served: Sequence[int], *, at: datetime
+) -> tuple[Ledger, int] | None:
+    """The ledger after the source deleted the last record of `served` (ledger ids in listing
+    order) that it lets be deleted, and that record's id; None if it allows none of them.
+
+    Deletable are what the sources allow: a customer with no documents, an invoice nothing is
+    applied to, a payment (its applications go with it: its invoices owe that money again).
+    """
+    _require_aware(at)
+    blocked: set[int] = set()
+    if kind == "customers":
+        blocked = {i.customer_id for i in ledger.invoices} | {
+            p.customer_id for p in ledger.payments
+        }
+    elif kind == "invoices":
+        blocked = {a.invoice_id for a in ledger.applications}
+    present = {_entity_id(e) for e in getattr(ledger, kind)}
+    victim = next((i for i in reversed(served) if i in present and i not in blocked), None)
+    if victim is None:
+        return None
+    if kind == "customers":
+        customers = tuple(c for c in ledger.customers if c.customer_id != victim)
+        return ledger.replace(customers=customers), victim
+    if kind == "invoices":
+        invoices = tuple(i for i in ledger.invoices if i.invoice_id != victim)
+        anomalies = tuple(
+            a for a in ledger.anomalies if a.kind != "balance_mismatch" or a.entity_id != victim
+        )
+        return ledger.replace(invoices=invoices, anomalies=anomalies), victim
+    payments = tuple(p for p in ledger.payments if p.payment_id != victim)
+    apps = [a for a in ledger.applications if a.payment_id == victim]
+    changed = ledger.replace(
+        payments=payments,
+        applications=tuple(a for a in ledger.applications if a.payment_id != victim),
+        anomalies=_still_anomalous(
+            tuple(
+                a for a in ledger.anomalies if a.kind == "balance_mismatch" or a.entity_id != victim
+            ),
+            payments,
+        ),
+    )
+    return _restate(changed, _balance_changes(apps, 1), at), victim
+
+
+def insert_listed(ledger: Ledger, kind: ListedKind, *, at: datetime) -> Ledger:
+    """The ledger after the source created a record of `kind` at `at`: a customer, an open
+    invoice of 100.00 for the first customer, or that customer's payment of 10.00 on account."""
+    _require_aware(at)
+    first = ledger.customers[0]
+    if kind == "customers":
+        cid = max((c.customer_id for c in ledger.customers), default=0) + 1
+        customer = dataclasses.replace(
+            first,
+            customer_id=cid,
+            number=f"CUS-{cid:06d}",
+            name=f"New Customer {cid}",
+            created_at=at,
+            updated_at=at,
+        )
+        return ledger.replace(customers=(*ledger.customers, customer))
+    day = max(ledger.as_of, at.astimezone(UTC).date())
+    if kind == "payments":
+        changed, _ = record_payment(
+            ledger,
+            customer_id=first.customer_id,
+            applications=(),
+            payment_date=day,
+            at=at,
+            unapplied=Decimal("10.00"),
+        )
+        return changed
+    iid = max((i.invoice_id for i in ledger.invoices), default=0) + 1
+    total = Decimal("100.00")
+    invoice = Invoice(
+        invoice_id=iid,
+        invoice_number=f"INV-{iid:06d}",
+        customer_id=first.customer_id,
+        status="open",
+        issue_date=day,
+        due_date=day + timedelta(days=first.payment_terms_days),
+        currency_code=first.currency_code,
+        exchange_rate=_latest_rate(ledger, first.currency_code),
+        subtotal=total,
+        tax_amount=_ZERO,
+        total_amount=total,
+        credits_applied=_ZERO,
+        write_off_amount=_ZERO,
+        source_balance=total,
+        created_at=at,
+        updated_at=at,
+    )
+    return ledger.replace(as_of=day, invoices=(*ledger.invoices, invoice))
+
+
+def latest_change(ledger: Ledger) -> datetime:
+    """The newest created or updated time in the ledger (a change made now comes after it)."""
+    entities: Iterable[Customer | Invoice | Payment] = (
+        *ledger.customers,
+        *ledger.invoices,
+        *ledger.payments,
+    )
+    return max(
+        (e.updated_at for e in entities),
+        default=datetime.combine(ledger.as_of, datetime.min.time(), UTC),
+    )
+
+
+def _entity_id(entity: Customer | Invoice | Payment) -> int:
+    if isinstance(entity, Customer):
+        return entity.customer_id
+    if isinstance(entity, Invoice):
+        return entity.invoice_id
+    return entity.payment_id
 
 
 def _balance_changes(apps: Sequence[Application], sign: int) -> dict[int, Decimal]:

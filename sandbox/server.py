@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.faults import FaultConfig, FaultState
+from sandbox.faults import FaultConfig, FaultPlan, FaultState
 from sandbox.requestlog import RequestLog, RequestRecord
 from sandbox.routing import App, Request, Response, Route, retry_after_value
 
@@ -108,8 +108,9 @@ class SandboxServer(Generic[AppT]):
 
     def respond(
         self, method: str, target: str, headers: dict[str, str], body: bytes, connection: int
-    ) -> tuple[Response, float]:
-        """Route, apply faults, call the handler and log: the response and its delay in seconds."""
+    ) -> tuple[Response, FaultPlan]:
+        """Route, apply faults, call the handler and log: the response and its fault plan (the
+        delay before it and how slowly its body goes are for the connection to apply)."""
         arrived = time.monotonic()
         split = urlsplit(target)
         request = Request(
@@ -141,6 +142,8 @@ class SandboxServer(Generic[AppT]):
             labels.append("truncate")
         if plan.slow:
             labels.append("slow")
+        if plan.slow_body_byte_s is not None:
+            labels.append("slow_body")
         labels.extend(request.applied_faults)
         self.log.append(
             RequestRecord(
@@ -154,7 +157,7 @@ class SandboxServer(Generic[AppT]):
                 tuple(labels),
             )
         )
-        return response, plan.delay_s
+        return response, plan
 
     def _dispatch(self, request: Request, route: Route | None) -> Response:
         if route is None:
@@ -253,10 +256,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
         sandbox = self.server.sandbox
-        response, delay = sandbox.respond(
+        response, plan = sandbox.respond(
             self.command, self.path, headers, body, self.connection_serial
         )
-        if delay > 0 and sandbox.wait_stopping(delay):
+        if plan.delay_s > 0 and sandbox.wait_stopping(plan.delay_s):
             self.close_connection = True
             return
         try:
@@ -265,8 +268,17 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                return
+            if plan.slow_body_byte_s is None:
                 self.wfile.write(response.body)
+                return
+            for offset in range(len(response.body)):
+                self.wfile.write(response.body[offset : offset + 1])
+                self.wfile.flush()
+                if sandbox.wait_stopping(plan.slow_body_byte_s):
+                    self.close_connection = True
+                    return
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 

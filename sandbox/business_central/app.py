@@ -55,7 +55,9 @@ from sandbox.business_central.ids import company_id
 from sandbox.business_central.odata import ODataError
 from sandbox.business_central.tokens import TokenStore
 from sandbox.faults import FaultConfig
+from sandbox.generator import ListedKind
 from sandbox.ledger import Ledger
+from sandbox.paging_faults import change_while_paging
 from sandbox.ratewindow import RateWindow
 from sandbox.routing import Handler, Request, Response, retry_after_value
 from sandbox.server import App, SandboxServer
@@ -327,7 +329,19 @@ class BusinessCentralApp(App):
         )
 
     def _lister(self, collection: str) -> CompanyHandler:
+        kind = _LISTED_KIND.get(collection)
+
         def handler(request: Request, data: CompanyData) -> Response:
+            after = odata.read_skip_token(request.arg("$skiptoken"))
+            if kind is not None and after is not None:
+                # Keys are ledger ids; the rows up to the skip token were served before.
+                served = [row.key for row in data.rows[collection] if row.key <= after]
+                changed = change_while_paging(
+                    data.ledger, kind, served, request.faults, request.applied_faults
+                )
+                if changed is not None:
+                    self.set_ledger(data.name, changed)
+                    data = self._company(data.name)
             return self._page(request, data, collection, data.rows[collection])
 
         return handler
@@ -427,6 +441,10 @@ class BusinessCentralApp(App):
     @staticmethod
     def _origin(request: Request) -> str:
         return f"http://{request.header('host') or '127.0.0.1'}"
+
+
+# What the delete_while_paging and insert_while_paging faults change, per collection.
+_LISTED_KIND: dict[str, ListedKind] = {CUSTOMERS: "customers", INVOICES: "invoices"}
 
 
 def _matches(row: Row, clause: odata.Clause) -> bool:

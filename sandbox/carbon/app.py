@@ -42,7 +42,7 @@ from http import HTTPStatus
 
 from sandbox.carbon.company import CompanyData
 from sandbox.carbon.config import CarbonConfig
-from sandbox.carbon.ids import api_key, company_id
+from sandbox.carbon.ids import Kind, api_key, company_id, ledger_id
 from sandbox.carbon.postgrest import (
     JSON_TYPE,
     SCHEMA,
@@ -54,7 +54,9 @@ from sandbox.carbon.postgrest import (
 )
 from sandbox.carbon.schema import TABLES
 from sandbox.faults import FaultConfig
+from sandbox.generator import ListedKind
 from sandbox.ledger import Ledger
+from sandbox.paging_faults import change_while_paging
 from sandbox.ratewindow import RateWindow, WindowStatus
 from sandbox.routing import App, Request, Response, retry_after_value
 from sandbox.server import SandboxServer
@@ -204,6 +206,8 @@ class CarbonApp(App):
                 Table(table_name, columns, ()), request, max_rows=self.config.max_rows
             )
         table = self._company(company).tables[table_name]
+        if table_name in _LISTED_KIND:
+            table = self._change_while_paging(company, table, request)
         if request.faults.modify_while_paging:
             table = self._edit_previous_row(company, table, request)
         return select_response(table, request, max_rows=self.config.max_rows)
@@ -222,6 +226,36 @@ class CarbonApp(App):
             self._data[company] = data
         request.applied_faults.append("modify_while_paging")
         return data.tables[table.name]
+
+    def _change_while_paging(self, company: str, table: Table, request: Request) -> Table:
+        """The delete_while_paging and insert_while_paging faults: the rows before this page
+        (in id order, whatever the paging style) are the ones a deletion may take."""
+        plan = request.faults
+        if not (plan.delete_while_paging or plan.insert_while_paging):
+            return table
+        try:
+            query = parse_query(table, request.query)
+        except PostgrestError:
+            return table
+        rows = table.matching(query)
+        if not 0 <= query.offset < len(rows):
+            return table
+        first = rows[query.offset]["id"]
+        kind, id_kind = _LISTED_KIND[table.name]
+        before = sorted(row["id"] for row in table.rows if row["id"] < first)
+        served = []
+        for row_id in before:
+            try:
+                served.append(ledger_id(company, id_kind, row_id))
+            except ValueError:  # a row of another kind (a supplier's payment)
+                continue
+        data = self._company(company)
+        changed = change_while_paging(data.ledger, kind, served, plan, request.applied_faults)
+        if changed is None:
+            return table
+        live = {p.payment_id for p in changed.payments}
+        self.set_ledger(company, changed, draft_payments=data.drafts & live)
+        return self._company(company).tables[table.name]
 
     # -- companies ---------------------------------------------------------------------------
 
@@ -242,6 +276,14 @@ class CarbonApp(App):
         from sandbox.generator import generate_ledger
 
         return generate_ledger(company, **self.config.ledger_size)
+
+
+# What the delete_while_paging and insert_while_paging faults change, per table.
+_LISTED_KIND: dict[str, tuple[ListedKind, Kind]] = {
+    "customer": ("customers", "customer"),
+    "salesInvoices": ("invoices", "invoice"),
+    "payment": ("payments", "payment"),
+}
 
 
 def _bearer(request: Request) -> str | None:

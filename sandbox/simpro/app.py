@@ -41,14 +41,16 @@ from http import HTTPStatus
 from zoneinfo import ZoneInfo
 
 from sandbox.faults import FaultConfig
-from sandbox.generator import generate_ledger
+from sandbox.generator import ListedKind, generate_ledger
 from sandbox.ledger import Ledger
+from sandbox.paging_faults import change_while_paging
 from sandbox.ratewindow import RateWindow
 from sandbox.routing import App, Handler, Request, Response, retry_after_value
 from sandbox.server import SandboxServer
 from sandbox.simpro import listing, render
 from sandbox.simpro.companydata import Collection, CompanyData
 from sandbox.simpro.config import SimproConfig
+from sandbox.simpro.ids import Kind, ledger_id
 from sandbox.simpro.tokens import TokenStore
 
 API = "/api/v1.0"
@@ -65,6 +67,18 @@ _RECORD_NOT_FOUND: dict[Collection, str] = {
     "customer_invoices": "Customer invoice not found.",
     "credit_notes": "Credit note not found.",
     "customer_payments": "Customer payment not found.",
+}
+# What the delete_while_paging and insert_while_paging faults change, per listing.
+_LISTED_KIND: dict[Collection, ListedKind] = {
+    "customer_companies": "customers",
+    "customer_individuals": "customers",
+    "customer_invoices": "invoices",
+    "customer_payments": "payments",
+}
+_ID_KIND: dict[ListedKind, Kind] = {
+    "customers": "customer",
+    "invoices": "invoice",
+    "payments": "payment",
 }
 _COMPANY_PATH = re.compile(rf"^{re.escape(API)}/companies/(\d+)(?:/|$)")
 _BUILD = "build"  # the rate window's key: the whole sandbox is one build
@@ -245,6 +259,22 @@ class SimproApp(App):
                 return Response.json({"errors": error.errors}, status=422)
 
             offset = (query.page - 1) * query.page_size
+            kind = _LISTED_KIND.get(collection)
+            changed = (
+                None
+                if kind is None
+                else change_while_paging(
+                    data.ledger,
+                    kind,
+                    _ids_before(data.rows(collection), rows, offset, _ID_KIND[kind]),
+                    request.faults,
+                    request.applied_faults,
+                )
+            )
+            if changed is not None:
+                self.set_ledger(data.name, changed)
+                data = self._company_data(data.name)
+                rows = selected(data, query)
             previous = rows[offset - 1] if 0 < offset <= len(rows) else None
             if previous is not None and request.faults.modify_while_paging:
                 data = self._bump(data.name, collection, previous["ID"])
@@ -280,6 +310,17 @@ class SimproApp(App):
             return Response.json(listing.project(found, [c for c in found if c in columns]))
 
         return handler
+
+
+def _ids_before(
+    every: Sequence[listing.Row], rows: Sequence[listing.Row], offset: int, kind: Kind
+) -> list[int]:
+    """Ledger ids of the collection's rows with an ID below the first row of this page (the
+    rows a listing in ID order served before it, whatever its paging style), in ID order."""
+    if not 0 <= offset < len(rows):
+        return []
+    first = rows[offset]["ID"]
+    return sorted(ledger_id(kind, row["ID"]) for row in every if row["ID"] < first)
 
 
 def start_simpro_sandbox(

@@ -48,6 +48,7 @@ from typing import Any
 
 from sandbox.faults import FaultConfig
 from sandbox.ledger import Ledger
+from sandbox.paging_faults import change_while_paging
 from sandbox.ratewindow import RateWindow, WindowStatus, daily_cap
 from sandbox.routing import App, Handler, Request, Response, retry_after_value
 from sandbox.server import SandboxServer
@@ -334,6 +335,17 @@ class ZohoBooksApp(App):
 
             offset = (page - 1) * per_page
             rows = org.listing(listing, since)
+            changed = change_while_paging(
+                org.ledger,
+                LEDGER_FIELD[listing],
+                [entity_id(e) for e in rows[:offset]],
+                request.faults,
+                request.applied_faults,
+            )
+            if changed is not None:
+                self.set_ledger(org.name, changed)
+                org = self._org(org.name)
+                rows = org.listing(listing, since)
             previous = rows[offset - 1] if 0 < offset <= len(rows) else None
             if previous is not None and request.faults.modify_while_paging:
                 org = self._bump(org.name, listing, entity_id(previous))

@@ -15,13 +15,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from sandbox.generator import ListedKind
 from sandbox.ledger import Application, Customer, Invoice, Ledger, Payment
 from sandbox.zoho_books.config import OrgZone
 
 Listing = Literal["contacts", "invoices", "customerpayments"]
 Entity = Customer | Invoice | Payment
 
-LEDGER_FIELD: dict[Listing, str] = {
+LEDGER_FIELD: dict[Listing, ListedKind] = {
     "contacts": "customers",
     "invoices": "invoices",
     "customerpayments": "payments",

@@ -282,6 +282,17 @@ def test_slow_responses_outlast_a_client_timeout(server: SandboxServer[ToyApp]) 
     assert server.log.count(fault="slow") == 1
 
 
+def test_slow_body_sends_headers_then_one_byte_at_a_time(server: SandboxServer[ToyApp]) -> None:
+    server.faults = FaultConfig(slow_body_rate=1.0, slow_body_byte_s=0.01)
+    with httpx.Client(base_url=server.url, timeout=5) as http:
+        with http.stream("GET", "/items") as response:
+            assert response.status_code == 200
+            chunks = list(response.iter_raw())
+    assert b"".join(chunks) == b'{"items":[{"id":1,"amount":16.30}]}'
+    assert max(len(chunk) for chunk in chunks) == 1
+    assert server.log.count(fault="slow_body") == 1
+
+
 def test_paging_knobs_reach_the_app_and_the_log(
     server: SandboxServer[ToyApp], client: httpx.Client
 ) -> None:
