@@ -28,8 +28,8 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from itertools import islice
+from dataclasses import dataclass, field, replace
+from itertools import dropwhile, islice
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -54,8 +54,8 @@ _R = TypeVar("_R")
 @dataclass(frozen=True, slots=True)
 class Page:
     """One response of a listing: `number` is 1-based in yield order, `body` the raw response
-    body verbatim (land this; `records` were parsed with orjson, floats are binary), `url` the
-    request URL, redacted."""
+    body verbatim (land this; `records` were parsed with orjson, floats are binary, less any
+    rows the page before already had where pages overlap), `url` the request URL, redacted."""
 
     number: int
     records: list[dict[str, Any]]
@@ -264,27 +264,44 @@ class PageCountPaginator:
 
 @dataclass(frozen=True, slots=True)
 class _Chunk:
-    """One PostgREST response: rows, raw body, redacted URL, and the Content-Range total."""
+    """One PostgREST response: rows, raw body, redacted URL, where its rows start, and the
+    Content-Range total."""
 
     records: list[dict[str, Any]]
     body: bytes
     url: str
+    start: int | None
     total: int | None
+
+    @property
+    def reaches_end(self) -> bool:
+        """The rows run to the end of the listing as it stood when they were read."""
+        return (
+            self.total is not None
+            and self.start is not None
+            and self.start + len(self.records) >= self.total
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
 class OffsetPaginator:
-    """PostgREST: ``?limit=N&offset=M&order=...`` with ``Prefer: count=exact``.
+    """PostgREST: ``?limit=N&offset=M&order=<key>.asc`` with ``Prefer: count=exact``.
 
     The first response's ``Content-Range`` (``0-24/3573``) gives the total; the remaining
     offsets are fetched concurrently and yielded in order. A server ``max-rows`` cap returns
     fewer rows than asked without saying so: if page 1 is short while the total says more
     remain, the step becomes what page 1 returned, and any later short page has its gap fetched.
-    The rows received must cover the first total, else `PaginationError` (rows vanished while
-    paging). Without a known total (``*``) it pages sequentially until an empty page.
+
+    Rows deleted or inserted while paging shift the offsets, so every request after the first
+    starts one row early: its first row must be the previous response's last. Where it is not,
+    the rows between the two keys are fetched by key (``and=(<key>.gt.A,<key>.lt.B)``), and
+    where the last rows read did not reach the end of the listing, the rows after the last key
+    are too: nothing the source had throughout the listing is skipped. Without a known total
+    (``*``) it pages sequentially, the same way, until an empty page.
     """
 
     page_size: int
+    key: str = "id"  # the unique column the listing is ordered by, ascending
     limit_param: str = "limit"
     offset_param: str = "offset"
     max_workers: int = 4
@@ -298,41 +315,48 @@ class OffsetPaginator:
         headers: Mapping[str, str] | None = None,
         stream: str,
     ) -> Iterator[Page]:
-        if not params or not params.get("order"):
+        if not params or params.get("order") != f"{self.key}.asc":
             raise ConfigurationError(
-                "offset paging needs an explicit order (PostgREST has no implicit order, so "
-                "pages could overlap or skip rows)",
+                f"offset paging needs the order {self.key}.asc (PostgREST has no implicit "
+                "order, and only a unique key lets rows shifted by deletes be found again)",
                 source=client.source,
                 connection_id=client.connection_id,
                 stream=stream,
-                hint="pass params={'order': 'id.asc', ...} with a unique column last",
+                hint=f"pass params={{'order': '{self.key}.asc', ...}}",
             )
         request_headers = httpx.Headers(headers)
         _add_preference(request_headers, "count=exact")
         base_params = dict(params)
 
-        def fetch(offset: int, limit: int) -> _Chunk:
-            page_params = {**base_params, self.limit_param: limit, self.offset_param: offset}
+        def fetch(offset: int, limit: int, extra: Mapping[str, str] | None = None) -> _Chunk:
+            """`limit` rows from `offset`; after offset 0, one row early (the overlap)."""
+            overlap = 1 if offset > 0 else 0
+            page_params = {
+                **base_params,
+                **(extra or {}),
+                self.limit_param: limit + overlap,
+                self.offset_param: offset - overlap,
+            }
             try:
                 data, response = client.get_json(
                     path, params=page_params, headers=request_headers, stream=stream
                 )
             except ApiError as exc:
                 if exc.status_code == 416:  # offset past the end: rows vanished while paging
-                    return _Chunk([], b"", exc.url or "", None)
+                    return _Chunk([], b"", exc.url or "", None, None)
                 raise
             url = client.redact_url(response.url)
             records = _records(client, stream, data, None, url)
             start, total = _content_range(client, stream, response, url)
-            if records and start != offset:
+            if records and start != offset - overlap:
                 raise _error(
                     PaginationError,
                     client,
                     stream,
-                    f"asked for offset {offset}, got rows from {start}",
+                    f"asked for offset {offset - overlap}, got rows from {start}",
                     url=url,
                 )
-            return _Chunk(records, response.content, url, total)
+            return _Chunk(records, response.content, url, start, total)
 
         def fetch_span(offset: int, count: int) -> list[_Chunk]:
             """`count` rows from `offset`, in as many requests as the server's cap needs."""
@@ -341,53 +365,99 @@ class OffsetPaginator:
             while got < count:
                 chunk = fetch(offset + got, count - got)
                 chunks.append(chunk)
-                if not chunk.records:
+                new = len(chunk.records) - (1 if offset + got > 0 else 0)
+                if new <= 0:
                     break
-                got += len(chunk.records)
+                got += new
             return chunks
+
+        def after(low: str, high: str | None = None) -> Iterator[_Chunk]:
+            """The rows whose key is above `low` (and below `high`), by key."""
+            while True:
+                bounds = [f"{self.key}.gt.{_postgrest_value(low)}"]
+                if high is not None:
+                    bounds.append(f"{self.key}.lt.{_postgrest_value(high)}")
+                chunk = fetch(0, self.page_size, _and(base_params, bounds))
+                if any(str(record.get(self.key)) == low for record in chunk.records):
+                    raise _error(
+                        PaginationError,
+                        client,
+                        stream,
+                        f"asked for rows after {self.key} {low}, got that row again: the "
+                        "source ignores the filter",
+                        url=chunk.url,
+                    )
+                if not chunk.records:
+                    return
+                yield chunk
+                if chunk.reaches_end:
+                    return
+                low = str(chunk.records[-1].get(self.key))
 
         guard = _LoopGuard(client, stream)
         number = 0
+        last: _Chunk | None = None
 
         def page_of(chunk: _Chunk) -> Page:
             nonlocal number
             number += 1
-            page = Page(number=number, records=chunk.records, body=chunk.body, url=chunk.url)
+            return Page(number=number, records=chunk.records, body=chunk.body, url=chunk.url)
+
+        def link(chunk: _Chunk, *, by_key: bool = False) -> Iterator[Page]:
+            """`chunk` as the next page (less the rows `last` had), after any rows skipped
+            between `last` and it (none, if it was read `by_key` after `last`)."""
+            nonlocal last
+            records = chunk.records
+            if last is not None and records:
+                previous = last.records[-1].get(self.key)
+                seen = {record.get(self.key) for record in last.records}
+                first = records[0].get(self.key)
+                if not by_key and first != previous and first not in seen:
+                    # Rows before this page were deleted meanwhile: what moved up is fetched.
+                    for gap in after(str(previous), str(first)):
+                        yield page_of(gap)
+                records = list(dropwhile(lambda record: record.get(self.key) in seen, records))
+            if not records:
+                return
+            page = page_of(replace(chunk, records=records))
             guard.check_page(page)
-            return page
+            last = chunk
+            yield page
 
         first = fetch(0, self.page_size)
-        yield page_of(first)
-        received = step = len(first.records)
-        if first.total is None:  # no count: walk until an empty page
+        if not first.records:
+            yield page_of(first)
+            return
+        yield from link(first)
+        # Each later request asks for as many rows as page 1 brought (any max-rows cap holds
+        # them), one of which is the overlap.
+        step = len(first.records) - 1
+        if first.total is None:  # no count: walk until a page with no new row
+            received = len(first.records)
             while step:
                 chunk = fetch(received, self.page_size)
-                step = len(chunk.records)
-                received += step
-                if step:
-                    yield page_of(chunk)
-            return
-        expected = end = first.total
-        offset = received
-        while step and offset < end:
-            spans = [(start, min(step, end - start)) for start in range(offset, end, step)]
-            for chunks in _in_order(lambda span: fetch_span(*span), spans, self.max_workers):
-                for chunk in chunks:
-                    if chunk.records:  # an empty chunk ends a span early; no rows to land
-                        received += len(chunk.records)
-                        yield page_of(chunk)
-                    end = max(end, chunk.total or 0)  # rows added while paging
-            offset = spans[-1][0] + spans[-1][1]
-        if received < expected:
-            raise _error(
-                PaginationError,
-                client,
-                stream,
-                f"received {received} rows but the listing announced {expected}: rows were "
-                "deleted or reordered while paging",
-                url=first.url,
-                hint="rerun the sync; if it persists, order by an immutable unique column",
-            )
+                new = len(chunk.records) - 1
+                if new <= 0:
+                    assert last is not None
+                    if chunk.records == last.records[-1:]:
+                        return  # only the overlap row: the end
+                    break
+                yield from link(chunk)
+                received += new
+        elif step:
+            end = first.total
+            offset = len(first.records)
+            while offset < end:
+                spans = [(start, min(step, end - start)) for start in range(offset, end, step)]
+                for chunks in _in_order(lambda span: fetch_span(*span), spans, self.max_workers):
+                    for chunk in chunks:
+                        yield from link(chunk)
+                        end = max(end, chunk.total or 0)  # rows added while paging
+                offset = spans[-1][0] + spans[-1][1]
+        assert last is not None
+        if not last.reaches_end:  # rows after the last key may have moved below its offset
+            for chunk in after(str(last.records[-1].get(self.key))):
+                yield from link(chunk, by_key=True)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -506,6 +576,21 @@ def _content_range(
         int(start) if start is not None else None,
         int(total) if total != "*" else None,
     )
+
+
+def _and(params: Mapping[str, Any], conditions: list[str]) -> dict[str, str]:
+    """PostgREST's ``and=(...)`` holding `conditions` and whatever ``and`` `params` had."""
+    existing = params.get("and")
+    if existing:
+        conditions = [str(existing).strip()[1:-1], *conditions]
+    return {"and": f"({','.join(conditions)})"}
+
+
+def _postgrest_value(value: str) -> str:
+    """A value in a PostgREST logic tree; one with a reserved character is double-quoted."""
+    if any(c in value for c in ',()":'):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return value
 
 
 def _add_preference(headers: httpx.Headers, preference: str) -> None:

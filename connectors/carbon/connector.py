@@ -3,8 +3,9 @@ receipts and their settlements, through Carbon's PostgREST Data API.
 
 Paging is `limit`/`offset` ordered on each stream's unique key with ``Prefer: count=exact``
 (`OffsetPaginator`): the first response's Content-Range gives the total, the other pages are
-fetched concurrently (`max_concurrent_requests` at a time) within the key's budget, and a
-server's `max-rows` cap loses nothing.
+fetched concurrently (`max_concurrent_requests` at a time) within the key's budget, a server's
+`max-rows` cap loses nothing, and rows deleted while paging skip nothing (each page overlaps the
+last by a row; a shift is repaired by key).
 
 Incremental syncs ask for rows changed at or after T with
 ``or=(updatedAt.gte.T,and(updatedAt.is.null,createdAt.gte.T))`` (`updatedAt` is null until a
@@ -130,9 +131,6 @@ class CarbonConnector:
             sleep=sleep,
             error_message=_postgrest_error_message,
         )
-        self._paginator = OffsetPaginator(
-            page_size=settings.page_size, max_workers=settings.max_concurrent_requests
-        )
         self._read: dict[str, set[str]] = {"memo": set(), "payment": set()}  # ids, this sync
         self._targets: set[str] = set()  # invoices their settlements apply to
 
@@ -173,7 +171,7 @@ class CarbonConnector:
         endpoint = ENDPOINTS[stream.name]
         number = 0
         for params in self._listings(stream.name, endpoint, since):
-            for page in self._paginator.pages(
+            for page in self._paginator(endpoint).pages(
                 self._client, f"/{endpoint.path}", params=params, stream=stream.name
             ):
                 number += 1
@@ -184,8 +182,15 @@ class CarbonConnector:
         """Every row's key alone (``select=<key>``), for the periodic check for deletions."""
         endpoint = ENDPOINTS[stream.name]
         params = {"select": endpoint.key, "order": endpoint.order, **dict(endpoint.filters)}
-        return self._paginator.pages(
+        return self._paginator(endpoint).pages(
             self._client, f"/{endpoint.path}", params=params, stream=stream.name
+        )
+
+    def _paginator(self, endpoint: Endpoint) -> OffsetPaginator:
+        return OffsetPaginator(
+            page_size=self._settings.page_size,
+            key=endpoint.key,
+            max_workers=self._settings.max_concurrent_requests,
         )
 
     def _listings(

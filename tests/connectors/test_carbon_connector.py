@@ -86,7 +86,8 @@ def test_a_max_rows_cap_smaller_than_the_page_loses_nothing(start, connect) -> N
         got = read(connector, stream)
         assert sorted(r["id"] for r in got) == sorted(r["id"] for r in wanted), stream.name
     invoices = len(expected[settings.INVOICES])
-    assert server.log.count(path="/salesInvoices") == math.ceil(invoices / 7)
+    # Page 1 brings 7; each later page starts one row early (the overlap) and brings 6 more.
+    assert server.log.count(path="/salesInvoices") == 1 + math.ceil((invoices - 7) / 6)
     assert all(r.query["limit"] == ["25"] for r in server.log.records(path="/salesInvoices")[:1])
 
 
@@ -252,12 +253,16 @@ def test_max_concurrent_requests_pages_are_in_flight_at_once(in_flight: int | No
     served together: fewer in flight would break the barrier and fail the listing; the peak shows
     that no more were."""
     expected = in_flight or settings.CONCURRENT_REQUESTS
-    total = 1 + 2 * expected
+    total = 2 + 2 * expected
 
     def page(request: httpx.Request) -> httpx.Response:
-        offset = int(request.url.params["offset"])
+        # Page 1 is rows 0-1; each later one overlaps the one before by a row: n-1, n.
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        ids = list(range(offset, min(offset + limit, total)))
         return httpx.Response(
-            200, json=[{"id": offset}], headers={"Content-Range": f"{offset}-{offset}/{total}"}
+            200,
+            json=[{"id": i} for i in ids],
+            headers={"Content-Range": f"{offset}-{ids[-1]}/{total}"},
         )
 
     probe = InFlightProbe(expected, page)
@@ -267,7 +272,7 @@ def test_max_concurrent_requests_pages_are_in_flight_at_once(in_flight: int | No
             connection_id="cedar",
             api_key="crbn_in_flight",
             api_url="https://carbon.test",
-            page_size=1,
+            page_size=2,
             requests_per_minute=100_000,
             **chosen,
         ),

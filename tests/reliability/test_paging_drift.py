@@ -1,0 +1,113 @@
+"""Listings that cannot skip (DESIGN invariant 8), on every source: while a sync pages through the
+invoices, the source deletes an invoice it already served before each page after the first, and
+creates a new one. Offset or page-number paging would shift the next row onto a page already read
+and lose it; the warehouse must still hold every invoice the source has, exact to the cent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from sandbox.business_central.ids import bc_id
+from sandbox.carbon.ids import carbon_id
+from sandbox.faults import FaultConfig
+from sandbox.simpro.ids import simpro_id
+from sandbox.zoho_books.ids import zoho_id
+from tests.conftest import bc_connection, carbon_connection, simpro_connection, zoho_connection
+from tests.e2e import actual_balances, expected_balances, report, sync
+
+ACCOUNT = "drifting-ledger"
+SIZE = {"customers": 8, "invoices": 40, "payments": 30}
+PAGE = 10
+
+
+@dataclass(frozen=True)
+class Source:
+    sandbox: str  # the fixture that starts it
+    connection: Callable[..., dict]
+    account: dict[str, object]  # the sandbox config naming the account
+    invoices_path: Callable[[object], str]  # the invoice listing's path on the server
+    invoice_id: Callable[[object, int], str]  # ledger invoice id → warehouse invoice id
+
+
+SOURCES = {
+    "zoho_books": Source(
+        "zoho_sandbox",
+        zoho_connection,
+        {"organizations": (ACCOUNT,)},
+        lambda server: "/books/v3/invoices",
+        lambda server, i: zoho_id(server.app.organization_id(ACCOUNT), "invoice", i),
+    ),
+    "business_central": Source(
+        "bc_sandbox",
+        bc_connection,
+        {"companies": (ACCOUNT,)},
+        lambda server: (
+            f"/v2.0/{server.app.config.tenant}/{server.app.config.environment}"
+            f"/api/v2.0/companies({server.app.company_id(ACCOUNT)})/salesInvoices"
+        ),
+        lambda server, i: bc_id(server.app.company_id(ACCOUNT), "invoice", i),
+    ),
+    "simpro": Source(
+        "simpro_sandbox",
+        simpro_connection,
+        {"companies": (ACCOUNT,)},
+        lambda server: "/api/v1.0/companies/0/customerInvoices/",
+        lambda server, i: str(simpro_id("invoice", i)),
+    ),
+    "carbon": Source(
+        "carbon_sandbox",
+        carbon_connection,
+        {"companies": (ACCOUNT,)},
+        lambda server: "/salesInvoices",
+        lambda server, i: carbon_id(ACCOUNT, "invoice", i),
+    ),
+}
+
+
+# Zoho's page numbers and Simpro's pages still shift under a delete: not yet made skip-proof.
+SKIPS_STILL = pytest.mark.xfail(strict=True, reason="page-number paging still skips a row")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "business_central",  # server-driven paging by key: nothing to shift
+        "carbon",  # overlapping offset pages, shifts repaired by key
+        pytest.param("simpro", marks=SKIPS_STILL),
+        pytest.param("zoho_books", marks=SKIPS_STILL),
+    ],
+)
+def test_rows_deleted_and_inserted_while_paging_lose_nothing(
+    source: str, request: pytest.FixtureRequest, make_project
+) -> None:
+    spec = SOURCES[source]
+    server = request.getfixturevalue(spec.sandbox)(ledger_size=SIZE, **spec.account)
+    before = {i.invoice_id for i in server.app.ledger(ACCOUNT).invoices}
+    server.faults = FaultConfig(
+        delete_while_paging=1.0, insert_while_paging=1.0, paths=(spec.invoices_path(server),)
+    )
+    project = make_project([spec.connection(server, ACCOUNT, page_size=PAGE)])
+
+    sync(project)
+    # What was created after the listing passed its place comes with the next sync.
+    server.faults = FaultConfig()
+    sync(project)
+
+    ledger = server.app.ledger(ACCOUNT)
+    after = {i.invoice_id for i in ledger.invoices}
+    assert server.log.count(fault="delete_while_paging") >= 2
+    assert server.log.count(fault="insert_while_paging") >= 2
+    assert before - after and after - before
+    ids = lambda kind, i: spec.invoice_id(server, i)  # noqa: E731
+    report(project, ledger.as_of)
+    balances = actual_balances(project)
+    # Every invoice the source has arrived, exactly; the warehouse has besides only invoices
+    # the source deleted meanwhile (once served; a complete listing marks them vanished).
+    expected = expected_balances({ACCOUNT: ledger}, ids)
+    assert {key: balances.get(key) for key in expected} == expected
+    assert {key[1] for key in balances.keys() - expected.keys()} <= {
+        ids("invoice", i) for i in before - after
+    }
