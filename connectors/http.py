@@ -42,9 +42,19 @@ from connectors.errors import (
 from connectors.ratelimit import RateLimiter
 from connectors.redaction import Redactor, body_excerpt, redact_url
 
-__all__ = ["DEFAULT_RETRY", "DEFAULT_TIMEOUT", "ApiClient", "RetryPolicy", "retry_after_seconds"]
+__all__ = [
+    "DEFAULT_RESPONSE_DEADLINE_S",
+    "DEFAULT_RETRY",
+    "DEFAULT_TIMEOUT",
+    "ApiClient",
+    "RetryPolicy",
+    "retry_after_seconds",
+]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# A response's headers and body together get this long: httpx's read timeout is per read, so a
+# server trickling a byte at a time would otherwise hold a request without end.
+DEFAULT_RESPONSE_DEADLINE_S = 300.0
 
 # Failures worth another attempt. DecodingError is a truncated or corrupt compressed body.
 _RETRIABLE_TRANSPORT = (
@@ -128,6 +138,7 @@ class ApiClient:
         default_params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        response_deadline_s: float = DEFAULT_RESPONSE_DEADLINE_S,
         retry: RetryPolicy = DEFAULT_RETRY,
         rate_limiter: RateLimiter | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -137,6 +148,7 @@ class ApiClient:
         self.source = source
         self.connection_id = connection_id
         self.retry = retry
+        self.response_deadline_s = response_deadline_s
         self.rate_limiter = rate_limiter
         self._auth_secrets = auth if isinstance(auth, SecretSource) else None
         self._default_params = dict(default_params or {})
@@ -271,7 +283,7 @@ class ApiClient:
             with slot:
                 with self._count_lock:
                     self._request_count += 1
-                response = self._client.send(request)
+                response = self._receive(request, stream)
         except TokenError as exc:
             raise self._token_refused(exc, stream) from None
         except TokenEndpointUnavailable as exc:
@@ -308,6 +320,40 @@ class ApiClient:
         if response.status_code in self.retry.retry_statuses:
             raise self._retry_or_fail(error, response.headers.get("Retry-After"))
         raise error
+
+    def _receive(self, request: httpx.Request, stream: str | None) -> httpx.Response:
+        """Send and read the whole response within `response_deadline_s`: no single read may
+        wait longer than the deadline, and the body is read in chunks against the clock."""
+        deadline = time.monotonic() + self.response_deadline_s
+        timeout = dict(request.extensions.get("timeout") or {})
+        read = timeout.get("read")
+        timeout["read"] = (
+            self.response_deadline_s if read is None else min(read, self.response_deadline_s)
+        )
+        request.extensions["timeout"] = timeout
+        response = self._client.send(request, stream=True)
+        try:
+            chunks = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise _Retry(self._deadline_error(request, stream))
+            # What Response.read() does, with the clock checked between chunks.
+            response._content = b"".join(chunks)
+        finally:
+            response.close()
+        if time.monotonic() > deadline:
+            raise _Retry(self._deadline_error(request, stream))
+        return response
+
+    def _deadline_error(self, request: httpx.Request, stream: str | None) -> TransportError:
+        return TransportError(
+            f"the response took longer than response_deadline_s={self.response_deadline_s:g} s "
+            "(headers and body together)",
+            **self._where(stream, request.method, request.url),
+            hint=f"the source sends its response too slowly; raise response_deadline_s of "
+            f"connection {self.connection_id!r} in the connections file if it is just slow",
+        )
 
     def _retry_or_fail(
         self, error: ConnectorError, retry_after: str | None

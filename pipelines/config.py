@@ -69,6 +69,7 @@ class _Connection(pydantic.BaseModel):
     full_key_reconciliation_hours: Annotated[float, pydantic.Field(ge=0)] = 24.0
     # Patience with a slow or failing source; unset keeps the source's defaults.
     timeout_s: Annotated[float, pydantic.Field(gt=0)] | None = None
+    response_deadline_s: Annotated[float, pydantic.Field(gt=0)] | None = None  # headers + body
     max_attempts: Annotated[int, pydantic.Field(ge=1, le=20)] | None = None
     retry_backoff_s: Annotated[float, pydantic.Field(ge=0)] | None = None
 

@@ -76,6 +76,8 @@ def http_settings(connection: ConnectionConfig) -> dict[str, object]:
     settings: dict[str, object] = {}
     if connection.timeout_s is not None:
         settings["timeout_s"] = connection.timeout_s
+    if connection.response_deadline_s is not None:
+        settings["response_deadline_s"] = connection.response_deadline_s
     retry = {
         name: value
         for name, value in (

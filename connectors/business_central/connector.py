@@ -21,7 +21,7 @@ import orjson
 
 from connectors.auth import OAuth2ClientCredentialsAuth
 from connectors.errors import ConfigurationError, NotFoundError
-from connectors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
+from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import NextLinkPaginator, Page
 from connectors.ratelimit import RateLimiter, account_budget
 from connectors.streams import Stream
@@ -64,6 +64,7 @@ class BusinessCentralSettings:
     requests_per_five_minutes: int = REQUESTS_PER_FIVE_MINUTES
     max_in_flight: int = MAX_IN_FLIGHT
     timeout_s: float = 60.0
+    response_deadline_s: float = DEFAULT_RESPONSE_DEADLINE_S  # headers and body together
     retry: RetryPolicy = DEFAULT_RETRY
 
     @property
@@ -114,6 +115,7 @@ class BusinessCentralConnector:
             base_url=settings.base_url,
             auth=self.auth,
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
+            response_deadline_s=settings.response_deadline_s,
             retry=settings.retry,
             # The budget is per user (the app registration), whichever company it reads.
             rate_limiter=account_budget(

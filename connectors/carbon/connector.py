@@ -34,7 +34,7 @@ import orjson
 
 from connectors.auth import StaticTokenAuth
 from connectors.errors import ConfigurationError
-from connectors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
+from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import OffsetPaginator, Page
 from connectors.ratelimit import RateLimiter, account_budget
 from connectors.streams import Stream
@@ -70,6 +70,7 @@ class CarbonSettings:
     requests_per_minute: int = REQUESTS_PER_MINUTE
     max_concurrent_requests: int = CONCURRENT_REQUESTS  # pages in flight per listing
     timeout_s: float = 30.0
+    response_deadline_s: float = DEFAULT_RESPONSE_DEADLINE_S  # headers and body together
     retry: RetryPolicy = DEFAULT_RETRY
 
 
@@ -117,6 +118,7 @@ class CarbonConnector:
             base_url=settings.api_url.rstrip("/"),
             auth=auth,
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
+            response_deadline_s=settings.response_deadline_s,
             retry=settings.retry,
             rate_limiter=rate_limiter
             or account_budget(

@@ -27,7 +27,7 @@ import orjson
 
 from connectors.auth import OAuth2ClientCredentialsAuth, StaticTokenAuth
 from connectors.errors import ApiError, ConfigurationError
-from connectors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
+from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import Page, PageCountPaginator
 from connectors.ratelimit import account_budget
 from connectors.streams import Stream
@@ -69,6 +69,7 @@ class SimproSettings:
     requests_per_second: int = REQUESTS_PER_SECOND
     max_concurrent_requests: int = CONCURRENT_REQUESTS  # pages in flight per listing
     timeout_s: float = 30.0
+    response_deadline_s: float = DEFAULT_RESPONSE_DEADLINE_S  # headers and body together
     retry: RetryPolicy = DEFAULT_RETRY
 
 
@@ -113,6 +114,7 @@ class SimproConnector:
             base_url=self._build_url + API_PATH,
             auth=self._auth(settings),
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
+            response_deadline_s=settings.response_deadline_s,
             retry=settings.retry,
             rate_limiter=limiter,
             transport=transport,

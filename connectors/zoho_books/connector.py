@@ -17,7 +17,7 @@ import orjson
 
 from connectors.auth import OAuth2RefreshTokenAuth
 from connectors.errors import ConfigurationError, NotFoundError
-from connectors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
+from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import Page, PageNumberPaginator
 from connectors.ratelimit import account_budget
 from connectors.streams import Stream
@@ -55,6 +55,7 @@ class ZohoBooksSettings:
     page_size: int = MAX_PAGE_SIZE
     requests_per_minute: int = REQUESTS_PER_MINUTE
     timeout_s: float = 30.0
+    response_deadline_s: float = DEFAULT_RESPONSE_DEADLINE_S  # headers and body together
     retry: RetryPolicy = DEFAULT_RETRY
 
 
@@ -91,6 +92,7 @@ class ZohoBooksConnector:
             ),
             default_params={"organization_id": settings.organization_id},
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
+            response_deadline_s=settings.response_deadline_s,
             retry=settings.retry,
             # Zoho's limit is per organization, whichever connection or process calls.
             rate_limiter=account_budget(
