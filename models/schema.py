@@ -61,6 +61,11 @@ CUSTOMERS = sa.Table(
     sa.Column("kind", sa.Text, comment="company or person."),
     sa.Column("email", sa.Text),
     sa.Column("phone", sa.Text),
+    sa.Column(
+        "tax_id", sa.Text, comment="Tax or VAT registration number, where the source has one."
+    ),
+    sa.Column("postal_code", sa.Text, comment="Postcode of the customer's address, if any."),
+    sa.Column("website", sa.Text),
     sa.Column("currency_code", sa.Text, comment="ISO 4217 currency the customer is billed in."),
     sa.Column("payment_terms_days", sa.Integer),
     sa.Column("credit_limit", MONEY),

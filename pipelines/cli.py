@@ -28,6 +28,7 @@ from pipelines.report_output import (
     print_balance_summary,
     print_cash_application,
     print_customer_balances,
+    print_entity_balances,
     write_reports,
 )
 from pipelines.runner import RunOutcome, run_reports, run_syncs
@@ -112,6 +113,7 @@ def demo(as_of: AsOfOption = None, config: ConfigOption = None, debug: DebugOpti
         warehouse = project.open_warehouse(_say)
         print_balance_summary(console, warehouse, report_date)
         print_cash_application(console, warehouse)
+        print_entity_balances(console, warehouse)
         console.print(
             f"\nWarehouse: [bold]{project.warehouse}[/bold]  (try: duckdb {project.warehouse})"
         )
@@ -195,6 +197,7 @@ def report(
         if output_format is ReportFormat.table:
             print_customer_balances(console, warehouse)
             print_cash_application(console, warehouse)
+            print_entity_balances(console, warehouse)
             return
         for written in write_reports(warehouse, output, output_format):
             console.print(f"Wrote {written}", highlight=False)

@@ -27,6 +27,7 @@ __all__ = [
     "ConfigError",
     "ConnectionConfig",
     "LedgersyncConfig",
+    "ReportingConfig",
     "SimproConnectionConfig",
     "ZohoBooksConnectionConfig",
     "default_config_path",
@@ -160,6 +161,15 @@ class CarbonConnectionConfig(_Connection):
     max_concurrent_requests: Annotated[int, pydantic.Field(ge=1, le=16)] = 8  # pages in flight
 
 
+class ReportingConfig(pydantic.BaseModel):
+    """Consolidated reports (by entity): the currency they total in, and the user's rates."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    currency: Annotated[str, pydantic.Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    rates: Path | None = None  # CSV with columns date,from,to,rate (1 from = rate to)
+
+
 ConnectionConfig = Annotated[
     ZohoBooksConnectionConfig
     | BusinessCentralConnectionConfig
@@ -177,6 +187,8 @@ class LedgersyncConfig(pydantic.BaseModel):
     # How long a sync or report waits for another process (an analyst's DuckDB session, another
     # sync) to let go of the warehouse file, saying so while it waits.
     warehouse_lock_wait_s: Annotated[float, pydantic.Field(gt=0)] = 600.0
+    customer_links: Path | None = None  # "same" / "never the same" customers, display names
+    reporting: ReportingConfig = ReportingConfig()
     connections: Sequence[ConnectionConfig] = ()
 
     @pydantic.field_validator("connections")
@@ -233,8 +245,14 @@ def load_config(path: Path | None = None) -> LedgersyncConfig:
     except pydantic.ValidationError as error:
         raise ConfigError(_describe(path, root, error)) from None
     base = path.parent
+    rates = config.reporting.rates
     return config.model_copy(
-        update={"warehouse": base / config.warehouse, "landing": base / config.landing}
+        update={
+            "warehouse": base / config.warehouse,
+            "landing": base / config.landing,
+            "customer_links": config.customer_links and base / config.customer_links,
+            "reporting": config.reporting.model_copy(update={"rates": rates and base / rates}),
+        }
     )
 
 
@@ -246,14 +264,14 @@ def _describe(path: Path, root: yaml.Node | None, error: pydantic.ValidationErro
             location += ("source",)
         where = ".".join(str(part) for part in location) or "(top level)"
         message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"{path}:{_line_of(root, location)}: {where}: {message}")
+        lines.append(f"{path}:{line_of(root, location)}: {where}: {message}")
     return "invalid connections file:\n  " + "\n  ".join(lines)
 
 
 _UNION_TAGS = frozenset({"zoho_books", "business_central", "simpro", "carbon"})
 
 
-def _line_of(node: yaml.Node | None, location: tuple[str | int, ...]) -> int:
+def line_of(node: yaml.Node | None, location: tuple[str | int, ...]) -> int:
     """The 1-based line of the deepest node the location reaches."""
     line = node.start_mark.line + 1 if node is not None else 1
     for part in location:

@@ -11,6 +11,11 @@ from pipelines.config import LedgersyncConfig, default_config_path, load_config
 from pipelines.defs.canonical import build_canonical_assets
 from pipelines.defs.cash_application import cash_application_checks, cash_application_suggestions
 from pipelines.defs.checks import build_canonical_checks
+from pipelines.defs.entities import (
+    customer_entities,
+    entity_reports,
+    no_weak_same_connection_merges,
+)
 from pipelines.defs.health import build_health_checks
 from pipelines.defs.ingest import build_ingest_assets
 from pipelines.defs.jobs import (
@@ -57,12 +62,15 @@ def build_definitions(config: LedgersyncConfig, config_path: str) -> dg.Definiti
             report_assets(),
             cash_application_suggestions,
             ar_aging_daily,
+            customer_entities,
+            entity_reports,
         ],
         asset_checks=[
             *build_canonical_checks(),
             *health,
             *report_checks(),
             *cash_application_checks(),
+            no_weak_same_connection_merges,
         ],
         jobs=[*jobs, refresh, checking, aging_history_job],
         schedules=[

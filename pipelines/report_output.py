@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from models.cash_application import REPORT as CASH_APPLICATION
+from models.entities.balances import ENTITY_REPORTS
 from models.reports import REPORTS, Aging
 from models.warehouse import Warehouse
 
@@ -20,6 +21,7 @@ __all__ = [
     "print_balance_summary",
     "print_cash_application",
     "print_customer_balances",
+    "print_entity_balances",
     "write_reports",
 ]
 
@@ -76,6 +78,52 @@ def print_balance_summary(console: Console, warehouse: Warehouse, as_of: date) -
     console.print(f"Reconciliation exceptions: {_counts(exceptions)}", highlight=False)
 
 
+def print_entity_balances(console: Console, warehouse: Warehouse) -> None:
+    """The largest balances by customer entity (one real customer across every connection),
+    in the reporting currency; blank where a rate is missing (the table's missing_rates)."""
+    with warehouse.connect(read_only=True) as conn:
+        rows = conn.execute(
+            f"""
+            SELECT any_value(entity_name),
+                   list_sort(list_distinct(flatten(list(connections))))::VARCHAR[],
+                   string_agg(DISTINCT currency_code, ', ' ORDER BY currency_code),
+                   {_all_or_none("open_balance_reporting")},
+                   {_all_or_none("unapplied_cash_reporting")},
+                   {_all_or_none("net_balance_reporting")},
+                   {_all_or_none("overdue_reporting")},
+                   max(oldest_overdue_days)
+            FROM reports.entity_balances
+            GROUP BY entity_id
+            ORDER BY len(list_distinct(flatten(list(connections)))) DESC,
+                     {_all_or_none("net_balance_reporting")} DESC NULLS LAST, entity_id
+            LIMIT {_LARGEST_CUSTOMERS}
+            """
+        ).fetchall()
+        (currency, entities, several, unconverted) = conn.execute(
+            "SELECT any_value(currency), count(*), count(*) FILTER (WHERE connections > 1), "
+            "sum(unconverted) FROM (SELECT any_value(reporting_currency) AS currency, "
+            "len(list_distinct(flatten(list(connections)))) AS connections, "
+            "count(missing_rates) AS unconverted FROM reports.entity_balances GROUP BY entity_id)"
+        ).fetchone() or (None, 0, 0, 0)
+    header = ["entity", "connections", "currencies", "open", "unapplied", "net", "overdue"]
+    table = _table(
+        f"Balances by customer entity, in {currency}",
+        [*header, "oldest overdue (days)"],
+        [(name, ", ".join(conns), *rest) for name, conns, *rest in rows],
+    )
+    console.print(table)
+    console.print(
+        f"{entities} entities with a balance, {several} of them in several connections; "
+        f"{unconverted} amounts without a rate to {currency} (reports.entity_balances "
+        "missing_rates).",
+        highlight=False,
+    )
+
+
+def _all_or_none(column: str) -> str:
+    return f"CASE WHEN bool_and({column} IS NOT NULL) THEN sum({column}) END"
+
+
 def print_customer_balances(console: Console, warehouse: Warehouse) -> None:
     """The largest customer balances; every row is in the csv and parquet output."""
     with warehouse.connect(read_only=True) as conn:
@@ -125,7 +173,7 @@ def write_reports(warehouse: Warehouse, directory: Path, fmt: ReportFormat) -> l
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     with warehouse.connect(read_only=True) as conn:
-        names = [*REPORTS, *([CASH_APPLICATION] if _has_table(conn, CASH_APPLICATION) else [])]
+        names = [*REPORTS, *ENTITY_REPORTS, *([CASH_APPLICATION] if _has_table(conn, CASH_APPLICATION) else [])]
         for name in names:
             [(as_of,)] = conn.execute(f"SELECT any_value(as_of) FROM reports.{name}").fetchall()
             path = directory / f"{name}-{as_of or 'empty'}.{fmt.value}"

@@ -42,6 +42,7 @@ from sandbox.ledger import (
     Ledger,
     Payment,
 )
+from sandbox.shared_customers import plant_shared_customers
 
 CURRENCIES = ("USD", "EUR", "GBP", "AUD", "CAD", "NZD")
 PAYMENT_TERMS_DAYS = (0, 15, 30, 45, 60)
@@ -132,7 +133,9 @@ def generate_ledger(
     rng = random.Random(int.from_bytes(hashlib.sha256(account.encode()).digest(), "big"))
     base = CURRENCIES[rng.randrange(len(CURRENCIES))]
     first_day = as_of.toordinal() - INVOICE_WINDOW_DAYS
-    customer_rows = _customers(rng, customers, base, as_of.toordinal())
+    customer_rows = plant_shared_customers(
+        account, _customers(rng, customers, base, as_of.toordinal())
+    )
     g = _Gen(
         rng=rng,
         as_of=as_of.toordinal(),

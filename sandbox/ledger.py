@@ -52,6 +52,10 @@ class Customer:
     status: CustomerStatus
     created_at: datetime  # UTC, aware
     updated_at: datetime  # UTC, aware
+    tax_id: str | None = None
+    postal_code: str | None = None
+    website: str | None = None
+    party: str | None = None  # the truth: records of one real customer share it (never served)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,9 @@ CUSTOMER_MAPPING = m.Mapping(
         "kind": m.enum("type", {"company": "company", "person": "person"}),
         "email": m.text("email"),
         "phone": m.text("phoneNumber"),
+        "tax_id": m.text("taxRegistrationNumber"),
+        "postal_code": m.text("postalCode"),
+        "website": m.text("website"),
         "currency_code": m.currency("currencyCode"),
         "payment_terms_days": m.const(None),  # BC names terms by id (paymentTermsId) only
         "credit_limit": _dropping(

@@ -23,6 +23,8 @@ _CUSTOMER_COLUMNS = (
     "ID",
     "Phone",
     "Email",
+    "Address",
+    "EIN",
     "Profile",
     "Banking",
     "Archived",

@@ -148,7 +148,7 @@ def _customer(customer: Customer, c: _Company) -> Row:
         "taxPercent": Decimal("0"),
         "phone": customer.phone,
         "fax": None,
-        "website": None,
+        "website": customer.website,
         "tags": [],
         "defaultCc": [],
         "customFields": {},

@@ -37,7 +37,10 @@ INVOICE_STATUS_CODES: dict[str, tuple[int, str]] = {
 
 
 # Every column of each collection, as `row` renders them (a build knows these).
-_CUSTOMER = "Phone Email CustomerType AmountOwing Profile Banking Archived DateCreated DateModified"
+_CUSTOMER = (
+    "Phone Email Address EIN CustomerType AmountOwing Profile Banking Archived DateCreated"
+    " DateModified"
+)
 COLUMNS: dict[Collection, tuple[str, ...]] = {
     "customer_companies": tuple(f"ID CompanyName {_CUSTOMER}".split()),
     "customer_individuals": tuple(f"ID GivenName FamilyName {_CUSTOMER}".split()),
@@ -103,6 +106,8 @@ def customer(c: Customer, data: CompanyData) -> Row:
         **customer_ref(c.customer_id, data),
         "Phone": c.phone or "",
         "Email": c.email or "",
+        "Address": {"Address": "", "City": "", "State": "", "PostalCode": c.postal_code or ""},
+        "EIN": c.tax_id or "",
         "CustomerType": "Customer",
         "AmountOwing": data.owing.get(c.customer_id, ZERO),
         "Profile": {"Currency": currency(c.currency_code), "Notes": ""},

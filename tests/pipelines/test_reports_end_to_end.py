@@ -16,6 +16,7 @@ import duckdb
 from typer.testing import CliRunner
 
 from models.cash_application import REPORT as CASH_APPLICATION
+from models.entities.balances import ENTITY_REPORTS
 from models.reports import REPORTS
 from pipelines.cli import app
 from pipelines.definitions import build_definitions
@@ -282,7 +283,7 @@ def test_checks_and_metadata_of_the_reports_job(zoho_sandbox, make_project):
         for event in result.get_asset_materialization_events()
         if event.asset_key.path[0] == "reports"
     }
-    assert set(metadata) == {*REPORTS, CASH_APPLICATION}
+    assert set(metadata) == {*REPORTS, *ENTITY_REPORTS, CASH_APPLICATION}
     assert metadata["reconciliation_exceptions"]["exceptions_by_kind"].value == counts
     assert "data:image/png;base64," in metadata["ar_aging"]["aging_chart"].value
     assert "| currency |" in metadata["customer_balances"]["totals_by_currency"].value
@@ -310,7 +311,7 @@ def test_report_command_prints_and_writes_csv_and_parquet(zoho_sandbox, make_pro
     written = runner.invoke(app, [*base, "--format", "csv", "--output", str(tmp_path / "csv")])
     assert written.exit_code == 0, written.output
     assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == sorted(
-        f"{name}-{as_of}.csv" for name in (*REPORTS, CASH_APPLICATION)
+        f"{name}-{as_of}.csv" for name in (*REPORTS, *ENTITY_REPORTS, CASH_APPLICATION)
     )
     table = project.query("SELECT * FROM reports.customer_balances ORDER BY ALL")
     with (tmp_path / "csv" / f"customer_balances-{as_of}.csv").open() as handle:
