@@ -173,7 +173,8 @@ def write_reports(warehouse: Warehouse, directory: Path, fmt: ReportFormat) -> l
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     with warehouse.connect(read_only=True) as conn:
-        names = [*REPORTS, *ENTITY_REPORTS, *([CASH_APPLICATION] if _has_table(conn, CASH_APPLICATION) else [])]
+        optional = (*ENTITY_REPORTS, CASH_APPLICATION)
+        names = [*REPORTS, *(name for name in optional if _has_table(conn, name))]
         for name in names:
             [(as_of,)] = conn.execute(f"SELECT any_value(as_of) FROM reports.{name}").fetchall()
             path = directory / f"{name}-{as_of or 'empty'}.{fmt.value}"
