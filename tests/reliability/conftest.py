@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from benchmarks.zoho_truth import truth_differences
+from benchmarks.truth import truth_differences
 from pipelines.config import ConnectionConfig
 from pipelines.run_once import rebuild, sync_connections
 from pipelines.runner import RunOutcome, run_syncs
@@ -16,6 +16,7 @@ from sandbox.ledger import Ledger
 from sandbox.requestlog import RequestRecord
 from sandbox.server import SandboxServer
 from sandbox.zoho_books.app import ZohoBooksApp
+from sandbox.zoho_books.ids import zoho_id
 from tests.conftest import Project, zoho_connection
 
 ORG = "reliable-books"
@@ -76,8 +77,12 @@ def assert_matches_truth(zoho: ZohoProject) -> int:
     """The live canonical rows of the organization's connection and its invoice balances (as of
     the ledger's date) equal the ledger's truth; nothing is in quarantine. Returns the number of
     rows compared."""
+    kinds = {"customer": "contact", "invoice": "invoice", "payment": "payment"}
     problems, compared = truth_differences(
-        zoho.project.config.warehouse, zoho.ledger, org_id=zoho.org_id, connection_id=zoho.org
+        zoho.project.config.warehouse,
+        zoho.ledger,
+        ids=lambda kind, ledger_id: zoho_id(zoho.org_id, kinds[kind], ledger_id),
+        connection_id=zoho.org,
     )
     assert problems == []
     return compared
