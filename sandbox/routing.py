@@ -7,6 +7,7 @@ patterns use `{param}` placeholders, which may sit inside a segment, so OData-st
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -72,11 +73,9 @@ class Response:
 
 
 def retry_after_value(seconds: float) -> str:
-    """Retry-After in seconds. Whole seconds as HTTP says; a fraction is kept (e.g. "0.25") so
-    tests can shrink waits. Clients should parse it as a float."""
-    if seconds == int(seconds):
-        return str(int(seconds))
-    return f"{seconds:.3f}".rstrip("0").rstrip(".")
+    """Retry-After as RFC 9110 delay-seconds: a whole number, rounded up so a client that waits
+    as told is never early (to the millisecond first, so float noise does not add a second)."""
+    return str(math.ceil(round(seconds, 3)))
 
 
 Handler = Callable[[Request], Response]

@@ -7,8 +7,11 @@
   everything settled, so the source's balance is `IncTax - Paid`, and 0 on a draft or voided
   invoice.
 - A payment has no customer, currency or total of its own: its customer and currency are its
-  first invoice line's, and its amount is its lines plus `FinanceCharge` (so the charge is
-  what was not applied to an invoice). A zero line applies nothing and is not an application.
+  first invoice line's. Its total is its lines plus `FinanceCharge`, a fee charged on the
+  payment, not customer credit: the amount is the sum of its lines (the money credited to the
+  customer) and the fee is its bank_charges. Simpro allocates a payment to invoices in full,
+  so no Simpro payment carries unapplied cash. A zero line applies nothing and is not an
+  application.
   `Payment.Status` exists on US builds only: Failed is void, Pending is pending, Complete (or
   no status) is posted. Lines have no id or date: an application is keyed
   `<payment ID>:<line number>` (unique even if two lines name one invoice) and dated by its
@@ -171,19 +174,15 @@ PAYMENT_MAPPING = m.Mapping(
         "currency_code": m.currency("Currency", alias="currency"),
         "exchange_rate": m.const(None),
         "amount": m.sql(
-            f"coalesce(lines.total, 0::DECIMAL(18,4)) + {_FINANCE_CHARGE.value}",
-            *_FINANCE_CHARGE.checks,
+            "coalesce(lines.total, 0::DECIMAL(18,4))",
             m.Check("lines.unreadable > 0", "'an invoice line has no numeric Amount'"),
             m.Check(
                 "lines.exact <> lines.total",
                 "'an invoice line Amount has more than 4 decimal places'",
             ),
-            m.Check(
-                f"coalesce(lines.total, 0) + {_FINANCE_CHARGE.value} < 0",
-                "'the invoice lines and FinanceCharge add up to less than 0'",
-            ),
+            m.Check("lines.total < 0", "'the invoice lines add up to less than 0'"),
         ),
-        "bank_charges": m.sql("0::DECIMAL(18,4)"),
+        "bank_charges": _FINANCE_CHARGE,
         "method": m.text("Payment.PaymentMethod.Name"),
         "reference": m.text("Payment.CheckNo"),
         "status": m.sql(

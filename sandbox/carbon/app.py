@@ -165,12 +165,11 @@ class CarbonApp(App):
         window = self._window.hit(key)
         limits = _rate_headers(window)
         if not window.allowed:
-            wait = math.ceil(window.reset_s * 1000) / 1000
             return _proxy_error(
                 429,
                 RATE_LIMITED,
-                hint=f"Retry after {retry_after_value(wait)} seconds",
-                headers={**limits, "Retry-After": retry_after_value(wait)},
+                hint=f"Retry after {retry_after_value(window.reset_s)} seconds",
+                headers={**limits, "Retry-After": retry_after_value(window.reset_s)},
             )
         table = request.path_params["table"]
         denied = self._denied(company, table)

@@ -14,10 +14,11 @@ With the defaults, from a shell:
 ?columns=ID,Payment,Invoices,DateModified&orderby=ID&pageSize=50&page=2&DateModified=gt(2026-10-01)"
 
 Every company serves its own ledger, generated from its name unless one is given, through
-`companydata.representable` (what Simpro can hold). Collections: `customers/companies/`,
-`customers/individuals/`, `customerInvoices/`, `creditNotes/`, `customerPayments/`, each with
-`/{ID}` for one record; list parameters as in `sandbox.simpro.listing`; list responses carry
-`Result-Total`, `Result-Pages` and `Result-Count`.
+`companydata.representable` (what Simpro can hold). Collections: `customers/` (every customer,
+columns `ID, _href, CompanyName, GivenName, FamilyName` only), `customers/companies/`,
+`customers/individuals/`, `customerInvoices/`, `creditNotes/`, `customerPayments/`, each but
+`customers/` with `/{ID}` for one record; list parameters as in `sandbox.simpro.listing`;
+list responses carry `Result-Total`, `Result-Pages` and `Result-Count`.
 
 Errors, in the order checked (bodies are `{"errors": [{"path", "message", "value"}]}`):
   429  more than `rate_limit` API requests in the build's sliding window (with Retry-After)
@@ -55,6 +56,7 @@ from sandbox.simpro.tokens import TokenStore
 
 API = "/api/v1.0"
 COLLECTIONS: dict[str, Collection] = {
+    "customers": "customers",
     "customers/companies": "customer_companies",
     "customers/individuals": "customer_individuals",
     "customerInvoices": "customer_invoices",
@@ -62,6 +64,7 @@ COLLECTIONS: dict[str, Collection] = {
     "customerPayments": "customer_payments",
 }
 _RECORD_NOT_FOUND: dict[Collection, str] = {
+    "customers": "Customer not found.",
     "customer_companies": "Company customer not found.",
     "customer_individuals": "Individual customer not found.",
     "customer_invoices": "Customer invoice not found.",
@@ -111,7 +114,9 @@ class SimproApp(App):
         for path, collection in COLLECTIONS.items():
             base = f"{API}/companies/{{company_id}}/{path}"
             add("GET", f"{base}/", self._api(self._scoped(self._lister(collection))))
-            add("GET", f"{base}/{{record_id}}", self._api(self._scoped(self._record(collection))))
+            if collection != "customers":  # one customer is read from its own kind's path
+                record = self._record(collection)
+                add("GET", f"{base}/{{record_id}}", self._api(self._scoped(record)))
 
     # -- test hooks --------------------------------------------------------------------------
 
@@ -196,8 +201,7 @@ class SimproApp(App):
             window = self._window.hit(_BUILD)
             if not window.allowed:
                 response = errors(429, "Too many requests. Please try again later.")
-                wait = math.ceil(window.reset_s * 1000) / 1000
-                response.headers["Retry-After"] = retry_after_value(wait)
+                response.headers["Retry-After"] = retry_after_value(window.reset_s)
                 return response
             scheme, _, credential = (request.header("authorization") or "").partition(" ")
             credential = credential.strip()

@@ -5,15 +5,16 @@ Simpro's model is narrower than the ledger's, so a company serves `representable
 
 - Write-offs: Simpro has none; a write-off is entered as a credit note, so an invoice's
   `write_off_amount` is folded into its `credits_applied` (open balances are unchanged).
-- Bank charges: a Simpro payment records none, so they are 0.
-- A payment applied to no invoice (an on-account receipt, or the generator's duplicate of one)
-  can only name its customer through an invoice line: it is served with an "on-account line",
-  a zero line on the customer's first invoice. A customer with no invoice cannot receive such
-  a payment in Simpro, so that payment (and its anomalies) is left out.
+- Unapplied cash: a Simpro payment is allocated to invoices in full (the vendor's POST requires
+  `Invoices[]`, each with an invoice and an amount), and nothing in the contract carries money
+  a customer paid beyond its lines. So a payment is served for what it applies: its amount is
+  cut to the sum of its applications, and a payment that applies nothing (an on-account
+  receipt, or the generator's duplicate of one) is left out, with its anomalies.
+- Bank charges are served as the payment's `FinanceCharge`, the fee Simpro charges on a
+  payment on top of its invoice lines (the payment's total is its lines plus FinanceCharge).
 
-Rendering, not the ledger, covers the rest: unapplied cash is served as the payment's
-`FinanceCharge` (a Simpro payment is its invoice lines plus FinanceCharge), credits and void
-invoices as credit notes (`Credit` and `Void`), drafts as invoices at Stage "Pending".
+Rendering, not the ledger, covers the rest: credits and void invoices as credit notes (`Credit`
+and `Void`), drafts as invoices at Stage "Pending".
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sandbox.simpro.config import TimestampStyle
 from sandbox.simpro.ids import Kind, ledger_id
 
 Collection = Literal[
+    "customers",
     "customer_companies",
     "customer_individuals",
     "customer_invoices",
@@ -44,6 +46,7 @@ Row = dict[str, Any]
 ZERO = Decimal("0.00")
 _UNBILLED = ("draft", "void")
 _KIND_OF: dict[Collection, Kind] = {
+    "customers": "customer",
     "customer_companies": "customer",
     "customer_individuals": "customer",
     "customer_invoices": "invoice",
@@ -74,15 +77,14 @@ def representable(ledger: Ledger) -> Ledger:
         else inv
         for inv in ledger.invoices
     )
-    invoiced = {inv.customer_id for inv in ledger.invoices}
-    applied = {a.payment_id for a in ledger.applications}
-    dropped = {
-        p.payment_id
-        for p in ledger.payments
-        if p.payment_id not in applied and p.customer_id not in invoiced
-    }
+    applied: dict[int, Decimal] = {}
+    for application in ledger.applications:
+        applied[application.payment_id] = (
+            applied.get(application.payment_id, ZERO) + application.amount_applied
+        )
+    dropped = {p.payment_id for p in ledger.payments if p.payment_id not in applied}
     payments = tuple(
-        dataclasses.replace(p, bank_charges=ZERO) if p.bank_charges else p
+        dataclasses.replace(p, amount=applied[p.payment_id])
         for p in ledger.payments
         if p.payment_id not in dropped
     )
@@ -122,6 +124,7 @@ class CompanyData:
         self.invoices = {i.invoice_id: i for i in ledger.invoices}
         served = [p for p in ledger.payments if payment_status or p.status != "void"]
         self.entities: dict[Collection, list[Any]] = {
+            "customers": list(ledger.customers),
             "customer_companies": [c for c in ledger.customers if c.kind == "company"],
             "customer_individuals": [c for c in ledger.customers if c.kind == "person"],
             "customer_invoices": list(ledger.invoices),
@@ -138,10 +141,8 @@ class CompanyData:
             last = self.last_payment_date.get(app.invoice_id)
             if app.payment_id in posted and (last is None or app.applied_date > last):
                 self.last_payment_date[app.invoice_id] = app.applied_date
-        self.first_invoice: dict[int, Invoice] = {}
         self.owing: dict[int, Decimal] = {}
-        for inv in sorted(ledger.invoices, key=lambda i: i.invoice_id):
-            self.first_invoice.setdefault(inv.customer_id, inv)
+        for inv in ledger.invoices:
             if inv.status not in _UNBILLED:
                 self.owing[inv.customer_id] = (
                     self.owing.get(inv.customer_id, ZERO) + inv.source_balance

@@ -41,9 +41,11 @@ _CUSTOMER = (
     "Phone Email Address EIN CustomerType AmountOwing Profile Banking Archived DateCreated"
     " DateModified"
 )
+_NAMES = ("ID", "_href", "CompanyName", "GivenName", "FamilyName")
 COLUMNS: dict[Collection, tuple[str, ...]] = {
-    "customer_companies": tuple(f"ID CompanyName {_CUSTOMER}".split()),
-    "customer_individuals": tuple(f"ID GivenName FamilyName {_CUSTOMER}".split()),
+    "customers": _NAMES,
+    "customer_companies": tuple(f"ID _href CompanyName {_CUSTOMER}".split()),
+    "customer_individuals": tuple(f"ID _href GivenName FamilyName {_CUSTOMER}".split()),
     "customer_invoices": tuple(
         "ID RecurringInvoice Customer Jobs Stage Status Total Currency DateIssued IsCredit "
         "IsPaid IsRetainage DueDate DatePaid DateModified".split()
@@ -55,8 +57,9 @@ COLUMNS: dict[Collection, tuple[str, ...]] = {
 }
 # What a list returns without `columns=`: thin rows, as in the swagger's list examples.
 DEFAULT_COLUMNS: dict[Collection, tuple[str, ...]] = {
-    "customer_companies": ("ID", "CompanyName"),
-    "customer_individuals": ("ID", "GivenName", "FamilyName"),
+    "customers": _NAMES,
+    "customer_companies": ("ID", "_href", "CompanyName"),
+    "customer_individuals": ("ID", "_href", "GivenName", "FamilyName"),
     "customer_invoices": tuple(
         "ID RecurringInvoice Customer Jobs Total IsCredit IsPaid DueDate".split()
     ),
@@ -66,6 +69,8 @@ DEFAULT_COLUMNS: dict[Collection, tuple[str, ...]] = {
 
 
 def row(collection: Collection, entity: Any, data: CompanyData) -> Row:
+    if collection == "customers":
+        return customer_summary(entity, data)
     if collection in ("customer_companies", "customer_individuals"):
         return customer(entity, data)
     if collection == "customer_invoices":
@@ -100,10 +105,19 @@ def company(data: CompanyData) -> Row:
     }
 
 
+def customer_summary(c: Customer, data: CompanyData) -> Row:
+    """A row of `customers/`, the list of every customer: both name forms, "" where unused."""
+    return {"CompanyName": "", "GivenName": "", "FamilyName": ""} | customer(c, data)
+
+
 def customer(c: Customer, data: CompanyData) -> Row:
     terms = c.payment_terms_days
+    kind = "companies" if c.kind == "company" else "individuals"
+    ref = customer_ref(c.customer_id, data)
     return {
-        **customer_ref(c.customer_id, data),
+        "ID": ref["ID"],
+        "_href": f"/api/v1.0/companies/{data.company_id}/customers/{kind}/{ref['ID']}",
+        **ref,
         "Phone": c.phone or "",
         "Email": c.email or "",
         "Address": {"Address": "", "City": "", "State": "", "PostalCode": c.postal_code or ""},
@@ -191,20 +205,19 @@ def credit_note(note: CreditNote, data: CompanyData) -> Row:
 
 
 def payment(p: Payment, data: CompanyData) -> Row:
-    """Invoice lines plus FinanceCharge make the amount: the unapplied part is the charge. A
-    payment applied to nothing has one zero line on the customer's first invoice."""
-    applications = data.applications.get(p.payment_id, [])
-    lines = [_line(a.invoice_id, a.amount_applied, p, data) for a in applications]
-    if not lines:
-        lines = [_line(data.first_invoice[p.customer_id].invoice_id, ZERO, p, data)]
-    applied = sum((a.amount_applied for a in applications), ZERO)
+    """The invoice lines carry the amount; FinanceCharge is the fee on top of them (the
+    ledger's bank charges). Every served payment applies something (see companydata)."""
+    lines = [
+        _line(a.invoice_id, a.amount_applied, p, data)
+        for a in data.applications.get(p.payment_id, [])
+    ]
     method_id, method = PAYMENT_METHODS.get(p.method, (99, p.method))
     details: Row = {
         "PaymentMethod": {"ID": method_id, "Name": method},
         "Status": "Failed" if p.status == "void" else "Complete",
         "DepositAccount": "Undeposited Funds",
         "Date": p.payment_date.isoformat(),
-        "FinanceCharge": p.amount - applied,
+        "FinanceCharge": p.bank_charges,
         "CheckNo": p.reference or "",
         "Details": p.payment_number,
         "FinanceFeeBreakdown": [],

@@ -22,11 +22,14 @@ Errors, in the order they are checked (bodies are `{"code": int, "message": str}
   401 code 14  no `Authorization: Zoho-oauthtoken ...` header
   401 code 57  unknown or expired access token
   400 code 6024 no organization_id (required on every call but GET /organizations, even with
-               one organization; the body lists the organizations in `error_info`)
+               one organization; the body lists the organizations in `error_info`). With
+               `ZohoConfig.organization_header` (UNCONFIRMED, on by default) the header
+               X-com-zoho-books-organizationid is accepted in its place.
   400 code 6041 an organization_id this user is not associated with
   429 code 45  the organization's daily cap is spent (X-Rate-Limit-* headers report it)
   429 code 44  more than `rate_limit` calls in the organization's window (Retry-After)
-  400 code 2   a bad page, per_page or last_modified_time value
+  400 code 2   a bad page, per_page, last_modified_time, filter_by, sort_column, sort_order or
+               contact_type value (see sandbox.zoho_books.listquery)
   404 code 1002 GET /customerpayments/{id} for no such payment (void ones are deleted)
   404 code 5   an unknown URL
 Injected faults: 429 code 44, 500 code 1000 (JSON), 502/503 with an HTML body as a gateway sends.
@@ -41,7 +44,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from typing import Any
@@ -52,13 +55,14 @@ from sandbox.paging_faults import change_while_paging
 from sandbox.ratewindow import RateWindow, WindowStatus, daily_cap
 from sandbox.routing import App, Handler, Request, Response, retry_after_value
 from sandbox.server import SandboxServer
-from sandbox.zoho_books import render
+from sandbox.zoho_books import listquery, render
 from sandbox.zoho_books.config import OrgZone, ZohoConfig, org_zone
 from sandbox.zoho_books.ids import ledger_id, organization_id
-from sandbox.zoho_books.orgdata import LEDGER_FIELD, Listing, OrgData, entity_id
+from sandbox.zoho_books.orgdata import LEDGER_FIELD, Entity, Listing, OrgData, entity_id
 from sandbox.zoho_books.tokens import TokenStore
 
 API = "/books/v3"
+ORGANIZATION_HEADER = "X-com-zoho-books-organizationid"
 TOO_MANY_REQUESTS = "You have made too many requests. Please try again after some time."
 DAILY_CAP_REACHED = "You have reached the maximum number of API calls for the day."
 MULTIPLE_ORGS = (
@@ -121,11 +125,15 @@ class ZohoBooksApp(App):
 
         add = self.router.add
         add("POST", "/oauth/v2/token", self._token, data=False)
-        add("GET", f"{API}/organizations", self._authorized(self._organizations))
-        add("GET", f"{API}/contacts", self._scoped(self._lister("contacts", render.contact)))
-        add("GET", f"{API}/invoices", self._scoped(self._lister("invoices", render.invoice)))
-        payments = self._lister("customerpayments", render.payment_row)
-        add("GET", f"{API}/customerpayments", self._scoped(payments))
+        # Collections answer with and without a trailing slash, as the real service does.
+        for slash in ("", "/"):
+            add("GET", f"{API}/organizations{slash}", self._authorized(self._organizations))
+            contacts = self._lister("contacts", render.contact)
+            add("GET", f"{API}/contacts{slash}", self._scoped(contacts))
+            invoices = self._lister("invoices", render.invoice)
+            add("GET", f"{API}/invoices{slash}", self._scoped(invoices))
+            payments = self._lister("customerpayments", render.payment_row)
+            add("GET", f"{API}/customerpayments{slash}", self._scoped(payments))
         add("GET", f"{API}/customerpayments/{{payment_id}}", self._scoped(self._payment))
 
     # -- test hooks --------------------------------------------------------------------------
@@ -188,8 +196,15 @@ class ZohoBooksApp(App):
     # -- App hooks ---------------------------------------------------------------------------
 
     def account_of(self, request: Request) -> str | None:
-        org_id = request.arg("organization_id")
+        org_id = self._organization_id(request)
         return self._org_names.get(org_id) if org_id else None
+
+    def _organization_id(self, request: Request) -> str | None:
+        """The `organization_id` parameter or, where the sandbox accepts it, the header."""
+        org_id = request.arg("organization_id")
+        if not org_id and self.config.organization_header:
+            org_id = request.header(ORGANIZATION_HEADER)
+        return org_id
 
     def not_found(self, request: Request) -> Response:
         return error(404, 5, "Invalid URL Passed")
@@ -271,7 +286,7 @@ class ZohoBooksApp(App):
             denied = self._auth_error(request)
             if denied is not None:
                 return denied
-            org_id = request.arg("organization_id")
+            org_id = self._organization_id(request)
             if not org_id:
                 orgs = [
                     {"organization_id": self._org_ids[name], "name": name, "is_default_org": i == 0}
@@ -301,8 +316,7 @@ class ZohoBooksApp(App):
             if not window.allowed:
                 response = _with_headers(error(429, 44, TOO_MANY_REQUESTS), _quota_headers(daily))
                 if self.config.rate_limit_retry_after:
-                    wait = math.ceil(window.reset_s * 1000) / 1000
-                    response.headers["Retry-After"] = retry_after_value(wait)
+                    response.headers["Retry-After"] = retry_after_value(window.reset_s)
                 return response
             return self._daily.hit(org_name)
 
@@ -333,8 +347,24 @@ class ZohoBooksApp(App):
             if since_text is not None and since is None:
                 return error(400, 2, "Invalid value passed for last_modified_time")
 
+            try:
+                query = listquery.parse(listing, request.arg)
+            except listquery.ListQueryError as refused:
+                return error(400, 2, str(refused))
+
+            def selected(org: OrgData) -> Sequence[Entity]:
+                rows = org.listing(listing, since)
+                if not query.selects:
+                    return rows
+                return org.cached(
+                    (listing, since, *query.key),
+                    lambda: listquery.select(
+                        query, rows, org.ledger.as_of, lambda e: render_row(e, org)
+                    ),
+                )
+
             offset = (page - 1) * per_page
-            rows = org.listing(listing, since)
+            rows = selected(org)
             changed = change_while_paging(
                 org.ledger,
                 LEDGER_FIELD[listing],
@@ -345,11 +375,11 @@ class ZohoBooksApp(App):
             if changed is not None:
                 self.set_ledger(org.name, changed)
                 org = self._org(org.name)
-                rows = org.listing(listing, since)
+                rows = selected(org)
             previous = rows[offset - 1] if 0 < offset <= len(rows) else None
             if previous is not None and request.faults.modify_while_paging:
                 org = self._bump(org.name, listing, entity_id(previous))
-                rows = org.listing(listing, since)
+                rows = selected(org)
                 previous = rows[offset - 1]
                 request.applied_faults.append("modify_while_paging")
             served = list(rows[offset : offset + per_page])
@@ -371,9 +401,7 @@ class ZohoBooksApp(App):
                         "page": page,
                         "per_page": per_page,
                         "has_more_page": offset + per_page < len(rows),
-                        "applied_filter": "Status.All",
-                        "sort_column": "created_time",
-                        "sort_order": "A",
+                        **query.page_context(),
                     },
                 }
             )

@@ -66,6 +66,9 @@ class ZohoConfig:
     rate_window_sliding: bool = False
     rate_limit_retry_after: bool = True  # send Retry-After on the per-window 429
     daily_cap: int = 1000  # calls per organization per day (the Free plan's cap)
+    # UNCONFIRMED (SOURCES.md §3.1): the organization given in the X-com-zoho-books-
+    # organizationid header, as many clients send it, instead of the query parameter.
+    organization_header: bool = True
     max_per_page: int = 200
     page_size: int = 200  # per_page when the client sends none
     clock: Callable[[], float] = time.monotonic  # token expiry and quotas; tests move it

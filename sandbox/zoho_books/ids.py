@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-Kind = Literal["contact", "invoice", "payment", "invoice_payment"]
+Kind = Literal["contact", "invoice", "payment", "invoice_payment", "currency", "account"]
 
 _KIND_DIGIT: dict[Kind, str] = {
     "contact": "1",
     "invoice": "2",
     "payment": "3",
     "invoice_payment": "4",
+    "currency": "5",
+    "account": "6",
 }
 _MAX_LEDGER_ID = 10**8 - 1
 
@@ -32,6 +34,14 @@ def zoho_id(org_id: str, kind: Kind, ledger_id: int) -> str:
     if not 0 <= ledger_id <= _MAX_LEDGER_ID:
         raise ValueError(f"ledger id {ledger_id} is outside 0..{_MAX_LEDGER_ID}")
     return f"{_prefix(org_id)}000{_KIND_DIGIT[kind]}{ledger_id:08d}"
+
+
+def currency_id(org_id: str, currency_code: str) -> str:
+    """The organization's id of a currency (Zoho numbers currencies like other records)."""
+    number = 0
+    for letter in currency_code.upper():
+        number = number * 26 + ord(letter) - ord("A")
+    return zoho_id(org_id, "currency", number)
 
 
 def ledger_id(org_id: str, kind: Kind, zoho_id: str) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -67,6 +67,16 @@ class OrgData:
                 last = self.last_payment_date.get(app.invoice_id)
                 if last is None or app.applied_date > last:
                     self.last_payment_date[app.invoice_id] = app.applied_date
+        self.unused_credits: dict[int, Decimal] = {}
+        for payment in served_payments:
+            unused = payment.amount - sum(
+                (a.amount_applied for a in self.applications.get(payment.payment_id, ())),
+                Decimal(0),
+            )
+            if unused > 0:
+                self.unused_credits[payment.customer_id] = (
+                    self.unused_credits.get(payment.customer_id, Decimal(0)) + unused
+                )
         self.outstanding: dict[int, Decimal] = {}
         for inv in ledger.invoices:
             if inv.status not in _UNBILLED:
@@ -78,7 +88,7 @@ class OrgData:
             default=datetime.combine(ledger.as_of, datetime.min.time(), zone.tzinfo),
         )
         self._lock = threading.Lock()
-        self._filtered: dict[tuple[Listing, datetime], list[Entity]] = {}
+        self._filtered: dict[tuple[object, ...], Sequence[Entity]] = {}
 
     def customer(self, customer_id: int) -> Customer | None:
         return self._get("contacts", customer_id)  # type: ignore[return-value]
@@ -99,14 +109,23 @@ class OrgData:
         rows = self.rows[listing]
         if since is None:
             return rows
+        return self.cached(
+            (listing, since),
+            lambda: [e for e in rows if e.updated_at.replace(microsecond=0) >= since],
+        )
+
+    def cached(
+        self, key: tuple[object, ...], compute: Callable[[], Sequence[Entity]]
+    ) -> Sequence[Entity]:
+        """A selection of rows, computed once per key while this data is served."""
         with self._lock:
-            cached = self._filtered.get((listing, since))
+            cached = self._filtered.get(key)
         if cached is None:
-            cached = [e for e in rows if e.updated_at.replace(microsecond=0) >= since]
+            cached = compute()
             with self._lock:
                 if len(self._filtered) >= 16:
                     self._filtered.clear()
-                self._filtered[(listing, since)] = cached
+                self._filtered[key] = cached
         return cached
 
     def with_bumped(self, listing: Listing, ledger_id: int) -> OrgData:

@@ -158,12 +158,12 @@ def test_invoice_credits_voids_drafts_and_balances(tmp_path: Path) -> None:
     ]
 
 
-def test_payment_amount_is_its_lines_plus_finance_charge(tmp_path: Path) -> None:
+def test_payment_amount_is_its_lines_and_finance_charge_a_fee(tmp_path: Path) -> None:
     warehouse = normalize(
         tmp_path,
         customer_payments=[
             payment(13, [(12, 100), (22, 0.5)], FinanceCharge=50, Status="Complete"),
-            payment(23, [(12, 0)], FinanceCharge=40),  # on account: a zero line names the customer
+            payment(23, [(12, 0)], FinanceCharge=40),  # a zero line names the customer
             payment(33, [(12, 30)], Status="Failed"),
             payment(43, [(12, 30)], Status="Pending"),
             payment(53, [(12, 5), (12, 6)]),  # two lines on one invoice: two applications
@@ -171,15 +171,22 @@ def test_payment_amount_is_its_lines_plus_finance_charge(tmp_path: Path) -> None
     )
     assert query(
         warehouse,
-        "SELECT payment_id, customer_id, currency_code, amount, status, reference, method "
-        "FROM canonical.payments ORDER BY 1",
+        "SELECT payment_id, customer_id, currency_code, amount, bank_charges, status, "
+        "reference, method FROM canonical.payments ORDER BY 1",
     ) == [
-        ("13", "11", "AUD", D("150.5"), "posted", "TRF-13", "Bank Transfer"),
-        ("23", "11", "AUD", D("40"), "posted", "TRF-23", "Bank Transfer"),
-        ("33", "11", "AUD", D("30"), "void", "TRF-33", "Bank Transfer"),
-        ("43", "11", "AUD", D("30"), "pending", "TRF-43", "Bank Transfer"),
-        ("53", "11", "AUD", D("11"), "posted", "TRF-53", "Bank Transfer"),
+        ("13", "11", "AUD", D("100.5"), D("50"), "posted", "TRF-13", "Bank Transfer"),
+        ("23", "11", "AUD", D("0"), D("40"), "posted", "TRF-23", "Bank Transfer"),
+        ("33", "11", "AUD", D("30"), D("0"), "void", "TRF-33", "Bank Transfer"),
+        ("43", "11", "AUD", D("30"), D("0"), "pending", "TRF-43", "Bank Transfer"),
+        ("53", "11", "AUD", D("11"), D("0"), "posted", "TRF-53", "Bank Transfer"),
     ]
+    # The fee is not customer credit: nothing of these payments is unapplied.
+    assert query(
+        warehouse,
+        "SELECT DISTINCT p.amount - coalesce((SELECT sum(a.amount_applied) "
+        "FROM canonical.payment_applications a WHERE a.payment_id = p.payment_id), 0) "
+        "FROM canonical.payments p",
+    ) == [(D("0"),)]
     assert query(
         warehouse,
         "SELECT application_id, payment_id, invoice_id, amount_applied, applied_date "

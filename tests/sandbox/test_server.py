@@ -247,7 +247,7 @@ def test_burst_429_with_and_without_retry_after(
     server.faults = FaultConfig(burst_429=2, retry_after_s=0.25)
     first, second, third = (client.get("/items") for _ in range(3))
     assert (first.status_code, second.status_code, third.status_code) == (429, 429, 200)
-    assert first.headers["Retry-After"] == "0.25"
+    assert first.headers["Retry-After"] == "1"
     assert first.json() == {"error": "Too Many Requests"}
     assert server.log.count(fault="burst_429") == 2
 
@@ -315,8 +315,10 @@ def test_fault_config_validates() -> None:
 def test_retry_after_value() -> None:
     assert retry_after_value(2) == "2"
     assert retry_after_value(2.0) == "2"
-    assert retry_after_value(0.25) == "0.25"
-    assert retry_after_value(1.5004) == "1.5"
+    assert retry_after_value(0.25) == "1"  # delay-seconds are whole: rounded up
+    assert retry_after_value(1.5004) == "2"
+    assert retry_after_value(3.0000000001) == "3"  # float noise is not a second more
+    assert retry_after_value(0) == "0"
 
 
 # -- quotas ---------------------------------------------------------------------------------------

@@ -283,9 +283,13 @@ def test_default_page_size(start: Callable[..., SandboxServer[SimproApp]]) -> No
 
 
 def test_rows_are_thin_unless_columns_are_asked_for(simpro: Simpro) -> None:
+    href = "/api/v1.0/companies/0/customers"
     assert simpro.rows("customers/companies/") == [
-        {"ID": 11, "CompanyName": "Acme Buyer Co"},
-        {"ID": 31, "CompanyName": "Lonely Pty Ltd"},
+        {"ID": 11, "_href": f"{href}/companies/11", "CompanyName": "Acme Buyer Co"},
+        {"ID": 31, "_href": f"{href}/companies/31", "CompanyName": "Lonely Pty Ltd"},
+    ]
+    assert simpro.rows("customers/individuals/") == [
+        {"ID": 21, "_href": f"{href}/individuals/21", "GivenName": "Jane", "FamilyName": "Doe"}
     ]
     assert set(simpro.rows("customerPayments/")[0]) == {"ID", "Payment"}
     rows = simpro.rows("customerPayments/", columns="ID,DateModified,Invoices")
@@ -439,19 +443,17 @@ def test_credit_notes_carry_credits_write_offs_and_voids(simpro: Simpro) -> None
     ]
 
 
-def test_payments_are_their_lines_plus_finance_charge(simpro: Simpro) -> None:
+def test_payments_are_their_lines_with_the_bank_charges_as_finance_charge(simpro: Simpro) -> None:
     rows = simpro.rows("customerPayments/", columns="ID,Payment,Invoices")
     by_id = {ledger_id("payment", r["ID"]): r for r in rows}
-    assert sorted(by_id) == [1, 2, 3, 4, 6]  # 5 has no invoice to name its customer
-    served = {p.payment_id: p.amount for p in simpro.server.app.ledger(ACME).payments}
+    assert sorted(by_id) == [1, 2, 3, 6]  # 4 and 5 apply nothing: Simpro cannot hold them
+    served = {p.payment_id: p for p in simpro.server.app.ledger(ACME).payments}
     for pid, row in by_id.items():
         lines = sum(D(str(line["Amount"])) for line in row["Invoices"])
-        assert lines + D(str(row["Payment"]["FinanceCharge"])) == served[pid]
-    assert by_id[1]["Payment"]["FinanceCharge"] == 50.00
-    (on_account,) = by_id[4]["Invoices"]
-    assert on_account["Amount"] == 0.00
-    assert on_account["Invoice"]["ID"] == simpro_id("invoice", 1)  # the customer's first
-    assert by_id[4]["Payment"]["CheckNo"] == ""
+        assert lines == served[pid].amount
+        assert D(str(row["Payment"]["FinanceCharge"])) == served[pid].bank_charges
+    assert by_id[1]["Payment"]["FinanceCharge"] == 2.50  # the fee, not the 50.00 unapplied
+    assert served[1].amount == D("100.00")  # cut to what it applies
     (orphan,) = by_id[6]["Invoices"]
     assert orphan["Invoice"]["ID"] == simpro_id("invoice", 999)
     assert orphan["Invoice"]["Customer"] == {"ID": 11, "CompanyName": "Acme Buyer Co"}
@@ -465,7 +467,7 @@ def test_without_payment_status_void_payments_are_not_served(
 ) -> None:
     client = Simpro(start(payment_status=False))
     rows = client.rows("customerPayments/", columns="ID,Payment")
-    assert ids(rows, "payment") == [1, 2, 4, 6]
+    assert ids(rows, "payment") == [1, 2, 6]
     assert all("Status" not in row["Payment"] for row in rows)
 
 
@@ -473,8 +475,44 @@ def test_the_served_ledger_is_what_simpro_can_hold(simpro: Simpro) -> None:
     served = simpro.server.app.ledger(ACME)
     second = served.invoices[1]
     assert (second.credits_applied, second.write_off_amount) == (D("60.00"), D("0.00"))
-    assert [p.payment_id for p in served.payments] == [1, 2, 3, 4, 6]
-    assert all(p.bank_charges == 0 for p in served.payments)
+    assert [(p.payment_id, p.amount) for p in served.payments] == [
+        (1, D("100.00")),  # its 50.00 unapplied has no place in Simpro
+        (2, D("200.00")),
+        (3, D("30.00")),
+        (6, D("30.00")),
+    ]
+    assert served.payments[0].bank_charges == D("2.50")  # kept: served as FinanceCharge
+
+
+def test_customers_lists_every_customer_with_both_name_forms(simpro: Simpro) -> None:
+    href = "/api/v1.0/companies/0/customers"
+    assert simpro.rows("customers/") == [
+        {
+            "ID": 11,
+            "_href": f"{href}/companies/11",
+            "CompanyName": "Acme Buyer Co",
+            "GivenName": "",
+            "FamilyName": "",
+        },
+        {
+            "ID": 21,
+            "_href": f"{href}/individuals/21",
+            "CompanyName": "",
+            "GivenName": "Jane",
+            "FamilyName": "Doe",
+        },
+        {
+            "ID": 31,
+            "_href": f"{href}/companies/31",
+            "CompanyName": "Lonely Pty Ltd",
+            "GivenName": "",
+            "FamilyName": "",
+        },
+    ]
+    assert simpro.get("customers").status_code == 404  # a collection needs its slash
+    assert simpro.get("customers/", columns="ID,Email").status_code == 422
+    page = simpro.get("customers/", pageSize=2, page=2, orderby="-ID", columns="ID")
+    assert (page.json(), page.headers["Result-Total"]) == ([{"ID": 11}], "3")
 
 
 def test_timestamps_carry_the_build_offset(start: Callable[..., SandboxServer[SimproApp]]) -> None:
@@ -523,9 +561,9 @@ def test_ten_requests_a_second_per_build(
     throttled = client.get("customerInvoices/")
     assert throttled.status_code == 429
     assert throttled.json()["errors"][0]["message"].startswith("Too many requests")
-    assert float(throttled.headers["Retry-After"]) == 1.0
+    assert throttled.headers["Retry-After"] == "1"
     clock.now += 0.5
-    assert float(client.get("customerInvoices/").headers["Retry-After"]) == 0.5
+    assert client.get("customerInvoices/").headers["Retry-After"] == "1"  # 0.5 s, rounded up
     clock.now += 0.5
     assert client.get("customerInvoices/").status_code == 200
     assert client.server.log.count(status=429) == 2
@@ -536,7 +574,7 @@ def test_injected_faults_use_simpro_and_gateway_bodies(
 ) -> None:
     client = Simpro(start(faults=FaultConfig(burst_429=1, retry_after_s=0.25)))
     throttled = client.get("customerInvoices/")
-    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "0.25"
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "1"
     assert throttled.json()["errors"][0]["message"] == "Too Many Requests"
     client.server.faults = FaultConfig(error_rate=1.0, seed=3)
     failures = {}

@@ -404,6 +404,7 @@ def test_paging_to_the_end_in_created_order(zoho: ZohoClient) -> None:
         "page": 1,
         "per_page": 200,
         "has_more_page": False,
+        "report_name": "Invoices",
         "applied_filter": "Status.All",
         "sort_column": "created_time",
         "sort_order": "A",
