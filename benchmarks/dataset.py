@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from sandbox.generator import generate_ledger
-from sandbox.zoho_books import render
+from sandbox.zoho_books import listquery, render
 from sandbox.zoho_books.config import org_zone
 from sandbox.zoho_books.ids import organization_id
 from sandbox.zoho_books.orgdata import Listing, OrgData
@@ -43,7 +43,7 @@ __all__ = ["LISTINGS", "PAGE_SIZE", "Dataset", "dumps", "ensure_dataset", "page_
 ACCOUNT = "ledgersync-bench"
 PAGE_SIZE = 200
 LISTINGS: tuple[Listing, ...] = ("contacts", "invoices", "customerpayments")
-_FORMAT = 1
+_FORMAT = 2
 _META = "meta.json"
 _RENDERERS: dict[Listing, Callable[[Any, OrgData], dict[str, object]]] = {
     "contacts": render.contact,
@@ -91,7 +91,7 @@ def _exact_decimal(value: object) -> orjson.Fragment:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def page_body(listing: str, rows: Sequence[dict[str, object]], page: int, total: int) -> bytes:
+def page_body(listing: Listing, rows: Sequence[dict[str, object]], page: int, total: int) -> bytes:
     """A list response exactly as the sandbox's list handler builds it."""
     return dumps(
         {
@@ -102,9 +102,7 @@ def page_body(listing: str, rows: Sequence[dict[str, object]], page: int, total:
                 "page": page,
                 "per_page": PAGE_SIZE,
                 "has_more_page": page * PAGE_SIZE < total,
-                "applied_filter": "Status.All",
-                "sort_column": "created_time",
-                "sort_order": "A",
+                **listquery.parse(listing, lambda _: None).page_context(),
             },
         }
     )

@@ -23,8 +23,15 @@ Errors (bodies `{"error": {"code", "message"}}`; the token endpoint answers as E
   404 BadRequest_NotFound                unknown environment, company, journal, line or URL
   429 Application_TooManyRequests        over `rate_limit` requests in the sliding window, or
                                          the queue behind `max_concurrent` requests is full
-  400 BadRequest…                        bad $filter/$select/skip token; $top/$skip (follow the
-                                         nextLink); customerPayments without a journal
+  400 BadRequest…                        bad $filter/$select/$orderby/$top/$skip/$count/$expand
+                                         or skip token; an option it does not emulate;
+                                         customerPayments without a journal
+Query options as in `sandbox.business_central.odata`, with v2.0 semantics: $filter, then
+$orderby (served order: the key), then $skip and $top; pages of `Prefer: odata.maxpagesize`
+(or the default) within that, linked by @odata.nextLink; `@odata.count` counts what $filter
+keeps. $expand: customer (invoices, credit memos, payment lines), salesInvoiceLines
+(invoices), customerPayments (journals). `…/api/v2.0/` is the service document and
+`…/api/v2.0/$metadata` the CSDL (`sandbox.business_central.metadata`).
 Injected faults: 429 (Retry-After per FaultConfig), 5xx with `retry-after` (retry_after_5xx_s),
 duplicate rows across pages. `inject_errors` queues exact statuses for the next data requests.
 """
@@ -34,10 +41,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from http import HTTPStatus
 from urllib.parse import quote, urlencode
 
-from sandbox.business_central import odata, render
+from sandbox.business_central import metadata, odata, render
 from sandbox.business_central.admission import Admission
 from sandbox.business_central.companydata import (
     CREDIT_MEMOS,
@@ -51,6 +59,7 @@ from sandbox.business_central.companydata import (
     Row,
 )
 from sandbox.business_central.config import BusinessCentralConfig
+from sandbox.business_central.expand import expanded
 from sandbox.business_central.ids import company_id
 from sandbox.business_central.odata import ODataError
 from sandbox.business_central.tokens import TokenStore
@@ -65,7 +74,19 @@ from sandbox.server import App, SandboxServer
 API = "/v2.0/{tenant}/{environment}/api/v2.0"
 COMPANY = API + "/companies({company_id})"
 MISSING_JOURNAL = "You must specify a journal batch ID or a journal ID to get a journal line."
-_QUERY_OPTIONS = frozenset({"$filter", "$select", "$skiptoken", "$schemaversion"})
+_QUERY_OPTIONS = frozenset(
+    {
+        "$filter",
+        "$select",
+        "$orderby",
+        "$top",
+        "$skip",
+        "$count",
+        "$expand",
+        "$skiptoken",
+        "$schemaversion",
+    }
+)
 _FILTERS = frozenset({"lastModifiedDateTime"})  # the fields $filter may name
 _LINE_FILTERS = _FILTERS | {"journalId"}
 # The entity type behind each collection, as BC names it in errors.
@@ -100,6 +121,9 @@ class BusinessCentralApp(App):
         add = self.router.add
         add("POST", "/{tenant}/oauth2/v2.0/token", self._token, data=False)
         add("GET", API + "/companies", self._guarded(self._companies))
+        for root in (API, API + "/"):
+            add("GET", root, self._guarded(self._service_document))
+        add("GET", API + "/$metadata", self._guarded(self._metadata))
         for collection in (CUSTOMERS, INVOICES, CREDIT_MEMOS, JOURNALS):
             add("GET", f"{COMPANY}/{collection}", self._in_company(self._lister(collection)))
         journal_lines = COMPANY + "/customerPaymentJournals({journal_id})/customerPayments"
@@ -328,6 +352,18 @@ class BusinessCentralApp(App):
             headers={"OData-Version": "4.0"},
         )
 
+    def _service_document(self, request: Request) -> Response:
+        root = request.path.rstrip("/")
+        document = metadata.service_document(f"{self._origin(request)}{root}/$metadata")
+        return Response.json(document, headers={"OData-Version": "4.0"})
+
+    def _metadata(self, request: Request) -> Response:
+        return Response.raw(
+            metadata.csdl().encode(),
+            content_type="application/xml",
+            headers={"OData-Version": "4.0"},
+        )
+
     def _lister(self, collection: str) -> CompanyHandler:
         kind = _LISTED_KIND.get(collection)
 
@@ -391,37 +427,49 @@ class BusinessCentralApp(App):
                 "@odata.nextLink",
             )
         entity = _ENTITY[collection]
-        fields = tuple(rows[0].body) if rows else ()
+        fields = tuple(name for name, _ in metadata.PROPERTIES[entity])
         filterable = _LINE_FILTERS if collection == LINES else _FILTERS
         clauses = odata.parse_filter(request.arg("$filter"), entity, filterable)
-        selected = odata.parse_select(request.arg("$select"), entity, fields[1:]) if rows else ()
-        after = odata.read_skip_token(request.arg("$skiptoken"))
+        selected = odata.parse_select(request.arg("$select"), entity, fields)
+        order = odata.parse_orderby(request.arg("$orderby"), entity, fields)
+        skip = odata.parse_whole("$skip", request.arg("$skip")) or 0
+        top = odata.parse_whole("$top", request.arg("$top"))
+        count = odata.parse_count(request.arg("$count"))
+        navigations = frozenset(metadata.NAVIGATION.get(entity, {}))
+        expansions = odata.parse_expand(request.arg("$expand"), entity, navigations)
+        token = odata.read_skip_token(request.arg("$skiptoken"))
 
         wanted = odata.max_page_size(request.header("prefer"))
         size = min(wanted or self.config.page_size, self.config.max_page_size)
         matching = [row for row in rows if all(_matches(row, c) for c in clauses)]
-        start = (
-            0
-            if after is None
-            else next((i for i, row in enumerate(matching) if row.key > after), len(matching))
-        )
-        served = matching[start : start + size]
+        ordered = _ordered(matching, order)
+        window = ordered[skip : None if top is None else skip + top]
+        if token is None:
+            start = 0
+        elif token[0] == "at":
+            start = token[1]
+        else:
+            start = next((i for i, row in enumerate(window) if row.key > token[1]), len(window))
+        served = window[start : start + size]
         if served and start > 0 and request.faults.duplicate_rows:
-            served.insert(0, matching[start - 1])
+            served.insert(0, window[start - 1])
             request.applied_faults.append("duplicate_rows")
-        body: dict[str, object] = {
-            "@odata.context": self._context(request, collection),
-            "value": [_select(row.body, selected) for row in served],
-        }
-        if start + size < len(matching):
-            token = (
-                request.arg("$skiptoken")
-                if self.config.repeat_next_link and after is not None
-                else None
-            )
-            body["@odata.nextLink"] = self._next_link(
-                request, token or odata.skip_token(matching[start + size - 1].key)
-            )
+        body: dict[str, object] = {"@odata.context": self._context(request, collection)}
+        if count:
+            body["@odata.count"] = len(matching)
+        body["value"] = [
+            _select(row.body, selected) | expanded(collection, row, expansions, data)
+            for row in served
+        ]
+        if start + size < len(window):
+            repeated = self.config.repeat_next_link and token is not None
+            if repeated:
+                next_token = request.arg("$skiptoken")
+            elif order:
+                next_token = odata.position_token(start + size)
+            else:
+                next_token = odata.skip_token(window[start + size - 1].key)
+            body["@odata.nextLink"] = self._next_link(request, next_token or "")
         headers = {"OData-Version": "4.0"}
         if wanted:
             headers["Preference-Applied"] = f"odata.maxpagesize={size}"
@@ -455,8 +503,24 @@ def _matches(row: Row, clause: odata.Clause) -> bool:
     return clause.compare(served, clause.value)
 
 
+def _ordered(rows: list[Row], order: list[tuple[str, bool]]) -> list[Row]:
+    """Rows in `$orderby` order (stable sorts, last key first); the served order without one."""
+    ordered = list(rows)
+    for name, descending in reversed(order):
+        ordered.sort(key=lambda row, n=name: _sort_key(row.body[n]), reverse=descending)
+    return ordered
+
+
+def _sort_key(value: object) -> tuple[int, object]:
+    if isinstance(value, bool):
+        return (0, value)
+    if isinstance(value, int | Decimal):
+        return (1, Decimal(value))
+    return (2, str(value).lower())
+
+
 def _select(body: dict[str, object], fields: tuple[str, ...]) -> dict[str, object]:
-    if not fields:
+    if len(fields) == len(body) - 1:
         return body
     return {"@odata.etag": body["@odata.etag"], **{name: body[name] for name in fields}}
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
 from sandbox.business_central import render
 from sandbox.business_central.config import Journal
@@ -145,6 +146,11 @@ class CompanyData:
             JOURNALS: journals,
             LINES: lines,
         }
+
+    @cached_property
+    def customer_bodies(self) -> dict[str, dict[str, object]]:
+        """Customers' bodies by id, for `$expand=customer`."""
+        return {str(row.body["id"]): row.body for row in self.rows[CUSTOMERS]}
 
     def invoice_modified(self, invoice_id: int) -> datetime:
         """A posting changes the invoice's remaining amount, and so its lastModifiedDateTime."""

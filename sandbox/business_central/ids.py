@@ -11,7 +11,15 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-Kind = Literal["customer", "invoice", "credit_memo", "journal", "applied_line", "unapplied_line"]
+Kind = Literal[
+    "customer",
+    "invoice",
+    "credit_memo",
+    "journal",
+    "applied_line",
+    "unapplied_line",
+    "invoice_line",
+]
 
 _KIND_CODE: dict[Kind, str] = {
     "customer": "0001",
@@ -20,6 +28,7 @@ _KIND_CODE: dict[Kind, str] = {
     "journal": "0004",
     "applied_line": "0005",  # a payment line per application: numbered by application id
     "unapplied_line": "0006",  # a payment's unapplied remainder: numbered by payment id
+    "invoice_line": "0007",  # an invoice's one line: numbered by invoice id
 }
 _MAX_LEDGER_ID = 16**12 - 1
 

@@ -1,4 +1,5 @@
 """The OData query options the Business Central sandbox understands: `$filter`, `$select`,
+`$orderby`, `$top`, `$skip`, `$count`, `$expand` (with a nested `$select`),
 `Prefer: odata.maxpagesize`, and opaque skip tokens."""
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
 _GUID = re.compile(
     r"^'?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})'?$"
 )
+_ORDERS = ("asc", "desc")
+_EXPANSION = re.compile(r"\s*(\w+)\s*(?:\(([^()]*)\))?\s*")
 _MAXPAGESIZE = re.compile(r"(?:^|[,;\s])odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
 
 
@@ -117,17 +120,112 @@ def max_page_size(prefer: str | None) -> int | None:
     return int(found.group(1)) if found and int(found.group(1)) > 0 else None
 
 
+def parse_orderby(text: str | None, entity: str, fields: tuple[str, ...]) -> list[tuple[str, bool]]:
+    """`field [asc|desc], ...` over the entity's properties: (field, descending) pairs."""
+    if text is None or not text.strip():
+        return []
+    order = []
+    for part in text.split(","):
+        words = part.split()
+        if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() not in _ORDERS):
+            raise ODataError(400, "BadRequest", f"Syntax error in the $orderby expression '{part}'")
+        _known(words[0], entity, fields)
+        order.append((words[0], len(words) == 2 and words[1].lower() == "desc"))
+    return order
+
+
+def parse_count(text: str | None) -> bool:
+    if text is None or text.lower() == "false":
+        return False
+    if text.lower() == "true":
+        return True
+    raise ODataError(400, "BadRequest", f"'{text}' is not a valid value for $count: true or false")
+
+
+def parse_whole(name: str, text: str | None) -> int | None:
+    """`$top` or `$skip`: a whole number, or None when absent."""
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise ODataError(400, "BadRequest", f"'{text}' is not a valid value for {name}")
+    return int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    navigation: str
+    select: tuple[str, ...] | None  # a nested $select, if any
+
+
+def parse_expand(text: str | None, entity: str, navigations: frozenset[str]) -> list[Expansion]:
+    """`nav` or `nav($select=a,b)`, comma-separated, over the entity's navigation properties."""
+    if text is None or not text.strip():
+        return []
+    expansions = []
+    for part in _top_level(text):
+        found = _EXPANSION.fullmatch(part)
+        if found is None:
+            raise ODataError(400, "BadRequest", f"Syntax error in the $expand expression '{part}'")
+        name, options = found.group(1), found.group(2)
+        _known(name, entity, navigations)
+        select = None
+        if options is not None:
+            key, _, value = options.partition("=")
+            if key.strip() != "$select":
+                raise ODataError(
+                    400,
+                    "BadRequest",
+                    f"The sandbox emulates only $select inside $expand: {options}",
+                )
+            select = tuple(v.strip() for v in value.split(",") if v.strip())
+        expansions.append(Expansion(name, select))
+    return expansions
+
+
+def _top_level(text: str) -> list[str]:
+    """`text` split at the commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _known(name: str, entity: str, fields: tuple[str, ...] | frozenset[str]) -> None:
+    if name not in fields:
+        raise ODataError(
+            400,
+            "BadRequest_PropertyNotFound",
+            f"Could not find a property named '{name}' on type 'Microsoft.NAV.{entity}'",
+        )
+
+
 def skip_token(last_key: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": last_key}).encode()).decode().rstrip("=")
+    """A token for "the rows after the one whose key is `last_key`" (the served order)."""
+    return _token({"after": last_key})
 
 
-def read_skip_token(token: str | None) -> int | None:
+def position_token(position: int) -> str:
+    """A token for "from row `position` on" (an `$orderby` order)."""
+    return _token({"at": position})
+
+
+def _token(content: dict[str, int]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(content).encode()).decode().rstrip("=")
+
+
+def read_skip_token(token: str | None) -> tuple[str, int] | None:
+    """("after", key) or ("at", position); None without a token."""
     if token is None:
         return None
     try:
-        after = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["after"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        after = None
-    if not isinstance(after, int):
+        content = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        ((kind, value),) = content.items()
+    except (binascii.Error, ValueError, AttributeError, TypeError):
+        kind, value = None, None
+    if kind not in ("after", "at") or not isinstance(value, int):
         raise ODataError(400, "BadRequest", "The skip token is not valid")
-    return after
+    return kind, value

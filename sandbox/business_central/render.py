@@ -134,6 +134,46 @@ def invoice(inv: Invoice, data: CompanyData) -> dict[str, object]:
     )
 
 
+def invoice_lines(inv: Invoice, data: CompanyData) -> list[dict[str, object]]:
+    """An invoice's lines: the ledger keeps totals only, so one service line carries them."""
+    tax_percent = (
+        (inv.tax_amount * 100 / inv.subtotal).quantize(Decimal("0.01"))
+        if inv.subtotal
+        else Decimal(0)
+    )
+    line_id = bc_id(data.company_id, "invoice_line", inv.invoice_id)
+    return [
+        with_etag(
+            {
+                "id": line_id,
+                "documentId": bc_id(data.company_id, "invoice", inv.invoice_id),
+                "sequence": 10000,
+                "itemId": EMPTY_GUID,
+                "accountId": named_id(data.company_id, "account:sales"),
+                "lineType": "Account",
+                "lineObjectNumber": "6110",
+                "description": f"Services, invoice {inv.invoice_number}",
+                "unitOfMeasureCode": "",
+                "quantity": Decimal(1),
+                "unitPrice": inv.subtotal,
+                "discountAmount": Decimal(0),
+                "discountPercent": Decimal(0),
+                "discountAppliedBeforeTax": True,
+                "amountExcludingTax": inv.subtotal,
+                "taxCode": "",
+                "taxPercent": tax_percent,
+                "totalTaxAmount": inv.tax_amount,
+                "amountIncludingTax": inv.total_amount,
+                "invoiceDiscountAllocation": Decimal(0),
+                "netAmount": inv.subtotal,
+                "netTaxAmount": inv.tax_amount,
+                "netAmountIncludingTax": inv.total_amount,
+                "shipmentDate": inv.issue_date.isoformat(),
+            }
+        )
+    ]
+
+
 def credit_memo(number: int, inv: Invoice, amount: Decimal, data: CompanyData) -> dict[str, object]:
     """A posted credit memo applied to `inv`: how BC carries an invoice's credits and write-offs."""
     owner = data.customers.get(inv.customer_id)

@@ -245,8 +245,14 @@ def test_last_modified_filter_is_strictly_after(bc: BC) -> None:
         ({"$filter": "lastModifiedDateTime gt 2026-01-01T00:00:00"}, "BadRequest"),
         ({"$filter": "amount gt 5"}, "BadRequest_PropertyNotFound"),
         ({"$select": "id,nonsense"}, "BadRequest_PropertyNotFound"),
-        ({"$top": "5"}, "BadRequest"),
-        ({"$skip": "5"}, "BadRequest"),
+        ({"$top": "-1"}, "BadRequest"),
+        ({"$skip": "five"}, "BadRequest"),
+        ({"$orderby": "total asc"}, "BadRequest_PropertyNotFound"),
+        ({"$orderby": "number sideways"}, "BadRequest"),
+        ({"$count": "yes"}, "BadRequest"),
+        ({"$expand": "salesCreditMemos"}, "BadRequest_PropertyNotFound"),
+        ({"$expand": "customer($filter=number eq 'C1')"}, "BadRequest"),
+        ({"$apply": "aggregate(x)"}, "BadRequest"),
     ],
 )
 def test_bad_query_options(bc: BC, params: dict[str, str], code: str) -> None:
