@@ -215,15 +215,29 @@ def sandbox_serve(
         list[str] | None,
         typer.Option("--account", help="An account (organization/company) to serve; repeatable."),
     ] = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            "--ledger",
+            help="Serve this ledger file (docs/ledger-files.md) on its source's sandbox alone.",
+        ),
+    ] = None,
     debug: DebugOption = False,
 ) -> None:
     """Run every source's sandbox on its fixed port, for exploring with curl. Ctrl-C stops."""
 
     def body() -> None:
-        accounts = tuple(account or ["demo-books"])
+        if ledger is not None:
+            replay = sandboxes.ledger_file(ledger)
+            started = [(replay.source, (replay.account,), *sandboxes.serve_ledger(replay))]
+        else:
+            accounts = tuple(account or ["demo-books"])
+            started = [
+                (source, accounts, *serve(accounts, port))
+                for source, (port, serve) in sandboxes.SERVE.items()
+            ]
         running = []
-        for source, (port, serve) in sandboxes.SERVE.items():
-            server, guide = serve(accounts, port)
+        for source, accounts, server, guide in started:
             running.append(server)
             console.print(f"[bold]{source}[/bold] on {server.url}  accounts: {', '.join(accounts)}")
             console.print(guide, highlight=False, markup=False, soft_wrap=True)

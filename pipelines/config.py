@@ -37,6 +37,9 @@ __all__ = [
 CONFIG_ENV = "LEDGERSYNC_CONFIG"
 DEFAULT_CONFIG = "connections.yaml"
 
+# The sources whose embedded sandboxes serve ledger files (`sandbox_ledger`).
+LEDGER_FILE_SOURCES = ("zoho_books",)
+
 _CONNECTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -61,6 +64,9 @@ class _Connection(pydantic.BaseModel):
 
     id: ConnectionId
     sandbox: Literal["embedded"] | None = None
+    # An embedded sandbox serving this ledger file (docs/ledger-files.md) instead of a
+    # generated ledger; relative to the connections file.
+    sandbox_ledger: Path | None = None
     lookback_minutes: Annotated[int, pydantic.Field(ge=0, le=7 * 24 * 60)] = 15
     sync_cron: str = "0 */6 * * *"
     timezone: str = "UTC"
@@ -73,6 +79,20 @@ class _Connection(pydantic.BaseModel):
     response_deadline_s: Annotated[float, pydantic.Field(gt=0)] | None = None  # headers + body
     max_attempts: Annotated[int, pydantic.Field(ge=1, le=20)] | None = None
     retry_backoff_s: Annotated[float, pydantic.Field(ge=0)] | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _ledger_only_embedded(self) -> _Connection:
+        if self.sandbox_ledger is None:
+            return self
+        if self.sandbox != "embedded":
+            raise ValueError("sandbox_ledger needs sandbox: embedded (it is what that serves)")
+        source = getattr(self, "source", None)
+        if source not in LEDGER_FILE_SOURCES:
+            raise ValueError(
+                f"sandbox_ledger: the {source} sandbox serves generated ledgers only (ledger "
+                f"files: {', '.join(LEDGER_FILE_SOURCES)})"
+            )
+        return self
 
 
 class ZohoBooksConnectionConfig(_Connection):
@@ -246,12 +266,19 @@ def load_config(path: Path | None = None) -> LedgersyncConfig:
         raise ConfigError(_describe(path, root, error)) from None
     base = path.parent
     rates = config.reporting.rates
+    connections = tuple(
+        c.model_copy(update={"sandbox_ledger": base / c.sandbox_ledger})
+        if c.sandbox_ledger is not None
+        else c
+        for c in config.connections
+    )
     return config.model_copy(
         update={
             "warehouse": base / config.warehouse,
             "landing": base / config.landing,
             "customer_links": config.customer_links and base / config.customer_links,
             "reporting": config.reporting.model_copy(update={"rates": rates and base / rates}),
+            "connections": connections,
         }
     )
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from pipelines.config import LEDGER_FILE_SOURCES, ConfigError
 from sandbox.business_central.app import start_business_central_sandbox
 from sandbox.business_central.config import BusinessCentralConfig
 from sandbox.carbon.app import start_carbon_sandbox
 from sandbox.carbon.config import CarbonConfig
+from sandbox.replay import LedgerFileError, Replay, load_replay
 from sandbox.server import SandboxServer
 from sandbox.simpro.app import start_simpro_sandbox
 from sandbox.simpro.config import SimproConfig
@@ -29,6 +32,8 @@ __all__ = [
     "carbon_account",
     "serve_carbon",
     "serve_business_central",
+    "serve_ledger",
+    "ledger_file",
     "SERVE",
     "EMBEDDED_REQUESTS_PER_SECOND",
     "SimproAccount",
@@ -48,7 +53,7 @@ EMBEDDED_REQUESTS_PER_SECOND = 1_000
 EMBEDDED_LEDGER = {"cash_cases": 22}
 
 _lock = threading.Lock()
-_servers: dict[tuple[str, str], SandboxServer] = {}
+_servers: dict[tuple[str, str, str], SandboxServer] = {}
 
 
 @dataclass(frozen=True)
@@ -61,10 +66,15 @@ class ZohoBooksAccount:
     refresh_token: str
 
 
-def serve_zoho_books(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, str]:
-    """A Zoho sandbox on a fixed port, and how to talk to it with curl."""
+def serve_zoho_books(
+    accounts: tuple[str, ...], port: int, replay: Replay | None = None
+) -> tuple[SandboxServer, str]:
+    """A Zoho sandbox on a fixed port, and how to talk to it with curl; with `replay`, its
+    first account serves that ledger file."""
     client = OAuthClient()
-    server = start_zoho_sandbox(ZohoConfig(organizations=accounts, client=client), port=port)
+    replays = {accounts[0]: replay} if replay else {}
+    config = ZohoConfig(organizations=accounts, client=client, replays=replays)
+    server = start_zoho_sandbox(config, port=port)
     org = server.app.organization_id(accounts[0])
     guide = (
         f"TOKEN=$(curl -s -X POST {server.url}/oauth/v2/token -d grant_type=refresh_token "
@@ -77,25 +87,32 @@ def serve_zoho_books(accounts: tuple[str, ...], port: int) -> tuple[SandboxServe
     return server, guide
 
 
-def _embedded(source: str, account: str, start: Callable[[], SandboxServer]) -> SandboxServer:
-    """The account's embedded server, started by `start` on first use."""
+def _embedded(
+    source: str, account: str, start: Callable[[], SandboxServer], ledger: Path | None = None
+) -> SandboxServer:
+    """The account's embedded server (one per ledger file it serves), started by `start` on
+    first use."""
+    key = (source, account, str(ledger.resolve()) if ledger else "")
     with _lock:
-        server = _servers.get((source, account))
+        server = _servers.get(key)
         if server is None:
-            server = _servers[(source, account)] = start()
+            server = _servers[key] = start()
     return server
 
 
-def zoho_books_account(account: str) -> ZohoBooksAccount:
+def zoho_books_account(account: str, ledger: Path | None = None) -> ZohoBooksAccount:
+    """The account's organization; with `ledger`, serving that ledger file."""
     client = OAuthClient()
+    replays = {account: ledger_file(ledger, source="zoho_books")} if ledger else {}
     config = ZohoConfig(
         organizations=(account,),
         client=client,
         rate_limit=EMBEDDED_REQUESTS_PER_MINUTE,
         daily_cap=10_000_000,
         ledger_size=EMBEDDED_LEDGER,
+        replays=replays,
     )
-    server = _embedded("zoho_books", account, lambda: start_zoho_sandbox(config))
+    server = _embedded("zoho_books", account, lambda: start_zoho_sandbox(config), ledger)
     return ZohoBooksAccount(
         api_url=f"{server.url}/books/v3",
         accounts_url=server.url,
@@ -206,6 +223,26 @@ def carbon_account(account: str) -> CarbonAccount:
     )
     server = _embedded("carbon", account, lambda: start_carbon_sandbox(config))
     return CarbonAccount(api_url=server.url, api_key=server.app.api_key(account))
+
+
+def ledger_file(path: Path, source: str | None = None) -> Replay:
+    """The ledger file at `path` (of `source`, if given); a ConfigError if it cannot be served."""
+    try:
+        replay = load_replay(path, source=source)
+    except LedgerFileError as error:
+        raise ConfigError(str(error)) from None
+    if replay.source not in LEDGER_FILE_SOURCES:
+        raise ConfigError(
+            f"{path}: ledger files of {replay.source} cannot be served yet (only of "
+            f"{', '.join(LEDGER_FILE_SOURCES)})"
+        )
+    return replay
+
+
+def serve_ledger(replay: Replay) -> tuple[SandboxServer, str]:
+    """The sandbox of a ledger file's source on its fixed port, serving the file."""
+    port, _ = SERVE[replay.source]
+    return serve_zoho_books((replay.account,), port, replay)
 
 
 # `ledgersync sandbox serve`: source → (fixed port, server starter).

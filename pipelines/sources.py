@@ -99,7 +99,7 @@ def http_settings(connection: ConnectionConfig) -> dict[str, object]:
 
 def _zoho_books_values(connection: ZohoBooksConnectionConfig) -> dict[str, Any]:
     if connection.sandbox == "embedded":
-        account = sandboxes.zoho_books_account(connection.id)
+        account = sandboxes.zoho_books_account(connection.id, connection.sandbox_ledger)
         return {
             "organization_id": account.organization_id,
             "client_id": account.client_id,

@@ -76,21 +76,28 @@ INVOICE_MAPPING = m.Mapping(
     },
 )
 
-# Zoho deletes payments rather than voiding them: every payment it serves is posted.
+# Zoho deletes payments rather than voiding them: every payment it serves is posted. The
+# vendor's own list and detail samples carry neither currency_code nor last_modified_time: the
+# currency is then the customer's (a Zoho payment is in its customer's currency), and a
+# payment without a modified time loads without one.
 PAYMENT_MAPPING = m.Mapping(
     table=PAYMENTS,
     stream="customerpayments",
     relation=(
-        "SELECT l.connection_id, l.record_id, l.payload AS p, d.payload AS d, l.vanished_at "
+        "SELECT l.connection_id, l.record_id, l.payload AS p, d.payload AS d, l.vanished_at, "
+        "json_object('currency_code', coalesce(l.payload ->> '$.currency_code', "
+        "d.payload ->> '$.currency_code', c.payload ->> '$.currency_code')) AS currency "
         "FROM {customerpayments} l LEFT JOIN {customerpayment_details} d "
-        "ON d.connection_id = l.connection_id AND d.record_id = l.record_id"
+        "ON d.connection_id = l.connection_id AND d.record_id = l.record_id "
+        "LEFT JOIN {contacts} c "
+        "ON c.connection_id = l.connection_id AND c.record_id = (l.payload ->> '$.customer_id')"
     ),
     fields={
         "payment_id": m.text("payment_id", required=True),
         "payment_number": m.text("payment_number"),
         "customer_id": m.text("customer_id", required=True),
         "payment_date": m.date("date"),
-        "currency_code": m.currency("currency_code"),
+        "currency_code": m.currency("currency_code", alias="currency"),
         "exchange_rate": m.rate("exchange_rate"),
         "amount": m.money("amount", non_negative=True),
         "bank_charges": m.money("bank_charges", alias="d", required=False, default_zero=True),
@@ -98,7 +105,7 @@ PAYMENT_MAPPING = m.Mapping(
         "reference": m.text("reference_number"),
         "status": m.const("posted"),
         "source_unapplied_amount": m.money("unused_amount", required=False),
-        "updated_at": m.timestamp("last_modified_time", formats=_TIMESTAMPS, required=True),
+        "updated_at": m.timestamp("last_modified_time", formats=_TIMESTAMPS),
     },
 )
 

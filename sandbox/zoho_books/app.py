@@ -45,7 +45,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from http import HTTPStatus
 from typing import Any
 
@@ -53,7 +53,8 @@ from sandbox.faults import FaultConfig
 from sandbox.ledger import Ledger
 from sandbox.paging_faults import change_while_paging
 from sandbox.ratewindow import RateWindow, WindowStatus, daily_cap
-from sandbox.routing import App, Handler, Request, Response, retry_after_value
+from sandbox.replay import Replay
+from sandbox.routing import JSON_CONTENT_TYPE, App, Handler, Request, Response, retry_after_value
 from sandbox.server import SandboxServer
 from sandbox.zoho_books import listquery, render
 from sandbox.zoho_books.config import OrgZone, ZohoConfig, org_zone
@@ -229,6 +230,9 @@ class ZohoBooksApp(App):
             data = self._data.get(org_name)
             if data is None:
                 ledger = self.config.ledgers.get(org_name) or self._generate(org_name)
+                replay = self.config.replays.get(org_name)
+                if replay is not None:  # its organization is all that is rendered
+                    ledger = _organization_only(org_name, replay)
                 data = OrgData(org_name, org_id, self._zone(org_name), ledger)
                 self._data[org_name] = data
             return data
@@ -363,6 +367,9 @@ class ZohoBooksApp(App):
                     ),
                 )
 
+            replay = self.config.replays.get(org.name)
+            if replay is not None:
+                return _replayed_page(replay, listing, page, per_page, since, query)
             offset = (page - 1) * per_page
             rows = selected(org)
             changed = change_while_paging(
@@ -409,6 +416,9 @@ class ZohoBooksApp(App):
         return handler
 
     def _payment(self, request: Request, org: OrgData) -> Response:
+        replay = self.config.replays.get(org.name)
+        if replay is not None:
+            return _replayed_payment(replay, request.path_params["payment_id"])
         try:
             payment = org.payment(
                 ledger_id(org.org_id, "payment", request.path_params["payment_id"])
@@ -420,6 +430,60 @@ class ZohoBooksApp(App):
         detail = render.payment_detail(payment, org)
         detail = self._served(org, "customerpayments", detail, payment.payment_id)[-1]
         return Response.json({"code": 0, "message": "success", "payment": detail})
+
+
+def _organization_only(org_name: str, replay: Replay) -> Ledger:
+    as_of = replay.as_of or datetime.now(UTC).date()
+    return Ledger(org_name, replay.base_currency or "USD", as_of, (), (), (), ())
+
+
+def _replayed_page(
+    replay: Replay,
+    listing: Listing,
+    page: int,
+    per_page: int,
+    since: datetime | None,
+    query: listquery.ListQuery,
+) -> Response:
+    """A page of a ledger file's list: its verbatim page, or its records paged as Zoho does
+    (those modified before `since` left out; list options other than paging not applied)."""
+    verbatim = replay.pages.get((listing, page))
+    if verbatim is not None:
+        return Response.raw(verbatim, content_type=JSON_CONTENT_TYPE)
+    rows = [
+        row
+        for row in replay.rows(listing)
+        if since is None or _modified_since(row.get("last_modified_time"), since)
+    ]
+    offset = (page - 1) * per_page
+    return Response.json(
+        {
+            "code": 0,
+            "message": "success",
+            listing: rows[offset : offset + per_page],
+            "page_context": {
+                "page": page,
+                "per_page": per_page,
+                "has_more_page": offset + per_page < len(rows),
+                **query.page_context(),
+            },
+        }
+    )
+
+
+def _modified_since(text: object, since: datetime) -> bool:
+    moment = parse_modified_since(text) if isinstance(text, str) else None
+    return moment is None or moment >= since
+
+
+def _replayed_payment(replay: Replay, payment_id: str) -> Response:
+    verbatim = replay.responses.get(("customerpayments", payment_id))
+    if verbatim is not None:
+        return Response.raw(verbatim, content_type=JSON_CONTENT_TYPE)
+    payment = replay.record("customerpayments", payment_id)
+    if payment is None:
+        return error(404, 1002, "Payment does not exist.")
+    return Response.json({"code": 0, "message": "success", "payment": payment})
 
 
 def _positive_int(text: str | None, default: int) -> int | None:

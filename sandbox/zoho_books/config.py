@@ -10,6 +10,7 @@ from datetime import timedelta, timezone
 from typing import Any
 
 from sandbox.ledger import Ledger
+from sandbox.replay import Replay
 
 # Zones without daylight saving, so one fixed offset is right all year.
 ZONES: tuple[tuple[str, str], ...] = (
@@ -55,6 +56,7 @@ def org_zone(org_name: str) -> OrgZone:
 class ZohoConfig:
     organizations: tuple[str, ...] = ("Sandbox Books",)  # names; the first is the default org
     ledgers: Mapping[str, Ledger] = field(default_factory=dict)  # else generate_ledger(name)
+    replays: Mapping[str, Replay] = field(default_factory=dict)  # ledger files served as they are
     ledger_size: Mapping[str, Any] = field(default_factory=dict)  # generate_ledger keywords
     zones: Mapping[str, OrgZone] = field(default_factory=dict)  # else org_zone(name)
     client: OAuthClient = OAuthClient()
@@ -76,8 +78,10 @@ class ZohoConfig:
     def __post_init__(self) -> None:
         if not self.organizations or len(set(self.organizations)) != len(self.organizations):
             raise ValueError("organizations must be non-empty and unique")
-        unknown = (set(self.ledgers) | set(self.zones)) - set(self.organizations)
+        unknown = (set(self.ledgers) | set(self.zones) | set(self.replays)) - set(
+            self.organizations
+        )
         if unknown:
-            raise ValueError(f"ledgers/zones for unknown organizations: {sorted(unknown)}")
+            raise ValueError(f"ledgers/zones/replays for unknown organizations: {sorted(unknown)}")
         if not 1 <= self.page_size <= self.max_per_page:
             raise ValueError("page_size must be in 1..max_per_page")

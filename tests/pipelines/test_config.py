@@ -78,3 +78,19 @@ def test_missing_file_says_how_to_fix(tmp_path):
 def test_invalid_yaml(tmp_path):
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(_write(tmp_path, "connections: [\n"))
+
+
+def test_a_sandbox_ledger_is_relative_to_the_file_and_for_embedded_sandboxes_only(tmp_path):
+    entry = "connections:\n  - id: a\n    source: zoho_books\n    sandbox_ledger: l/x.yaml\n"
+    config = load_config(
+        _write(
+            tmp_path,
+            entry.replace("    sandbox_ledger", "    sandbox: embedded\n    sandbox_ledger"),
+        )
+    )
+    assert config.connections[0].sandbox_ledger == tmp_path / "l" / "x.yaml"
+    with pytest.raises(ConfigError, match="sandbox_ledger needs sandbox: embedded"):
+        load_config(_write(tmp_path, entry + "    organization_id: '1'\n"))
+    simpro = "connections:\n  - id: a\n    source: simpro\n    sandbox: embedded\n"
+    with pytest.raises(ConfigError, match="the simpro sandbox serves generated ledgers only"):
+        load_config(_write(tmp_path, simpro + "    sandbox_ledger: x.yaml\n"))

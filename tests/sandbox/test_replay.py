@@ -1,0 +1,160 @@
+"""Ledger files: loading them exactly, and the Zoho sandbox serving one with plain httpx."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipelines import sandboxes
+from sandbox.replay import LedgerFileError, load_replay
+from sandbox.server import SandboxServer
+from sandbox.zoho_books.app import ZohoBooksApp
+from tests.conftest import ZOHO_CLIENT
+
+ORG = "replayed-books"
+SAMPLE = (
+    Path(__file__).parents[1] / "fixtures" / "ledgers" / "zoho-books-customerpayments-sample.yaml"
+)
+VERBATIM = (
+    '{"code":0, "message":"success", "contacts":[{"contact_id":"1","x":1.10}], "page_context":{}}'
+)
+
+
+def _file(tmp_path: Path, text: str, name: str = "ledger.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+LEDGER = f"""
+format: 1
+source: zoho_books
+account: {ORG}
+base_currency: EUR
+lists:
+  contacts:
+    - {{contact_id: "1", contact_name: A}}
+    - {{contact_id: "2", contact_name: B, last_modified_time: 2026-01-02T00:00:00+0000}}
+    - {{contact_id: "3", contact_name: C, last_modified_time: 2026-03-02T00:00:00+0000}}
+  invoices:
+    - {{invoice_id: "9", total: 100.10, balance: 0.10, date: 2026-01-05}}
+records:
+  customerpayments:
+    "7": {{payment_id: "7", amount: 12.30}}
+verbatim:
+  - list: contacts
+    page: 1
+    text: '{VERBATIM}'
+  - record: customerpayments
+    id: "8"
+    body: {{code: 0, message: success, payment: {{payment_id: "8", amount: 5.00}}}}
+"""
+
+
+def test_numbers_keep_their_digits_and_dates_their_text(tmp_path: Path) -> None:
+    replay = load_replay(_file(tmp_path, LEDGER))
+    (invoice,) = replay.rows("invoices")
+    assert invoice == {
+        "invoice_id": "9",
+        "total": Decimal("100.10"),
+        "balance": Decimal("0.10"),
+        "date": "2026-01-05",
+    }
+    assert replay.record("customerpayments", "7") == {"payment_id": "7", "amount": Decimal("12.30")}
+    assert replay.pages[("contacts", 1)] == VERBATIM.encode()
+    assert replay.responses[("customerpayments", "8")] == (
+        b'{"code":0,"message":"success","payment":{"payment_id":"8","amount":5.00}}'
+    )
+    as_json = _file(
+        tmp_path,
+        '{"format": 1, "source": "simpro", "account": "x", "lists": '
+        '{"customerPayments": [{"ID": 3, "Amount": 1.570}]}}',
+        "ledger.json",
+    )
+    assert load_replay(as_json).rows("customerPayments") == [{"ID": 3, "Amount": Decimal("1.570")}]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[1, 2]", "the file must hold a mapping"),
+        ("format: 2\nsource: zoho_books\naccount: x\n", "format must be 1"),
+        ("format: 1\nsource: xero\naccount: x\n", "source 'xero' is not one of"),
+        ("format: 1\nsource: zoho_books\n", "'account'"),
+        (
+            "format: 1\nsource: zoho_books\naccount: x\nverbatim: [{page: 1, text: x}]\n",
+            "verbatim entry 1 names neither a list nor a record",
+        ),
+        ("format: 1\nsource: zoho_books\naccount: x\nlists: {a: [}\n", "not valid YAML or JSON"),
+    ],
+)
+def test_a_bad_file_names_itself_and_the_fix(tmp_path: Path, text: str, message: str) -> None:
+    path = _file(tmp_path, text)
+    with pytest.raises(LedgerFileError) as error:
+        load_replay(path)
+    assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
+    with pytest.raises(LedgerFileError, match="a ledger file of zoho_books, not simpro"):
+        load_replay(_file(tmp_path, LEDGER), source="simpro")
+
+
+class Zoho:
+    def __init__(self, server: SandboxServer[ZohoBooksApp]) -> None:
+        token = httpx.post(
+            f"{server.url}/oauth/v2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": ZOHO_CLIENT.refresh_token,
+                "client_id": ZOHO_CLIENT.client_id,
+                "client_secret": ZOHO_CLIENT.client_secret,
+            },
+        ).json()["access_token"]
+        self.url = f"{server.url}/books/v3"
+        self.org_id = server.app.organization_id(ORG)
+        self.headers = {"Authorization": f"Zoho-oauthtoken {token}"}
+
+    def get(self, path: str, **params: object) -> httpx.Response:
+        params = {"organization_id": self.org_id, **params}
+        return httpx.get(f"{self.url}{path}", params=params, headers=self.headers)
+
+
+def test_the_zoho_sandbox_serves_a_ledger_file_with_paging_around_its_verbatim_pages(
+    tmp_path: Path, zoho_sandbox: Callable[..., SandboxServer[ZohoBooksApp]]
+) -> None:
+    replay = load_replay(_file(tmp_path, LEDGER))
+    zoho = Zoho(zoho_sandbox(organizations=(ORG,), replays={ORG: replay}))
+    assert zoho.get("/contacts", per_page=2).content == VERBATIM.encode()  # page 1, as written
+    second = zoho.get("/contacts/", per_page=2, page=2).json()
+    assert [r["contact_id"] for r in second["contacts"]] == ["3"]  # the file's rows around it
+    assert second["page_context"]["has_more_page"] is False
+    since = zoho.get("/contacts", per_page=1, page=2, last_modified_time="2026-02-01T00:00:00+0000")
+    assert [r["contact_id"] for r in since.json()["contacts"]] == ["3"]  # "1" has no time: kept
+    assert zoho.get("/invoices").json()["invoices"][0]["total"] == 100.10
+    assert '"total":100.10' in zoho.get("/invoices").text
+    assert zoho.get("/customerpayments/7").json()["payment"] == {"payment_id": "7", "amount": 12.30}
+    assert zoho.get("/customerpayments/8").content == replay.responses[("customerpayments", "8")]
+    assert zoho.get("/customerpayments/6").json()["code"] == 1002
+    assert zoho.get("/customerpayments").json()["customerpayments"] == []
+    organization = httpx.get(f"{zoho.url}/organizations", headers=zoho.headers).json()
+    assert organization["organizations"][0]["currency_code"] == "EUR"
+    assert (
+        httpx.get(f"{zoho.url}/contacts", params={"organization_id": zoho.org_id}).status_code
+        == 401
+    )
+
+
+def test_sandbox_serve_ledger_serves_the_file_on_its_source_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sandboxes.SERVE, "zoho_books", (0, sandboxes.serve_zoho_books))
+    server, guide = sandboxes.serve_ledger(sandboxes.ledger_file(SAMPLE))
+    try:
+        account = server.app.config.organizations[0]
+        assert account == "Bowman sample books"
+        assert server.app.config.replays[account].pages
+        assert "curl" in guide
+    finally:
+        server.stop()
