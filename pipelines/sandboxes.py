@@ -178,9 +178,12 @@ class SimproAccount:
     api_key: str
 
 
-def serve_simpro(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, str]:
-    """A Simpro build (one company per account) on a fixed port, and curl."""
-    config = SimproConfig(companies=accounts)
+def serve_simpro(
+    accounts: tuple[str, ...], port: int, replay: Replay | None = None
+) -> tuple[SandboxServer, str]:
+    """A Simpro build (one company per account) on a fixed port, and curl; with `replay`, its
+    first company serves that ledger file."""
+    config = SimproConfig(companies=accounts, replays={accounts[0]: replay} if replay else {})
     server = start_simpro_sandbox(config, port=port)
     guide = (
         f'curl -s -H "Authorization: Bearer {config.api_keys[0]}" '
@@ -190,12 +193,17 @@ def serve_simpro(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, s
     return server, guide
 
 
-def simpro_account(account: str) -> SimproAccount:
-    """One company, named after the account, on its own build."""
+def simpro_account(account: str, ledger: Path | None = None) -> SimproAccount:
+    """One company, named after the account, on its own build; with `ledger`, serving that
+    ledger file."""
+    replays = {account: ledger_file(ledger, source="simpro")} if ledger else {}
     config = SimproConfig(
-        companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_SECOND, ledger_size=EMBEDDED_LEDGER
+        companies=(account,),
+        rate_limit=EMBEDDED_REQUESTS_PER_SECOND,
+        ledger_size=EMBEDDED_LEDGER,
+        replays=replays,
     )
-    server = _embedded("simpro", account, lambda: start_simpro_sandbox(config))
+    server = _embedded("simpro", account, lambda: start_simpro_sandbox(config), ledger)
     return SimproAccount(build_url=server.url, company_id=0, api_key=config.api_keys[0])
 
 
@@ -242,7 +250,8 @@ def ledger_file(path: Path, source: str | None = None) -> Replay:
 def serve_ledger(replay: Replay) -> tuple[SandboxServer, str]:
     """The sandbox of a ledger file's source on its fixed port, serving the file."""
     port, _ = SERVE[replay.source]
-    return serve_zoho_books((replay.account,), port, replay)
+    serve = {"zoho_books": serve_zoho_books, "simpro": serve_simpro}[replay.source]
+    return serve((replay.account,), port, replay)
 
 
 # `ledgersync sandbox serve`: source → (fixed port, server starter).

@@ -150,7 +150,7 @@ def _business_central_values(connection: BusinessCentralConnectionConfig) -> dic
 
 def _simpro_values(connection: SimproConnectionConfig) -> dict[str, Any]:
     if connection.sandbox == "embedded":
-        account = sandboxes.simpro_account(connection.id)
+        account = sandboxes.simpro_account(connection.id, connection.sandbox_ledger)
         return {
             "build_url": account.build_url,
             "company_id": account.company_id,

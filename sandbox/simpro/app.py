@@ -38,6 +38,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from http import HTTPStatus
 from zoneinfo import ZoneInfo
 
@@ -46,7 +47,8 @@ from sandbox.generator import ListedKind, generate_ledger
 from sandbox.ledger import Ledger
 from sandbox.paging_faults import change_while_paging
 from sandbox.ratewindow import RateWindow
-from sandbox.routing import App, Handler, Request, Response, retry_after_value
+from sandbox.replay import Replay
+from sandbox.routing import JSON_CONTENT_TYPE, App, Handler, Request, Response, retry_after_value
 from sandbox.server import SandboxServer
 from sandbox.simpro import listing, render
 from sandbox.simpro.companydata import Collection, CompanyData
@@ -73,6 +75,7 @@ _RECORD_NOT_FOUND: dict[Collection, str] = {
 }
 # What the delete_while_paging and insert_while_paging faults change, per listing.
 _LISTED_KIND: dict[Collection, ListedKind] = {
+    "customers": "customers",
     "customer_companies": "customers",
     "customer_individuals": "customers",
     "customer_invoices": "invoices",
@@ -162,9 +165,14 @@ class SimproApp(App):
         with self._lock:
             data = self._data.get(company)
         if data is None:
-            ledger = self.config.ledgers.get(company) or generate_ledger(
-                company, **self.config.ledger_size
-            )
+            replay = self.config.replays.get(company)
+            if replay is not None:  # the file's records are served; the ledger only names it
+                as_of = replay.as_of or datetime.now(UTC).date()
+                ledger = Ledger(company, replay.base_currency or "AUD", as_of, (), (), (), ())
+            else:
+                ledger = self.config.ledgers.get(company) or generate_ledger(
+                    company, **self.config.ledger_size
+                )
             data = self._new_data(company, ledger)
             with self._lock:
                 data = self._data.setdefault(company, data)
@@ -258,6 +266,9 @@ class SimproApp(App):
                     default_page_size=config.default_page_size,
                     max_page_size=config.max_page_size,
                 )
+                replay = config.replays.get(data.name)
+                if replay is not None:
+                    return _replayed_page(replay, collection, query)
                 rows = selected(data, query)
             except listing.QueryError as error:
                 return Response.json({"errors": error.errors}, status=422)
@@ -308,6 +319,11 @@ class SimproApp(App):
             unknown = [c for c in columns if c not in known]
             if unknown:
                 return errors(422, "Invalid columns found", path="columns", value=unknown[0])
+            replay = self.config.replays.get(data.name)
+            if replay is not None:
+                return _replayed_record(
+                    replay, collection, request.path_params["record_id"], columns
+                )
             found = data.row(collection, request.path_params["record_id"])
             if found is None:
                 return errors(404, _RECORD_NOT_FOUND[collection])
@@ -325,6 +341,47 @@ def _ids_before(
         return []
     first = rows[offset]["ID"]
     return sorted(ledger_id(kind, row["ID"]) for row in every if row["ID"] < first)
+
+
+_PATHS = {collection: path for path, collection in COLLECTIONS.items()}
+
+
+def _replayed_page(replay: Replay, collection: Collection, query: listing.ListQuery) -> Response:
+    """A page of a ledger file's list (named by its path, e.g. `customerPayments`): its
+    verbatim page, or its rows paged and projected to the columns asked for (a row lacking a
+    column goes without it). Filters and orderby are not applied to a file's rows."""
+    path = _PATHS[collection]
+    verbatim = replay.pages.get((path, query.page))
+    if verbatim is not None:
+        return Response.raw(verbatim, content_type=JSON_CONTENT_TYPE)
+    rows = list(replay.rows(path))[: query.limit]
+    offset = (query.page - 1) * query.page_size
+    served = rows[offset : offset + query.page_size]
+    columns = query.columns or render.DEFAULT_COLUMNS[collection]
+    return Response.json(
+        [{c: row[c] for c in columns if c in row} for row in served],
+        headers={
+            "Result-Total": str(len(rows)),
+            "Result-Pages": str(math.ceil(len(rows) / query.page_size)),
+            "Result-Count": str(len(served)),
+        },
+    )
+
+
+def _replayed_record(
+    replay: Replay, collection: Collection, record_id: str, columns: Sequence[str]
+) -> Response:
+    """One record of a ledger file: verbatim, from its `records`, or its list row."""
+    path = _PATHS[collection]
+    verbatim = replay.responses.get((path, record_id))
+    if verbatim is not None:
+        return Response.raw(verbatim, content_type=JSON_CONTENT_TYPE)
+    found = replay.record(path, record_id) or next(
+        (row for row in replay.rows(path) if str(row.get("ID")) == record_id), None
+    )
+    if found is None:
+        return errors(404, _RECORD_NOT_FOUND[collection])
+    return Response.json({c: found[c] for c in columns if c in found})
 
 
 def start_simpro_sandbox(

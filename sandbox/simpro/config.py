@@ -9,6 +9,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sandbox.ledger import Ledger
+from sandbox.replay import Replay
 
 ModifiedFilter = Literal["date", "timestamp"]
 TimestampStyle = Literal["rfc3339", "short"]
@@ -39,6 +40,7 @@ class SimproConfig:
 
     companies: tuple[str, ...] = ("Sandbox Company",)
     ledgers: Mapping[str, Ledger] = field(default_factory=dict)  # else generate_ledger(name)
+    replays: Mapping[str, Replay] = field(default_factory=dict)  # ledger files served as they are
     ledger_size: Mapping[str, Any] = field(default_factory=dict)  # generate_ledger keywords
     timezone: str = "Australia/Sydney"
     api_keys: tuple[str, ...] = ("sandbox-simpro-api-key",)
@@ -57,9 +59,9 @@ class SimproConfig:
     def __post_init__(self) -> None:
         if not self.companies or len(set(self.companies)) != len(self.companies):
             raise ValueError("companies must be non-empty and unique")
-        unknown = set(self.ledgers) - set(self.companies)
+        unknown = (set(self.ledgers) | set(self.replays)) - set(self.companies)
         if unknown:
-            raise ValueError(f"ledgers for unknown companies: {sorted(unknown)}")
+            raise ValueError(f"ledgers/replays for unknown companies: {sorted(unknown)}")
         if not 1 <= self.default_page_size <= self.max_page_size:
             raise ValueError("default_page_size must be in 1..max_page_size")
         ZoneInfo(self.timezone)  # fails early on a zone name that does not exist

@@ -47,3 +47,27 @@ def test_the_zoho_sample_is_a_balance_mismatch_on_inv_00001(make_project) -> Non
             Decimal("-22.43"),
         )
     ]
+
+
+def test_the_simpro_sample_payment_is_its_line_with_finance_charge_as_a_fee(make_project) -> None:
+    project = make_project(
+        [
+            {
+                "id": "simpro-sample",
+                "source": "simpro",
+                "sandbox": "embedded",
+                "sandbox_ledger": str(LEDGERS / "simpro-customerpayments-sample.yaml"),
+            }
+        ]
+    )
+    assert sync(project)["simpro-sample"]["customer_payments"] == 1
+    report(project, date(2021, 4, 30))
+    assert project.query("SELECT stream, reason FROM canonical.rejected_records") == []
+    assert project.query(
+        "SELECT payment_id, customer_id, currency_code, amount, bank_charges, status "
+        "FROM canonical.payments"
+    ) == [("0", "12345", "USD", Decimal("1.57"), Decimal("1.57"), "void")]
+    assert project.query(
+        "SELECT payment_id, invoice_id, amount_applied FROM canonical.payment_applications"
+    ) == [("0", "0", Decimal("1.57"))]
+    assert project.query("SELECT count(*) FROM reports.unapplied_payments") == [(0,)]
