@@ -38,7 +38,7 @@ CONFIG_ENV = "LEDGERSYNC_CONFIG"
 DEFAULT_CONFIG = "connections.yaml"
 
 # The sources whose embedded sandboxes serve ledger files (`sandbox_ledger`).
-LEDGER_FILE_SOURCES = ("zoho_books", "simpro")
+LEDGER_FILE_SOURCES = ("zoho_books", "simpro", "carbon")
 
 _CONNECTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 

@@ -213,9 +213,13 @@ class CarbonAccount:
     api_key: str
 
 
-def serve_carbon(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, str]:
-    """A Carbon sandbox (one company and API key per account) on a fixed port, and curl."""
-    server = start_carbon_sandbox(CarbonConfig(companies=accounts), port=port)
+def serve_carbon(
+    accounts: tuple[str, ...], port: int, replay: Replay | None = None
+) -> tuple[SandboxServer, str]:
+    """A Carbon sandbox (one company and API key per account) on a fixed port, and curl; with
+    `replay`, its first company serves that ledger file."""
+    replays = {accounts[0]: replay} if replay else {}
+    server = start_carbon_sandbox(CarbonConfig(companies=accounts, replays=replays), port=port)
     guide = (
         f'curl -s -H "Authorization: Bearer {server.app.api_key(accounts[0])}" '
         '-H "Prefer: count=exact" -D - '
@@ -224,12 +228,17 @@ def serve_carbon(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, s
     return server, guide
 
 
-def carbon_account(account: str) -> CarbonAccount:
-    """One company, named after the account, on its own server."""
+def carbon_account(account: str, ledger: Path | None = None) -> CarbonAccount:
+    """One company, named after the account, on its own server; with `ledger`, serving that
+    ledger file."""
+    replays = {account: ledger_file(ledger, source="carbon")} if ledger else {}
     config = CarbonConfig(
-        companies=(account,), rate_limit=EMBEDDED_REQUESTS_PER_MINUTE, ledger_size=EMBEDDED_LEDGER
+        companies=(account,),
+        rate_limit=EMBEDDED_REQUESTS_PER_MINUTE,
+        ledger_size=EMBEDDED_LEDGER,
+        replays=replays,
     )
-    server = _embedded("carbon", account, lambda: start_carbon_sandbox(config))
+    server = _embedded("carbon", account, lambda: start_carbon_sandbox(config), ledger)
     return CarbonAccount(api_url=server.url, api_key=server.app.api_key(account))
 
 
@@ -250,7 +259,9 @@ def ledger_file(path: Path, source: str | None = None) -> Replay:
 def serve_ledger(replay: Replay) -> tuple[SandboxServer, str]:
     """The sandbox of a ledger file's source on its fixed port, serving the file."""
     port, _ = SERVE[replay.source]
-    serve = {"zoho_books": serve_zoho_books, "simpro": serve_simpro}[replay.source]
+    serve = {"zoho_books": serve_zoho_books, "simpro": serve_simpro, "carbon": serve_carbon}[
+        replay.source
+    ]
     return serve((replay.account,), port, replay)
 
 

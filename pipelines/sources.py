@@ -172,7 +172,7 @@ def _simpro_values(connection: SimproConnectionConfig) -> dict[str, Any]:
 
 def _carbon_values(connection: CarbonConnectionConfig) -> dict[str, Any]:
     if connection.sandbox == "embedded":
-        account = sandboxes.carbon_account(connection.id)
+        account = sandboxes.carbon_account(connection.id, connection.sandbox_ledger)
         return {
             "api_key": account.api_key,
             "api_url": account.api_url,

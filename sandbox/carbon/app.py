@@ -52,6 +52,7 @@ from sandbox.carbon.postgrest import (
     parse_query,
     select_response,
 )
+from sandbox.carbon.replay import ReplayTables
 from sandbox.carbon.schema import TABLES
 from sandbox.faults import FaultConfig
 from sandbox.generator import ListedKind
@@ -72,6 +73,7 @@ class CarbonApp(App):
         self._lock = threading.Lock()
         self._data: dict[str, CompanyData] = {}
         self._window = RateWindow(config.rate_limit, config.rate_window_s, clock=config.clock)
+        self._replays = {name: ReplayTables(replay) for name, replay in config.replays.items()}
         self.router.add("GET", "/rest/v1/{table}", self._self_hosted)
         self.router.add("GET", "/{table}", self._hosted)
 
@@ -204,6 +206,12 @@ class CarbonApp(App):
             return select_response(
                 Table(table_name, columns, ()), request, max_rows=self.config.max_rows
             )
+        replayed = self._replays.get(company)
+        if replayed is not None:
+            response = select_response(
+                replayed.table(table_name), request, max_rows=self.config.max_rows
+            )
+            return replayed.verbatim(table_name, request, response)
         table = self._company(company).tables[table_name]
         if table_name in _LISTED_KIND:
             table = self._change_while_paging(company, table, request)

@@ -3,7 +3,7 @@ end to end: connections file → sandbox serving the file → connector → ware
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -71,3 +71,25 @@ def test_the_simpro_sample_payment_is_its_line_with_finance_charge_as_a_fee(make
         "SELECT payment_id, invoice_id, amount_applied FROM canonical.payment_applications"
     ) == [("0", "0", Decimal("1.57"))]
     assert project.query("SELECT count(*) FROM reports.unapplied_payments") == [(0,)]
+
+
+def test_the_carbon_samples_load_the_example_customer(make_project, monkeypatch) -> None:
+    monkeypatch.delenv("CARBON_API_KEY", raising=False)
+    project = make_project(
+        [
+            {
+                "id": "carbon-sample",
+                "source": "carbon",
+                "sandbox": "embedded",
+                "sandbox_ledger": str(LEDGERS / "carbon-customer-sample.yaml"),
+            }
+        ]
+    )
+    fetched = sync(project)["carbon-sample"]
+    assert (fetched["customer"], fetched["customer_payment"]) == (1, 1)
+    report(project, date(2026, 1, 31))
+    assert project.query("SELECT stream, reason FROM canonical.rejected_records") == []
+    assert project.query(
+        "SELECT customer_id, name, payment_terms_days, created_at FROM canonical.customers"
+    ) == [("abc123def456", "Example", None, datetime(2026, 1, 1, tzinfo=UTC))]
+    assert project.query("SELECT count(*) FROM reports.invoice_balances") == [(0,)]

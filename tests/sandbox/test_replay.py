@@ -1,4 +1,4 @@
-"""Ledger files: loading them exactly, and the Zoho sandbox serving one with plain httpx."""
+"""Ledger files: loading them exactly, and the sandboxes serving them, with plain httpx."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ import httpx
 import pytest
 
 from pipelines import sandboxes
+from sandbox.carbon.app import CarbonApp
 from sandbox.replay import LedgerFileError, load_replay
 from sandbox.server import SandboxServer
+from sandbox.simpro.app import SimproApp
 from sandbox.zoho_books.app import ZohoBooksApp
-from tests.conftest import ZOHO_CLIENT
+from tests.conftest import SIMPRO_API_KEY, ZOHO_CLIENT
 
 ORG = "replayed-books"
-SAMPLE = (
-    Path(__file__).parents[1] / "fixtures" / "ledgers" / "zoho-books-customerpayments-sample.yaml"
-)
+LEDGERS = Path(__file__).parents[1] / "fixtures" / "ledgers"
+SAMPLE = LEDGERS / "zoho-books-customerpayments-sample.yaml"
+CARBON = LEDGERS / "carbon-customer-sample.yaml"
+SIMPRO = LEDGERS / "simpro-customerpayments-sample.yaml"
 VERBATIM = (
     '{"code":0, "message":"success", "contacts":[{"contact_id":"1","x":1.10}], "page_context":{}}'
 )
@@ -158,3 +161,49 @@ def test_sandbox_serve_ledger_serves_the_file_on_its_source_port(
         assert "curl" in guide
     finally:
         server.stop()
+
+
+def test_the_carbon_sandbox_serves_a_ledger_file_with_postgrest_around_it(
+    carbon_sandbox: Callable[..., SandboxServer[CarbonApp]],
+) -> None:
+    replay = load_replay(CARBON)
+    server = carbon_sandbox(companies=("co",), replays={"co": replay})
+    headers = {"Authorization": f"Bearer {server.app.api_key('co')}", "Prefer": "count=exact"}
+    first = httpx.get(f"{server.url}/customer", params={"limit": 10}, headers=headers)
+    assert first.content == replay.pages[("customer", 1)]  # verbatim, headers computed
+    assert first.headers["Content-Range"] == "0-0/1"
+    # A verbatim page is what the source answered for that page, whatever the request names.
+    picked = httpx.get(
+        f"{server.url}/customer",
+        params={"select": "id,taxPercent", "name": "eq.Example", "order": "id"},
+        headers=headers,
+    )
+    assert picked.content == first.content
+    # Around it, PostgREST over the file's rows.
+    past = httpx.get(f"{server.url}/customer", params={"offset": 1}, headers=headers)
+    assert (past.status_code, past.json(), past.headers["Content-Range"]) == (206, [], "*/1")
+    nothing = httpx.get(f"{server.url}/payment", headers=headers)
+    assert (nothing.json(), nothing.headers["Content-Range"]) == ([], "*/0")
+
+
+def test_the_simpro_sandbox_serves_a_ledger_file_projected_and_paged(
+    simpro_sandbox: Callable[..., SandboxServer[SimproApp]],
+) -> None:
+    replay = load_replay(SIMPRO)
+    server = simpro_sandbox(companies=("co",), replays={"co": replay})
+    http = httpx.Client(
+        base_url=f"{server.url}/api/v1.0/companies/0/",
+        headers={"Authorization": f"Bearer {SIMPRO_API_KEY}"},
+    )
+    thin = http.get("customerPayments/")
+    assert set(thin.json()[0]) == {"ID", "Payment"}  # the default columns
+    assert (thin.headers["Result-Total"], thin.headers["Result-Pages"]) == ("1", "1")
+    wide = http.get("customerPayments/", params={"columns": "ID,Invoices,DateModified"}).json()
+    assert wide[0]["Invoices"][0]["Amount"] == 1.57 and set(wide[0]) == {
+        "ID",
+        "Invoices",
+        "DateModified",
+    }
+    assert http.get("customerPayments/0").content == replay.responses[("customerPayments", "0")]
+    assert http.get("customerPayments/5").status_code == 404
+    assert http.get("customerInvoices/").json() == []
