@@ -37,9 +37,6 @@ __all__ = [
 CONFIG_ENV = "LEDGERSYNC_CONFIG"
 DEFAULT_CONFIG = "connections.yaml"
 
-# The sources whose embedded sandboxes serve ledger files (`sandbox_ledger`).
-LEDGER_FILE_SOURCES = ("zoho_books", "simpro", "carbon")
-
 _CONNECTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -82,16 +79,8 @@ class _Connection(pydantic.BaseModel):
 
     @pydantic.model_validator(mode="after")
     def _ledger_only_embedded(self) -> _Connection:
-        if self.sandbox_ledger is None:
-            return self
-        if self.sandbox != "embedded":
+        if self.sandbox_ledger is not None and self.sandbox != "embedded":
             raise ValueError("sandbox_ledger needs sandbox: embedded (it is what that serves)")
-        source = getattr(self, "source", None)
-        if source not in LEDGER_FILE_SOURCES:
-            raise ValueError(
-                f"sandbox_ledger: the {source} sandbox serves generated ledgers only (ledger "
-                f"files: {', '.join(LEDGER_FILE_SOURCES)})"
-            )
         return self
 
 

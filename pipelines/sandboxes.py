@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.config import LEDGER_FILE_SOURCES, ConfigError
+from pipelines.config import ConfigError
 from sandbox.business_central.app import start_business_central_sandbox
 from sandbox.business_central.config import BusinessCentralConfig
 from sandbox.carbon.app import start_carbon_sandbox
@@ -134,9 +134,14 @@ class BusinessCentralAccount:
     client_secret: str
 
 
-def serve_business_central(accounts: tuple[str, ...], port: int) -> tuple[SandboxServer, str]:
-    """A Business Central sandbox (one company per account) on a fixed port, and curl."""
-    config = BusinessCentralConfig(companies=accounts)
+def serve_business_central(
+    accounts: tuple[str, ...], port: int, replay: Replay | None = None
+) -> tuple[SandboxServer, str]:
+    """A Business Central sandbox (one company per account) on a fixed port, and curl; with
+    `replay`, its first company serves that ledger file."""
+    config = BusinessCentralConfig(
+        companies=accounts, replays={accounts[0]: replay} if replay else {}
+    )
     server = start_business_central_sandbox(config, port=port)
     api = f"{server.url}/v2.0/{config.tenant}/{config.environment}/api/v2.0"
     company = server.app.company_id(accounts[0])
@@ -152,14 +157,19 @@ def serve_business_central(accounts: tuple[str, ...], port: int) -> tuple[Sandbo
     return server, guide
 
 
-def business_central_account(account: str) -> BusinessCentralAccount:
-    """One company, named after the account, on its own server."""
+def business_central_account(account: str, ledger: Path | None = None) -> BusinessCentralAccount:
+    """One company, named after the account, on its own server; with `ledger`, serving that
+    ledger file."""
+    replays = {account: ledger_file(ledger, source="business_central")} if ledger else {}
     config = BusinessCentralConfig(
         companies=(account,),
         rate_limit=EMBEDDED_REQUESTS_PER_MINUTE * 5,
         ledger_size=EMBEDDED_LEDGER,
+        replays=replays,
     )
-    server = _embedded("business_central", account, lambda: start_business_central_sandbox(config))
+    server = _embedded(
+        "business_central", account, lambda: start_business_central_sandbox(config), ledger
+    )
     return BusinessCentralAccount(
         api_url=f"{server.url}/v2.0",
         authority_url=server.url,
@@ -245,23 +255,14 @@ def carbon_account(account: str, ledger: Path | None = None) -> CarbonAccount:
 def ledger_file(path: Path, source: str | None = None) -> Replay:
     """The ledger file at `path` (of `source`, if given); a ConfigError if it cannot be served."""
     try:
-        replay = load_replay(path, source=source)
+        return load_replay(path, source=source)
     except LedgerFileError as error:
         raise ConfigError(str(error)) from None
-    if replay.source not in LEDGER_FILE_SOURCES:
-        raise ConfigError(
-            f"{path}: ledger files of {replay.source} cannot be served yet (only of "
-            f"{', '.join(LEDGER_FILE_SOURCES)})"
-        )
-    return replay
 
 
 def serve_ledger(replay: Replay) -> tuple[SandboxServer, str]:
     """The sandbox of a ledger file's source on its fixed port, serving the file."""
-    port, _ = SERVE[replay.source]
-    serve = {"zoho_books": serve_zoho_books, "simpro": serve_simpro, "carbon": serve_carbon}[
-        replay.source
-    ]
+    port, serve = SERVE[replay.source]
     return serve((replay.account,), port, replay)
 
 

@@ -123,7 +123,7 @@ def _zoho_books_values(connection: ZohoBooksConnectionConfig) -> dict[str, Any]:
 
 def _business_central_values(connection: BusinessCentralConnectionConfig) -> dict[str, Any]:
     if connection.sandbox == "embedded":
-        account = sandboxes.business_central_account(connection.id)
+        account = sandboxes.business_central_account(connection.id, connection.sandbox_ledger)
         return {
             "tenant": account.tenant,
             "environment": account.environment,

@@ -39,7 +39,7 @@ duplicate rows across pages. `inject_errors` queues exact statuses for the next 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from http import HTTPStatus
@@ -62,13 +62,15 @@ from sandbox.business_central.config import BusinessCentralConfig
 from sandbox.business_central.expand import expanded
 from sandbox.business_central.ids import company_id
 from sandbox.business_central.odata import ODataError
+from sandbox.business_central.replay import replayed_rows
 from sandbox.business_central.tokens import TokenStore
 from sandbox.faults import FaultConfig
 from sandbox.generator import ListedKind
 from sandbox.ledger import Ledger
 from sandbox.paging_faults import change_while_paging
 from sandbox.ratewindow import RateWindow
-from sandbox.routing import Handler, Request, Response, retry_after_value
+from sandbox.replay import Replay
+from sandbox.routing import JSON_CONTENT_TYPE, Handler, Request, Response, retry_after_value
 from sandbox.server import App, SandboxServer
 
 API = "/v2.0/{tenant}/{environment}/api/v2.0"
@@ -236,6 +238,10 @@ class BusinessCentralApp(App):
     def _generate(self, company: str) -> Ledger:
         from sandbox.generator import generate_ledger
 
+        replay = self.config.replays.get(company)
+        if replay is not None:  # its rows are the file's; the ledger only names the company
+            as_of = replay.as_of or datetime.now(UTC).date()
+            return Ledger(company, replay.base_currency or "USD", as_of, (), (), (), ())
         return generate_ledger(company, **self.config.ledger_size)
 
     def _journal_index(self, data: CompanyData, code_or_id: str) -> int:
@@ -368,10 +374,13 @@ class BusinessCentralApp(App):
         kind = _LISTED_KIND.get(collection)
 
         def handler(request: Request, data: CompanyData) -> Response:
-            after = odata.read_skip_token(request.arg("$skiptoken"))
-            if kind is not None and after is not None:
+            replay = self.config.replays.get(data.name)
+            if replay is not None:
+                return self._replayed_page(request, data, collection, replay, collection)
+            token = odata.read_skip_token(request.arg("$skiptoken"))
+            if kind is not None and token is not None and token[0] == "after":
                 # Keys are ledger ids; the rows up to the skip token were served before.
-                served = [row.key for row in data.rows[collection] if row.key <= after]
+                served = [row.key for row in data.rows[collection] if row.key <= token[1]]
                 changed = change_while_paging(
                     data.ledger, kind, served, request.faults, request.applied_faults
                 )
@@ -382,8 +391,36 @@ class BusinessCentralApp(App):
 
         return handler
 
+    def _replayed_page(
+        self, request: Request, data: CompanyData, collection: str, replay: Replay, path: str
+    ) -> Response:
+        """A page of a ledger file's list at `path` (under the company), or its verbatim page."""
+        if request.arg("$expand") is not None:
+            raise ODataError(
+                400, "BadRequest", "The sandbox does not emulate $expand over a ledger file's rows"
+            )
+        rows = replayed_rows(replay.rows(path))
+        verbatim = {page: body for (name, page), body in replay.pages.items() if name == path}
+        return self._page(request, data, collection, rows, verbatim)
+
     def _journal_lines(self, request: Request, data: CompanyData) -> Response:
         journal_id = request.path_params["journal_id"].lower()
+        replay = self.config.replays.get(data.name)
+        if replay is not None:
+            journals = {str(j.get("id", "")).lower() for j in replay.rows(JOURNALS)}
+            if journal_id not in journals:
+                raise ODataError(
+                    404, "BadRequest_NotFound", f"The journal '{journal_id}' does not exist"
+                )
+            path = f"{JOURNALS}({journal_id})/{LINES}"
+            if replay.rows(path) or any(name == path for name, _ in replay.pages):
+                return self._replayed_page(request, data, LINES, replay, path)
+            rows = [
+                row
+                for row in replayed_rows(replay.rows(LINES))
+                if str(row.body.get("journalId", "")).lower() == journal_id
+            ]
+            return self._page(request, data, LINES, rows)
         if journal_id not in data.journal_ids:
             raise ODataError(
                 404, "BadRequest_NotFound", f"The journal '{journal_id}' does not exist"
@@ -395,6 +432,9 @@ class BusinessCentralApp(App):
         clauses = odata.parse_filter(request.arg("$filter"), _ENTITY[LINES], _LINE_FILTERS)
         if not any(c.field == "journalId" for c in clauses):
             raise ODataError(400, "BadRequest", MISSING_JOURNAL)
+        replay = self.config.replays.get(data.name)
+        if replay is not None:
+            return self._replayed_page(request, data, LINES, replay, LINES)
         return self._page(request, data, LINES, data.rows[LINES])
 
     def _delete_line(self, request: Request, data: CompanyData) -> Response:
@@ -414,8 +454,15 @@ class BusinessCentralApp(App):
         return Response(204)
 
     def _page(
-        self, request: Request, data: CompanyData, collection: str, rows: list[Row]
+        self,
+        request: Request,
+        data: CompanyData,
+        collection: str,
+        rows: list[Row],
+        verbatim: Mapping[int, bytes] | None = None,
     ) -> Response:
+        """A page of `rows` under the request's options; a page number `verbatim` holds is
+        served as it is written there (a ledger file's)."""
         unsupported = sorted(
             k for k in request.query if k.startswith("$") and k not in _QUERY_OPTIONS
         )
@@ -450,6 +497,9 @@ class BusinessCentralApp(App):
             start = token[1]
         else:
             start = next((i for i, row in enumerate(window) if row.key > token[1]), len(window))
+        written = (verbatim or {}).get(start // size + 1)
+        if written is not None:
+            return Response.raw(written, content_type=JSON_CONTENT_TYPE)
         served = window[start : start + size]
         if served and start > 0 and request.faults.duplicate_rows:
             served.insert(0, window[start - 1])
@@ -507,11 +557,13 @@ def _ordered(rows: list[Row], order: list[tuple[str, bool]]) -> list[Row]:
     """Rows in `$orderby` order (stable sorts, last key first); the served order without one."""
     ordered = list(rows)
     for name, descending in reversed(order):
-        ordered.sort(key=lambda row, n=name: _sort_key(row.body[n]), reverse=descending)
+        ordered.sort(key=lambda row, n=name: _sort_key(row.body.get(n)), reverse=descending)
     return ordered
 
 
 def _sort_key(value: object) -> tuple[int, object]:
+    if value is None:
+        return (-1, 0)
     if isinstance(value, bool):
         return (0, value)
     if isinstance(value, int | Decimal):
@@ -520,9 +572,10 @@ def _sort_key(value: object) -> tuple[int, object]:
 
 
 def _select(body: dict[str, object], fields: tuple[str, ...]) -> dict[str, object]:
-    if len(fields) == len(body) - 1:
+    if len(fields) == len(body) - 1 and "@odata.etag" in body:  # every property: as it is
         return body
-    return {"@odata.etag": body["@odata.etag"], **{name: body[name] for name in fields}}
+    etag = {"@odata.etag": body["@odata.etag"]} if "@odata.etag" in body else {}
+    return etag | {name: body[name] for name in fields if name in body}
 
 
 def _too_many(message: str) -> Response:

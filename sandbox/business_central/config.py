@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.ledger import Ledger
+from sandbox.replay import Replay
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class BusinessCentralConfig:
     environment: str = "production"
     companies: tuple[str, ...] = ("CRONUS USA, Inc.",)  # names; each gets its own ledger
     ledgers: Mapping[str, Ledger] = field(default_factory=dict)  # else generate_ledger(name)
+    replays: Mapping[str, Replay] = field(default_factory=dict)  # ledger files served as they are
     ledger_size: Mapping[str, Any] = field(default_factory=dict)  # generate_ledger keywords
     app: EntraApp = EntraApp()
     expires_in: int = 3599  # access-token lifetime, seconds (Entra's usual)
@@ -54,9 +56,9 @@ class BusinessCentralConfig:
     def __post_init__(self) -> None:
         if not self.companies or len(set(self.companies)) != len(self.companies):
             raise ValueError("companies must be non-empty and unique")
-        unknown = set(self.ledgers) - set(self.companies)
+        unknown = (set(self.ledgers) | set(self.replays)) - set(self.companies)
         if unknown:
-            raise ValueError(f"ledgers for unknown companies: {sorted(unknown)}")
+            raise ValueError(f"ledgers/replays for unknown companies: {sorted(unknown)}")
         if not self.journals:
             raise ValueError("at least one journal is needed")
         if not 1 <= self.page_size <= self.max_page_size:

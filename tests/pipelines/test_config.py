@@ -91,6 +91,3 @@ def test_a_sandbox_ledger_is_relative_to_the_file_and_for_embedded_sandboxes_onl
     assert config.connections[0].sandbox_ledger == tmp_path / "l" / "x.yaml"
     with pytest.raises(ConfigError, match="sandbox_ledger needs sandbox: embedded"):
         load_config(_write(tmp_path, entry + "    organization_id: '1'\n"))
-    carbon = "connections:\n  - id: a\n    source: carbon\n    sandbox: embedded\n"
-    with pytest.raises(ConfigError, match="the carbon sandbox serves generated ledgers only"):
-        load_config(_write(tmp_path, carbon + "    sandbox_ledger: x.yaml\n"))

@@ -93,3 +93,24 @@ def test_the_carbon_samples_load_the_example_customer(make_project, monkeypatch)
         "SELECT customer_id, name, payment_terms_days, created_at FROM canonical.customers"
     ) == [("abc123def456", "Example", None, datetime(2026, 1, 1, tzinfo=UTC))]
     assert project.query("SELECT count(*) FROM reports.invoice_balances") == [(0,)]
+
+
+def test_the_business_central_representation_is_quarantined_with_its_reasons(make_project):
+    project = make_project(
+        [
+            {
+                "id": "bc-sample",
+                "source": "business_central",
+                "sandbox": "embedded",
+                "sandbox_ledger": str(LEDGERS / "business-central-customerpayments-sample.yaml"),
+            }
+        ]
+    )
+    fetched = sync(project)["bc-sample"]
+    assert (fetched["customer_payment_journals"], fetched["customer_payments"]) == (1, 1)
+    report(project, date(2026, 1, 31))
+    rejected = dict(project.query("SELECT record_id, reason FROM canonical.rejected_records"))
+    assert sorted(rejected) == ["GUID", "string"]  # the line's id and its documentNumber
+    assert "amount is not a number: decimal" in rejected["GUID"]
+    assert "postingDate is not a date (YYYY-MM-DD): date" in rejected["string"]
+    assert project.query("SELECT count(*) FROM canonical.payments") == [(0,)]

@@ -10,12 +10,13 @@ import httpx
 import pytest
 
 from pipelines import sandboxes
+from sandbox.business_central.app import BusinessCentralApp
 from sandbox.carbon.app import CarbonApp
 from sandbox.replay import LedgerFileError, load_replay
 from sandbox.server import SandboxServer
 from sandbox.simpro.app import SimproApp
 from sandbox.zoho_books.app import ZohoBooksApp
-from tests.conftest import SIMPRO_API_KEY, ZOHO_CLIENT
+from tests.conftest import BC_APP, SIMPRO_API_KEY, ZOHO_CLIENT
 
 ORG = "replayed-books"
 LEDGERS = Path(__file__).parents[1] / "fixtures" / "ledgers"
@@ -207,3 +208,66 @@ def test_the_simpro_sandbox_serves_a_ledger_file_projected_and_paged(
     assert http.get("customerPayments/0").content == replay.responses[("customerPayments", "0")]
     assert http.get("customerPayments/5").status_code == 404
     assert http.get("customerInvoices/").json() == []
+
+
+def test_the_business_central_sandbox_serves_a_ledger_file_with_odata_around_it(
+    tmp_path: Path, bc_sandbox: Callable[..., SandboxServer[BusinessCentralApp]]
+) -> None:
+    journal = "7a1b3c5d-2e4f-4a6b-8c0d-1e2f3a4b5c6d"
+    replay = load_replay(
+        _file(
+            tmp_path,
+            f"""
+format: 1
+source: business_central
+account: co
+lists:
+  customers:
+    - {{id: c1, number: "10", lastModifiedDateTime: "2026-01-02T00:00:00Z"}}
+    - {{id: c2, number: "20", lastModifiedDateTime: "2026-03-02T00:00:00Z"}}
+    - {{id: c3, number: "30"}}
+  customerPaymentJournals: [{{id: {journal}, code: CASH}}]
+  customerPayments:
+    - {{id: l1, journalId: {journal}, amount: 10.50}}
+    - {{id: l2, journalId: 00000000-0000-0000-0000-000000000001, amount: 1.00}}
+verbatim:
+  - {{list: salesInvoices, page: 1, text: '{{"value": []}}'}}
+""",
+        )
+    )
+    server = bc_sandbox(companies=("co",), replays={"co": replay})
+    config = server.app.config
+    token = httpx.post(
+        f"{server.url}/{config.tenant}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": BC_APP.client_id,
+            "client_secret": BC_APP.client_secret,
+            "scope": "https://api.businesscentral.dynamics.com/.default",
+        },
+    ).json()["access_token"]
+    api = f"{server.url}/v2.0/{config.tenant}/{config.environment}/api/v2.0"
+    company = f"{api}/companies({server.app.company_id('co')})"
+    http = httpx.Client(headers={"Authorization": f"Bearer {token}"})
+
+    def value(path: str, **params: str) -> list[dict[str, object]]:
+        response = http.get(f"{company}/{path}", params=params)
+        assert response.status_code == 200, response.text
+        return response.json()["value"]
+
+    assert [c["id"] for c in value("customers")] == ["c1", "c2", "c3"]
+    newer = value("customers", **{"$filter": "lastModifiedDateTime gt 2026-02-01T00:00:00Z"})
+    assert [c["id"] for c in newer] == ["c2"]  # c3 has no time: older than any
+    assert value("customers", **{"$select": "number", "$orderby": "number desc"}) == [
+        {"number": "30"},
+        {"number": "20"},
+        {"number": "10"},
+    ]
+    assert http.get(f"{company}/salesInvoices").content == b'{"value": []}'
+    lines = value(f"customerPaymentJournals({journal})/customerPayments")
+    assert lines == [{"id": "l1", "journalId": journal, "amount": 10.50}]
+    unknown = http.get(
+        f"{company}/customerPaymentJournals(00000000-0000-0000-0000-000000000009)/customerPayments"
+    )
+    assert unknown.status_code == 404
+    assert http.get(f"{company}/customers", params={"$expand": "x"}).status_code == 400
