@@ -9,7 +9,8 @@ Simpro's model is narrower than the ledger's, so a company serves `representable
   `Invoices[]`, each with an invoice and an amount), and nothing in the contract carries money
   a customer paid beyond its lines. So a payment is served for what it applies: its amount is
   cut to the sum of its applications, and a payment that applies nothing (an on-account
-  receipt, or the generator's duplicate of one) is left out, with its anomalies.
+  receipt, the generator's duplicate of one, or a planted cash-application case) is left out,
+  with its anomalies.
 - Bank charges are served as the payment's `FinanceCharge`, the fee Simpro charges on a
   payment on top of its invoice lines (the payment's total is its lines plus FinanceCharge).
 
@@ -91,7 +92,10 @@ def representable(ledger: Ledger) -> Ledger:
     anomalies = tuple(
         a for a in ledger.anomalies if a.kind == "balance_mismatch" or a.entity_id not in dropped
     )
-    return ledger.replace(invoices=invoices, payments=payments, anomalies=anomalies)
+    cash_cases = tuple(c for c in ledger.cash_cases if c.payment_id not in dropped)
+    return ledger.replace(
+        invoices=invoices, payments=payments, anomalies=anomalies, cash_cases=cash_cases
+    )
 
 
 class CompanyData:
