@@ -460,16 +460,13 @@ def _quarantine_conflicts(
     )
     conn.execute(
         """
-        INSERT INTO sync.load_rejects
-        SELECT $connection_id, $stream, n.record_id, n.reason, n.payload,
-               coalesce(old.first_seen_at, now()), now()
-        FROM new_rejects n
-        LEFT JOIN sync.load_rejects old
+        MERGE INTO sync.load_rejects old
+        USING new_rejects n
           ON old.connection_id = $connection_id AND old.stream = $stream
          AND old.record_id = n.record_id
-        ON CONFLICT (connection_id, stream, record_id)
-        DO UPDATE SET reason = excluded.reason, payload = excluded.payload,
-                      last_seen_at = excluded.last_seen_at
+        WHEN MATCHED THEN UPDATE SET reason = n.reason, payload = n.payload, last_seen_at = now()
+        WHEN NOT MATCHED THEN INSERT VALUES
+            ($connection_id, $stream, n.record_id, n.reason, n.payload, now(), now())
         """,
         params,
     )
@@ -483,11 +480,13 @@ def _advance_cursor(conn: duckdb.DuckDBPyConnection, batch: LandedBatch) -> None
         return
     conn.execute(
         """
-        INSERT INTO sync.cursors VALUES ($connection_id, $stream, $cursor::TIMESTAMPTZ, $batch_id)
-        ON CONFLICT (connection_id, stream) DO UPDATE SET
-            cursor = CASE WHEN $full_refresh THEN excluded.cursor
-                          ELSE greatest(sync.cursors.cursor, excluded.cursor) END,
-            batch_id = excluded.batch_id
+        MERGE INTO sync.cursors c
+        USING (SELECT $cursor::TIMESTAMPTZ AS cursor) n
+          ON c.connection_id = $connection_id AND c.stream = $stream
+        WHEN MATCHED THEN UPDATE SET
+            cursor = CASE WHEN $full_refresh THEN n.cursor ELSE greatest(c.cursor, n.cursor) END,
+            batch_id = $batch_id
+        WHEN NOT MATCHED THEN INSERT VALUES ($connection_id, $stream, n.cursor, $batch_id)
         """,
         {
             "connection_id": batch.connection_id,

@@ -25,6 +25,7 @@ from typing import Literal
 
 import duckdb
 
+from models.ducklake import in_ducklake
 from models.queries import scalar
 from models.report_docs import COLUMN_COMMENTS, TABLE_COMMENTS
 
@@ -84,9 +85,12 @@ class Aging:
 
 def install_report_macros(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(_sql("common"))
+    commented = not in_ducklake(conn)  # DuckLake keeps no comments on macros
     for name in REPORTS:
         conn.execute(_report_macro(name))
-        conn.execute(f"COMMENT ON MACRO TABLE reports.{name}_at IS {_quote(TABLE_COMMENTS[name])}")
+        if commented:
+            comment = _quote(TABLE_COMMENTS[name])
+            conn.execute(f"COMMENT ON MACRO TABLE reports.{name}_at IS {comment}")
 
 
 def materialize_reports(
@@ -197,7 +201,7 @@ def _report_macro(name: str) -> str:
     """`reports.<name>_at`: the report's query, its inputs computed first as materialized CTEs
     (merged into the query's own WITH clause, if it has one)."""
     aged = name in _AGED
-    parameters = "as_of, edges := [30, 60, 90, 120], basis := 'due_date'" if aged else "as_of"
+    parameters = "as_of, edges := '[30, 60, 90, 120]', basis := 'due_date'" if aged else "as_of"
     aging = ", edges := edges, basis := basis" if aged else ""
     query = _sql(name)
     inputs = ",\n".join(

@@ -1,39 +1,57 @@
-"""The DuckDB warehouse: connections, schemas and DDL.
+"""The warehouse: connections, schemas and DDL, over one of two backends.
 
-DuckDB allows one writing process at a time and Dagster runs steps in parallel processes, so
-`Warehouse.connect()` waits (with backoff, saying for whom: `models.lock_wait`) for the file lock
-instead of failing at once, and every write in ledgersync is one short transaction.
+- A DuckDB file (the default). DuckDB allows one writing process at a time and Dagster runs steps
+  in parallel processes, so `Warehouse.connect()` waits (with backoff, saying for whom:
+  `models.lock_wait`) for the file lock instead of failing at once, and every write in
+  ledgersync is one short transaction.
+- A DuckLake (`models.ducklake`): the catalog in PostgreSQL, the data files on shared storage,
+  written by many processes on many machines at once. Its transactions are optimistic: one whose
+  commit conflicts with another writer's fails, and `Warehouse.write` runs it again.
+
+Both are used the same way: `connect()` for reading (or a single statement), `write(work)` for a
+transaction, which must be safe to run again (every write in ledgersync is: a batch load is
+recorded by its id, a rebuild replaces what it rebuilds).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import sqlalchemy as sa
 from duckdb_engine import Dialect
 
+from models.ducklake import DuckLake, attach_ducklake, is_write_conflict
 from models.lock_wait import WaitListener, WarehouseBusyError, connect_when_free
 from models.schema import CANONICAL, CANONICAL_TABLES, REJECTED_RECORDS
 
-__all__ = ["BULK_MEMORY_LIMIT", "Warehouse", "WarehouseBusyError", "table_ddl"]
+__all__ = ["BULK_MEMORY_LIMIT", "DuckLake", "Warehouse", "WarehouseBusyError", "table_ddl"]
+
+T = TypeVar("T")
 
 SCHEMAS = ("raw", CANONICAL, "reports", "sync")
 
-_SYNC_DDL = (
-    """
-    CREATE TABLE IF NOT EXISTS sync.cursors (
+# (table, columns, key): the key is declared where the backend supports keys (DuckLake does
+# not); the loader keeps it either way, by merging on it.
+_SYNC_TABLES = (
+    (
+        "sync.cursors",
+        """
         connection_id VARCHAR NOT NULL,
         stream VARCHAR NOT NULL,
         cursor TIMESTAMPTZ,
+        batch_id VARCHAR NOT NULL""",
+        "connection_id, stream",
+    ),
+    (
+        "sync.batches",
+        """
         batch_id VARCHAR NOT NULL,
-        PRIMARY KEY (connection_id, stream)
-    )""",
-    """
-    CREATE TABLE IF NOT EXISTS sync.batches (
-        batch_id VARCHAR PRIMARY KEY,
         connection_id VARCHAR NOT NULL,
         stream VARCHAR NOT NULL,
         pages INTEGER NOT NULL,
@@ -43,19 +61,21 @@ _SYNC_DDL = (
         rejected INTEGER NOT NULL,
         vanished INTEGER NOT NULL,
         full_refresh BOOLEAN NOT NULL,
-        loaded_at TIMESTAMPTZ NOT NULL
-    )""",
-    """
-    CREATE TABLE IF NOT EXISTS sync.load_rejects (
+        loaded_at TIMESTAMPTZ NOT NULL""",
+        "batch_id",
+    ),
+    (
+        "sync.load_rejects",
+        """
         connection_id VARCHAR NOT NULL,
         stream VARCHAR NOT NULL,
         record_id VARCHAR NOT NULL,
         reason VARCHAR NOT NULL,
         payload JSON,
         first_seen_at TIMESTAMPTZ NOT NULL,
-        last_seen_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (connection_id, stream, record_id)
-    )""",
+        last_seen_at TIMESTAMPTZ NOT NULL""",
+        "connection_id, stream, record_id",
+    ),
 )
 
 
@@ -65,31 +85,42 @@ BULK_MEMORY_LIMIT = "320MB"
 
 
 class Warehouse:
-    """The warehouse file. `lock_timeout_s` is how long a connection waits for another process
-    to release it; `on_wait` hears about the wait while it lasts."""
+    """The warehouse at `location`: a DuckDB file's path, or a `DuckLake`. `lock_timeout_s` is
+    how long a connection waits for another process to release the file (or a write retries
+    after conflicts on a DuckLake); `on_wait` hears about a wait for the file while it lasts."""
 
     def __init__(
         self,
-        path: Path | str,
+        location: Path | str | DuckLake,
         *,
         lock_timeout_s: float = 600.0,
         on_wait: WaitListener | None = None,
     ) -> None:
-        self.path = Path(path)
+        self.location = location if isinstance(location, DuckLake) else Path(location)
         self.lock_timeout_s = lock_timeout_s
         self.on_wait = on_wait
+
+    @property
+    def path(self) -> Path:
+        """The DuckDB file; a DuckLake has none."""
+        if isinstance(self.location, DuckLake):
+            raise TypeError(f"the warehouse is a {self.location}, not a DuckDB file")
+        return self.location
 
     @contextmanager
     def connect(
         self, *, read_only: bool = False, memory_limit: str | None = None
     ) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to the warehouse file, in UTC.
+        """A connection to the warehouse, in UTC.
 
         `memory_limit` (DuckDB's setting, e.g. `BULK_MEMORY_LIMIT`) bounds DuckDB's memory while
-        the connection is open; beyond it DuckDB spills to `<warehouse>.tmp`. Its default is 80%
-        of the machine's memory, which a sync would fill with a large batch's payloads.
+        the connection is open; beyond it DuckDB spills to disk. Its default is 80% of the
+        machine's memory, which a sync would fill with a large batch's payloads.
         """
-        conn = self._connect_waiting_for_lock(read_only=read_only)
+        if isinstance(self.location, DuckLake):
+            conn = attach_ducklake(self.location, read_only=read_only)
+        else:
+            conn = self._connect_waiting_for_lock(self.location, read_only=read_only)
         try:
             conn.execute("SET TimeZone = 'UTC'")
             if memory_limit is not None:
@@ -100,12 +131,37 @@ class Warehouse:
                 conn.execute("RESET memory_limit")  # it is the database's, not the connection's
             conn.close()
 
-    def _connect_waiting_for_lock(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def write(
+        self, work: Callable[[duckdb.DuckDBPyConnection], T], *, memory_limit: str | None = None
+    ) -> T:
+        """`work(conn)` on a new connection; run again while another writer's commit conflicts
+        with it (DuckLake), for up to `lock_timeout_s`. `work` must be safe to run again."""
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                with self.connect(memory_limit=memory_limit) as conn:
+                    return work(conn)
+            except duckdb.Error as error:
+                if not is_write_conflict(error):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusyError(
+                        f"The warehouse {self.location} kept refusing this write for "
+                        f"{self.lock_timeout_s:.0f}s because other writers' commits conflicted "
+                        f"with it ({error}). Run again when fewer syncs write at once."
+                    ) from error
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2.0)
+
+    def _connect_waiting_for_lock(
+        self, path: Path, *, read_only: bool
+    ) -> duckdb.DuckDBPyConnection:
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
         return connect_when_free(
-            lambda: duckdb.connect(str(self.path), read_only=read_only),
-            path=self.path,
+            lambda: duckdb.connect(str(path), read_only=read_only),
+            path=path,
             limit_s=self.lock_timeout_s,
             on_wait=self.on_wait,
         )
@@ -116,21 +172,28 @@ class Warehouse:
         Canonical tables are derived from raw, so a changed definition just means the next
         normalization rebuilds them: no re-extraction is ever needed for a schema change.
         """
-        with self.connect() as conn:
+        keys = not isinstance(self.location, DuckLake)
+
+        def create(conn: duckdb.DuckDBPyConnection) -> None:
+            conn.execute("BEGIN TRANSACTION")
             for schema in SCHEMAS:
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            for ddl in _SYNC_DDL:
-                conn.execute(ddl)
-            for table in (*CANONICAL_TABLES, REJECTED_RECORDS):
-                _ensure_table(conn, table)
+            for table, columns, key in _SYNC_TABLES:
+                primary_key = f",\n        PRIMARY KEY ({key})" if keys else ""
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns}{primary_key}\n)")
+            for canonical in (*CANONICAL_TABLES, REJECTED_RECORDS):
+                _ensure_table(conn, canonical)
+            conn.execute("COMMIT")
+
+        self.write(create)
 
 
 def _ensure_table(conn: duckdb.DuckDBPyConnection, table: sa.Table) -> None:
     existing = [
         row[0]
         for row in conn.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            "SELECT column_name FROM information_schema.columns WHERE table_catalog = "
+            "current_database() AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
             [table.schema, table.name],
         ).fetchall()
     ]

@@ -23,6 +23,7 @@ from connectors.errors import ConnectorError
 from models.warehouse import WarehouseBusyError
 from pipelines import progress, sandboxes
 from pipelines.config import ConfigError, LedgersyncConfig, default_config_path, load_config
+from pipelines.open_hint import open_hint
 from pipelines.report_output import (
     ReportFormat,
     print_balance_summary,
@@ -115,7 +116,9 @@ def demo(as_of: AsOfOption = None, config: ConfigOption = None, debug: DebugOpti
         print_cash_application(console, warehouse)
         print_entity_balances(console, warehouse)
         console.print(
-            f"\nWarehouse: [bold]{project.warehouse}[/bold]  (try: duckdb {project.warehouse})"
+            f"\nWarehouse: [bold]{escape(str(project.warehouse))}[/bold]  "
+            f"(try: {escape(open_hint(project.warehouse))})",
+            highlight=False,
         )
 
     _run(debug, body)

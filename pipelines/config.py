@@ -12,20 +12,21 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
 
 from connectors.zoho_books.settings import DATA_CENTRES
 from models.lock_wait import WaitListener
-from models.warehouse import Warehouse
+from models.warehouse import DuckLake, Warehouse
 
 __all__ = [
     "BusinessCentralConnectionConfig",
     "CarbonConnectionConfig",
     "ConfigError",
     "ConnectionConfig",
+    "DuckLakeConfig",
     "LedgersyncConfig",
     "ReportingConfig",
     "SimproConnectionConfig",
@@ -188,10 +189,62 @@ ConnectionConfig = Annotated[
 ]
 
 
+class DuckLakeConfig(pydantic.BaseModel):
+    """`warehouse: {ducklake: {...}}`: a DuckLake with its catalog in PostgreSQL."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    catalog: str  # postgresql://user@host:5432/db; the password from PGPASSWORD or ~/.pgpass
+    data_path: str  # relative to the connections file, or absolute, or s3://…
+    metadata_schema: str | None = None
+
+    @pydantic.field_validator("catalog")
+    @classmethod
+    def _no_password(cls, catalog: str) -> str:
+        if re.search(r"password\s*=|://[^/@]*:[^/@]*@", catalog):
+            raise ValueError(
+                "the catalog must not hold a password: remove it and export PGPASSWORD (or use "
+                "~/.pgpass), which PostgreSQL's client library reads"
+            )
+        return catalog
+
+    def location(self, base: Path) -> DuckLake:
+        data_path = self.data_path
+        if "://" not in data_path:
+            data_path = str(base / data_path)
+        return DuckLake(self.catalog, data_path, self.metadata_schema)
+
+
+def _ducklake_section(value: Any) -> Any:  # noqa: ANN401 - whatever YAML gave
+    """`{ducklake: {...}}` is the DuckLake backend; anything else must be a file's path."""
+    if isinstance(value, dict):
+        if set(value) != {"ducklake"}:
+            raise ValueError(
+                "a DuckDB file's path or {ducklake: {catalog: postgresql://…, data_path: …}}, "
+                f"not a mapping with {sorted(value)}"
+            )
+        return value["ducklake"]
+    return value
+
+
+def _backend(value: Any) -> str:  # noqa: ANN401 - whatever YAML gave
+    if isinstance(value, DuckLake):
+        return "resolved"
+    return "ducklake" if isinstance(value, dict | DuckLakeConfig) else "file"
+
+
 class LedgersyncConfig(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
-    warehouse: Path = Path("data/ledgersync.duckdb")
+    # A DuckDB file (the default) or a DuckLake; `load_config` resolves a DuckLakeConfig to the
+    # `DuckLake` a `Warehouse` takes.
+    warehouse: Annotated[
+        Annotated[Path, pydantic.Tag("file")]
+        | Annotated[DuckLakeConfig, pydantic.Tag("ducklake")]
+        | Annotated[DuckLake, pydantic.Tag("resolved")],
+        pydantic.Discriminator(_backend),
+        pydantic.BeforeValidator(_ducklake_section),
+    ] = Path("data/ledgersync.duckdb")
     landing: Path = Path("data/landing")
     # How long a sync or report waits for another process (an analyst's DuckDB session, another
     # sync) to let go of the warehouse file, saying so while it waits.
@@ -254,6 +307,11 @@ def load_config(path: Path | None = None) -> LedgersyncConfig:
     except pydantic.ValidationError as error:
         raise ConfigError(_describe(path, root, error)) from None
     base = path.parent
+    warehouse = config.warehouse
+    if isinstance(warehouse, DuckLakeConfig):
+        warehouse = warehouse.location(base)
+    elif isinstance(warehouse, Path):
+        warehouse = base / warehouse
     rates = config.reporting.rates
     connections = tuple(
         c.model_copy(update={"sandbox_ledger": base / c.sandbox_ledger})
@@ -263,7 +321,7 @@ def load_config(path: Path | None = None) -> LedgersyncConfig:
     )
     return config.model_copy(
         update={
-            "warehouse": base / config.warehouse,
+            "warehouse": warehouse,
             "landing": base / config.landing,
             "customer_links": config.customer_links and base / config.customer_links,
             "reporting": config.reporting.model_copy(update={"rates": rates and base / rates}),

@@ -104,9 +104,8 @@ def rebuild(config: LedgersyncConfig, *, as_of: date, on_phase: PhaseListener = 
             streams=spec.streams,
             mappings=spec.mappings,
         )
-    with warehouse.connect() as conn:
-        on_phase("report", "all")
-        materialize_reports(conn, as_of)
+    on_phase("report", "all")
+    warehouse.write(lambda conn: materialize_reports(conn, as_of))
 
 
 def _say(message: str) -> None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from duckdb import DuckDBPyConnection
+
 from connectors.errors import ApiError, ConfigurationError, ConnectorError
 from connectors.pagination import Page
 from connectors.streams import Connector, KeyListing, Stream
@@ -148,17 +150,21 @@ class _Run:
         ]
 
         everything = self.full_refresh or stream.complete_every_sync
-        with self.warehouse.connect() as conn:
+
+        def position(
+            conn: DuckDBPyConnection,
+        ) -> tuple[datetime | None, datetime | None, list[str]]:
             ensure_raw_table(conn, raw)
             cursor = cursor_of(conn, connection_id, stream.name)
             last_complete = last_complete_listing(conn, connection_id, stream.name)
-            parent_ids: list[str] = []
-            if stream.parent:
-                parent = self.streams[stream.parent].raw(self.connector.source)
-                ensure_raw_table(conn, parent)
-                parent_ids = pending_children(
-                    conn, connection_id, parent, raw, everything=everything
-                )
+            if not stream.parent:
+                return cursor, last_complete, []
+            parent = self.streams[stream.parent].raw(self.connector.source)
+            ensure_raw_table(conn, parent)
+            children = pending_children(conn, connection_id, parent, raw, everything=everything)
+            return cursor, last_complete, children
+
+        cursor, last_complete, parent_ids = self.warehouse.write(position)
 
         keys_listed = False
         vanished_by_keys = 0
@@ -232,9 +238,11 @@ class _Run:
         return writer.seal(cursor=new_cursor, full_refresh=full_refresh, keys_only=keys_only)
 
     def load(self, batch: LandedBatch, stream: Stream) -> LoadResult:
-        with self.warehouse.connect(memory_limit=BULK_MEMORY_LIMIT) as conn:
+        def load_landed(conn: DuckDBPyConnection) -> LoadResult:
             self.on_phase("load", stream.name)
-            result = load_batch(conn, batch, stream.raw(self.connector.source))
+            return load_batch(conn, batch, stream.raw(self.connector.source))
+
+        result = self.warehouse.write(load_landed, memory_limit=BULK_MEMORY_LIMIT)
         self.landing.remove(batch)
         return result
 
@@ -265,7 +273,8 @@ def normalize(
     mappings: tuple[Mapping, ...],
 ) -> list[NormalizeResult]:
     """Rebuild one connection's canonical rows from raw (no API calls)."""
-    with warehouse.connect(memory_limit=BULK_MEMORY_LIMIT) as conn:
+
+    def rebuild(conn: DuckDBPyConnection) -> list[NormalizeResult]:
         for stream in streams:
             ensure_raw_table(conn, stream.raw(source))
         return normalize_connection(
@@ -275,3 +284,5 @@ def normalize(
             mappings=mappings,
             raw_tables={stream.name: stream.raw(source).table for stream in streams},
         )
+
+    return warehouse.write(rebuild, memory_limit=BULK_MEMORY_LIMIT)

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -27,6 +28,7 @@ from sandbox.simpro.config import OAuthClient as SimproClient
 from sandbox.simpro.config import SimproConfig
 from sandbox.zoho_books.app import ZohoBooksApp, start_zoho_sandbox
 from sandbox.zoho_books.config import OAuthClient, ZohoConfig
+from tests.postgres import PG_URI, require_postgres, scratch_schema
 
 # The end-to-end tests' shared helpers assert; have pytest explain their failures too.
 pytest.register_assert_rewrite("tests.e2e")
@@ -201,11 +203,32 @@ def carbon_connection(server: SandboxServer[CarbonApp], company: str, **extra: o
     }
 
 
+WAREHOUSE_BACKENDS = ("duckdb", "ducklake")
+# On a test module or function: run it against each warehouse backend `make_project` writes.
+both_warehouse_backends = pytest.mark.parametrize(
+    "warehouse_backend", WAREHOUSE_BACKENDS, indirect=True
+)
+
+
+@pytest.fixture
+def warehouse_backend(request: pytest.FixtureRequest) -> str:
+    """The warehouse backend `make_project` writes: the DuckDB file unless parametrized."""
+    backend: str = getattr(request, "param", "duckdb")
+    if backend == "ducklake":
+        require_postgres("the DuckLake warehouse's catalog")
+    return backend
+
+
 @pytest.fixture
 def make_project(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Callable[[list[dict]], Project]:
-    """Write a connections file for the given connection entries; set the Zoho secrets."""
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_backend: str
+) -> Iterator[Callable[[list[dict]], Project]]:
+    """Write a connections file for the given connection entries; set the Zoho secrets.
+
+    The warehouse is a DuckDB file, or with `warehouse_backend` "ducklake" a DuckLake whose
+    catalog is a schema of its own in the test PostgreSQL (dropped afterwards) and whose data
+    files are in the project's directory.
+    """
     monkeypatch.setenv("ZOHO_CLIENT_ID", ZOHO_CLIENT.client_id)
     monkeypatch.setenv("ZOHO_CLIENT_SECRET", ZOHO_CLIENT.client_secret)
     monkeypatch.setenv("ZOHO_REFRESH_TOKEN", ZOHO_CLIENT.refresh_token)
@@ -215,6 +238,19 @@ def make_project(
     monkeypatch.setenv("SIMPRO_CLIENT_ID", SIMPRO_CLIENT.client_id)
     monkeypatch.setenv("SIMPRO_CLIENT_SECRET", SIMPRO_CLIENT.client_secret)
 
+    schemas = ExitStack()
+
+    def warehouse() -> object:
+        if warehouse_backend == "duckdb":
+            return "data/ledgersync.duckdb"
+        catalog = {"catalog": PG_URI, "data_path": "data/lake"}
+        return {
+            "ducklake": {
+                **catalog,
+                "metadata_schema": schemas.enter_context(scratch_schema("lake")),
+            }
+        }
+
     def make(connections: list[dict], name: str = "project", **settings: object) -> Project:
         """`settings` are the file's other top-level keys (e.g. warehouse_lock_wait_s)."""
         root = tmp_path / name
@@ -223,7 +259,7 @@ def make_project(
         path.write_text(
             yaml.safe_dump(
                 {
-                    "warehouse": "data/ledgersync.duckdb",
+                    "warehouse": warehouse(),
                     "landing": "data/landing",
                     "connections": connections,
                     **settings,
@@ -232,7 +268,8 @@ def make_project(
         )
         return Project(path)
 
-    return make
+    with schemas:
+        yield make
 
 
 _HOLD_OPEN = """

@@ -3,12 +3,17 @@
 
 -- Aging edges: four strictly increasing day counts, giving the buckets
 -- current | 1..e1 | e1+1..e2 | e2+1..e3 | e3+1..e4 | over e4.
-CREATE OR REPLACE MACRO reports.checked_edges(edges) AS
+CREATE OR REPLACE MACRO reports.increasing_edges(edges) AS
     CASE WHEN len(edges) = 4 AND edges[1] > 0
               AND edges[1] < edges[2] AND edges[2] < edges[3] AND edges[3] < edges[4]
-         THEN edges::INTEGER[]
+         THEN edges
          ELSE error('aging edges must be four increasing day counts above 0, like [30, 60, 90, 120]')
     END;
+
+-- The edges as a list, given a list or its text: the macros' default is the text
+-- '[30, 60, 90, 120]' because a DuckLake catalog cannot hold a list as a parameter's default.
+CREATE OR REPLACE MACRO reports.checked_edges(edges) AS
+    reports.increasing_edges(edges::VARCHAR::INTEGER[]);
 
 -- 0 for current, 1-4 for the ranges up to the last edge, 5 beyond it.
 CREATE OR REPLACE MACRO reports.aging_index(days, edges) AS
@@ -79,7 +84,7 @@ WHERE p.status IN ('posted', 'pending') AND p.deleted_at IS NULL;
 -- issued by as_of: the reports are about those, the customer's own balance about all of them.
 -- One pass over the applications serves every report.
 CREATE OR REPLACE MACRO reports.invoice_ledger_at(
-    as_of, edges := [30, 60, 90, 120], basis := 'due_date'
+    as_of, edges := '[30, 60, 90, 120]', basis := 'due_date'
 ) AS TABLE
 WITH applied AS (
     SELECT connection_id,
@@ -159,7 +164,8 @@ SELECT as_of::DATE AS as_of,
        b.days_past_due,
        b.age_days,
        reports.aging_label(
-           reports.aging_index(b.age_days, reports.checked_edges(edges)), edges
+           reports.aging_index(b.age_days, reports.checked_edges(edges)),
+           reports.checked_edges(edges)
        ) AS aging_bucket,
        b.payment_count,
        b.first_payment_date,

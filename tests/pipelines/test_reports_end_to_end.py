@@ -33,6 +33,7 @@ from sandbox.zoho_books.ids import ledger_id as zoho_ledger_id
 from tests.conftest import (
     Project,
     bc_connection,
+    both_warehouse_backends,
     carbon_connection,
     simpro_connection,
     zoho_connection,
@@ -177,6 +178,7 @@ def _assert_equal_truth(project: Project, connection_id: str, ids: LedgerIds, as
         assert sorted(found) == truth.expected_exceptions(ledger)
 
 
+@both_warehouse_backends
 def test_every_report_equals_the_truth_for_every_source(
     zoho_sandbox, bc_sandbox, simpro_sandbox, carbon_sandbox, make_project
 ):

@@ -8,11 +8,13 @@ run with no changes that leaves the warehouse exactly as it was.
 from __future__ import annotations
 
 from sandbox.zoho_books.ids import zoho_id
-from tests.conftest import zoho_connection
+from tests.conftest import both_warehouse_backends, zoho_connection
 from tests.e2e import IdMap, actual_balances, expected_balances, new_payment, report, snapshot, sync
 
 ORG = "acme-books"
 SIZE = {"customers": 30, "invoices": 250, "payments": 220}
+
+pytestmark = both_warehouse_backends
 
 
 def _ids(org_id: str) -> IdMap:
