@@ -425,8 +425,7 @@ class ApiClient:
             **self._where(stream, "POST", exc.url),
             status_code=exc.status_code,
             hint=f"check the OAuth client id, client secret and (if used) refresh token of "
-            f"connection {self.connection_id!r} in its environment variables: they may be "
-            "mistyped or revoked; Zoho also refuses tokens refreshed too often",
+            f"connection {self.connection_id!r}: they may be mistyped or revoked",
         )
 
     def _transport_error(

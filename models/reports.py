@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Literal, get_args
 
 import duckdb
 
@@ -34,6 +34,8 @@ __all__ = [
     "REPORTS",
     "Aging",
     "AgingBasis",
+    "EXCEPTION_KINDS",
+    "ExceptionKind",
     "install_report_macros",
     "materialize_reports",
     "snapshot_aging",
@@ -52,6 +54,18 @@ _INPUTS = ("invoice_ledger", "payment_ledger")  # what a report query reads, by 
 _LEADING_WITH = re.compile(r"\A((?:\s*--[^\n]*\n)*)\s*(WITH\s+)?", re.IGNORECASE)
 
 AgingBasis = Literal["due_date", "issue_date"]
+# The kinds of finding in reports.reconciliation_exceptions (its query: models/sql/).
+ExceptionKind = Literal[
+    "orphan_application",
+    "over_applied_invoice",
+    "over_applied_payment",
+    "balance_mismatch",
+    "currency_mismatch",
+    "unknown_customer",
+    "duplicate_payment",
+    "record_vanished",
+]
+EXCEPTION_KINDS: tuple[ExceptionKind, ...] = get_args(ExceptionKind)
 
 
 @dataclass(frozen=True, slots=True)

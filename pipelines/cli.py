@@ -1,18 +1,21 @@
 """The `ledgersync` command line.
 
 Exit codes: 0 success; 1 a sync, check or report failed (the others still ran); 2 the
-command or the connections file is wrong.
+command or the connections file is wrong (`pipelines.cli_errors`).
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
+import dagster as dg
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -20,10 +23,21 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from connectors.errors import ConnectorError
-from models.warehouse import WarehouseBusyError
 from pipelines import progress, sandboxes
-from pipelines.config import ConfigError, LedgersyncConfig, default_config_path, load_config
+from pipelines.cli_errors import Failed, UsageError, errors, run_command
+from pipelines.config import ConfigError, default_config_path
+from pipelines.definitions import build_definitions
+from pipelines.instance import LOCAL_HOME, open_instance
 from pipelines.open_hint import open_hint
+from pipelines.project import (
+    Project,
+    check_writable,
+    ensure_synced,
+    open_project,
+    require_connections,
+    writable_directory,
+    write_starter,
+)
 from pipelines.report_output import (
     ReportFormat,
     print_balance_summary,
@@ -33,7 +47,7 @@ from pipelines.report_output import (
     write_reports,
 )
 from pipelines.runner import RunOutcome, run_reports, run_syncs
-from pipelines.sources import open_connector
+from pipelines.sources import connected
 
 app = typer.Typer(
     help=(
@@ -45,7 +59,6 @@ app = typer.Typer(
 )
 # Wide enough for the summary tables when output goes to a file or a CI log.
 console = Console(width=None if Console().is_terminal else 160)
-errors = Console(stderr=True, width=None if Console().is_terminal else 160)
 
 ConfigOption = Annotated[
     Path | None,
@@ -66,13 +79,8 @@ DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks and 
 _LOG_LEVEL = "CRITICAL"
 
 
-class _Failed(Exception):
-    """A run failed; the details were printed."""
-
-
-def _load(config_path: Path | None) -> tuple[LedgersyncConfig, Path]:
-    path = config_path or default_config_path()
-    return load_config(path), path
+def _load(config_path: Path | None) -> Project:
+    return open_project(config_path or default_config_path())
 
 
 def _say(message: str) -> None:
@@ -84,22 +92,28 @@ def _as_of(text: str | None) -> date:
     try:
         return date.fromisoformat(text) if text else datetime.now(UTC).date()
     except ValueError:
-        raise ConfigError(f"--as-of must be a date like 2026-06-30, not {text!r}") from None
+        raise UsageError(f"--as-of must be a date like 2026-06-30, not {text!r}") from None
 
 
-def _run(debug: bool, action: object) -> None:
+def _run(debug: bool, body: Callable[[], None]) -> None:
     """Run a command body with the exit-code contract and tracebacks only under --debug."""
     global _LOG_LEVEL
     _LOG_LEVEL = "DEBUG" if debug else "CRITICAL"
-    try:
-        action()  # type: ignore[operator]
-    except (ConfigError, ConnectorError, WarehouseBusyError) as error:
-        if debug:
-            raise
-        errors.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2 if isinstance(error, ConfigError) else 1) from None
-    except _Failed:
-        raise typer.Exit(1) from None
+    run_command(debug, body)
+
+
+@contextmanager
+def _recording(project: Project) -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance the command's runs go to: $DAGSTER_HOME's, else the project's own."""
+    with ExitStack() as stack:
+        try:
+            instance = stack.enter_context(open_instance(project.directory))
+        except OSError as error:
+            raise ConfigError(
+                f"cannot record runs in {project.directory / LOCAL_HOME} ({error.strerror}). "
+                "Fix: set DAGSTER_HOME to a directory you can write"
+            ) from None
+        yield instance
 
 
 @app.command()
@@ -107,19 +121,32 @@ def demo(as_of: AsOfOption = None, config: ConfigOption = None, debug: DebugOpti
     """Sync the embedded sandboxes end to end and print the balance summary."""
 
     def body() -> None:
-        project, path = _load(config)
+        path = config or default_config_path()
+        if config is None and not path.exists():
+            write_starter(path)
+            console.print(
+                f"No connections file here: wrote the built-in sandbox configuration to {path} "
+                "(edit it to add your accounts).\n",
+                highlight=False,
+            )
+        project = open_project(path)
+        require_connections(project)
+        check_writable(project)
         report_date = _as_of(as_of)
-        _sync_all(project, path, connection_ids=None, full_refresh=False)
-        _reports(project, path, report_date)
-        warehouse = project.open_warehouse(_say)
+        with _recording(project) as instance:
+            _sync_all(project, instance, connection_ids=None, full_refresh=False)
+            _reports(project, instance, report_date)
+        warehouse = project.config.open_warehouse(_say)
         print_balance_summary(console, warehouse, report_date)
         print_cash_application(console, warehouse)
         print_entity_balances(console, warehouse)
+        database = project.config.warehouse
         console.print(
-            f"\nWarehouse: [bold]{escape(str(project.warehouse))}[/bold]  "
-            f"(try: {escape(open_hint(project.warehouse))})",
+            f"\nWarehouse: [bold]{escape(str(database))}[/bold]  "
+            f"(try: {escape(open_hint(database))})",
             highlight=False,
         )
+        console.print(f"Runs: {_home(project)}  (the UI shows them: dg dev)", highlight=False)
 
     _run(debug, body)
 
@@ -138,11 +165,14 @@ def sync(
     """Sync connections into the warehouse, then rebuild canonical tables and reports."""
 
     def body() -> None:
-        project, path = _load(config)
+        project = _load(config)
+        require_connections(project)
         for connection_id in connection or []:
-            project.connection(connection_id)
-        _sync_all(project, path, connection_ids=connection, full_refresh=full_refresh)
-        _reports(project, path, _as_of(None))
+            project.config.connection(connection_id)
+        check_writable(project)
+        with _recording(project) as instance:
+            _sync_all(project, instance, connection_ids=connection, full_refresh=full_refresh)
+            _reports(project, instance, _as_of(None))
 
     _run(debug, body)
 
@@ -152,26 +182,21 @@ def check(config: ConfigOption = None, debug: DebugOption = False) -> None:
     """Test every connection's credentials and account without syncing."""
 
     def body() -> None:
-        project, _ = _load(config)
+        project = _load(config)
+        require_connections(project)
         table = Table("connection", "source", "result")
         failed = False
-        for connection in project.connections:
+        for connection in project.config.connections:
             try:
-                connector = open_connector(connection)
-                try:
-                    table.add_row(
-                        connection.id, connection.source, f"[green]ok[/green]: {connector.check()}"
-                    )
-                finally:
-                    connector.close()
+                with connected(connection) as connector:
+                    result = f"[green]ok[/green]: {connector.check()}"
             except ConnectorError as error:
                 failed = True
-                table.add_row(
-                    connection.id, connection.source, f"[red]failed[/red]: {escape(str(error))}"
-                )
+                result = f"[red]failed[/red]: {escape(str(error))}"
+            table.add_row(connection.id, connection.source, result)
         console.print(table)
         if failed:
-            raise _Failed
+            raise Failed
 
     _run(debug, body)
 
@@ -192,10 +217,20 @@ def report(
     """Rebuild the reports for an as-of date; print balances and aging, or write the reports."""
 
     def body() -> None:
-        project, path = _load(config)
+        project = _load(config)
         report_date = _as_of(as_of)
-        _reports(project, path, report_date)
-        warehouse = project.open_warehouse(_say)
+        ensure_synced(project)
+        if output_format is not ReportFormat.table:
+            try:
+                writable_directory(output)
+            except OSError as error:
+                raise UsageError(
+                    f"--output {output}: cannot write there ({error.strerror}: "
+                    f"{error.filename or output}). Fix: pass --output a directory you can write"
+                ) from None
+        with _recording(project) as instance:
+            _reports(project, instance, report_date)
+        warehouse = project.config.open_warehouse(_say)
         print_balance_summary(console, warehouse, report_date)
         if output_format is ReportFormat.table:
             print_customer_balances(console, warehouse)
@@ -208,8 +243,52 @@ def report(
     _run(debug, body)
 
 
+@app.command()
+def init(config: ConfigOption = None, debug: DebugOption = False) -> None:
+    """Write a starter connections file (the embedded sandboxes) to edit."""
+
+    def body() -> None:
+        path = config or default_config_path()
+        write_starter(path)
+        console.print(
+            f"Wrote {path}: five connections to the embedded sandboxes, ready for "
+            "`ledgersync demo`. Add your accounts as README.md's 'Connecting real accounts' "
+            "shows, then `ledgersync check`.",
+            highlight=False,
+        )
+
+    _run(debug, body)
+
+
+@app.command()
+def schedules(config: ConfigOption = None, debug: DebugOption = False) -> None:
+    """List the Dagster schedules by the names `dagster schedule start` takes."""
+
+    def body() -> None:
+        project = _load(config)
+        table = Table("schedule", "cron", "timezone", "job", "what")
+        repository = build_definitions(project.config, str(project.path)).get_repository_def()
+        for schedule in sorted(repository.schedule_defs, key=lambda s: s.name):
+            table.add_row(
+                schedule.name,
+                str(schedule.cron_schedule),
+                schedule.execution_timezone or "UTC",
+                schedule.job_name,
+                schedule.description or "",
+            )
+        console.print(table)
+        console.print(
+            "Schedules start stopped: `dagster schedule start --location ledgersync <schedule>` "
+            "(with the daemon running), or Automation in the UI.",
+            highlight=False,
+        )
+
+    _run(debug, body)
+
+
 sandbox_app = typer.Typer(help="The local sandboxes that speak each source's API.")
 app.add_typer(sandbox_app, name="sandbox")
+_FIRST_PORT = min(fixed_port for fixed_port, _ in sandboxes.SERVE.values())
 
 
 @sandbox_app.command("serve")
@@ -225,48 +304,87 @@ def sandbox_serve(
             help="Serve this ledger file (docs/ledger-files.md) on its source's sandbox alone.",
         ),
     ] = None,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port",
+            min=1,
+            max=65535 - len(sandboxes.SERVE) + 1,
+            help="The first sandbox's port; the others take the ports after it.",
+        ),
+    ] = _FIRST_PORT,
     debug: DebugOption = False,
 ) -> None:
-    """Run every source's sandbox on its fixed port, for exploring with curl. Ctrl-C stops."""
+    """Run every source's sandbox on fixed ports, for exploring with curl. Ctrl-C stops."""
 
     def body() -> None:
         if ledger is not None:
             replay = sandboxes.ledger_file(ledger)
-            started = [(replay.source, (replay.account,), *sandboxes.serve_ledger(replay))]
+            fixed_port, serve = sandboxes.SERVE[replay.source]
+            source_port = port + fixed_port - _FIRST_PORT
+            plan = [
+                (
+                    replay.source,
+                    (replay.account,),
+                    source_port,
+                    partial(serve, (replay.account,), source_port, replay),
+                )
+            ]
         else:
             accounts = tuple(account or ["demo-books"])
-            started = [
-                (source, accounts, *serve(accounts, port))
-                for source, (port, serve) in sandboxes.SERVE.items()
+            plan = [
+                (
+                    source,
+                    accounts,
+                    port + fixed_port - _FIRST_PORT,
+                    partial(serve, accounts, port + fixed_port - _FIRST_PORT),
+                )
+                for source, (fixed_port, serve) in sandboxes.SERVE.items()
             ]
-        running = []
-        for source, accounts, server, guide in started:
-            running.append(server)
-            console.print(f"[bold]{source}[/bold] on {server.url}  accounts: {', '.join(accounts)}")
-            console.print(guide, highlight=False, markup=False, soft_wrap=True)
-            console.print()
-        console.print("Serving until Ctrl-C.")
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            for server in running:
-                server.stop()
+        with ExitStack() as running:
+            for source, served, source_port, start in plan:
+                try:
+                    server, guide = start()
+                except OSError as error:
+                    raise UsageError(
+                        f"the {source} sandbox cannot listen on port {source_port} "
+                        f"({error.strerror}). Fix: stop what uses it, or pass --port N to "
+                        f"serve on ports N to N+{len(sandboxes.SERVE) - 1}"
+                    ) from None
+                running.callback(server.stop)
+                console.print(
+                    f"[bold]{source}[/bold] on {server.url}  accounts: {', '.join(served)}"
+                )
+                console.print(guide, highlight=False, markup=False, soft_wrap=True)
+                console.print()
+            console.print("Serving until Ctrl-C.")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                pass
 
     _run(debug, body)
 
 
+def _home(project: Project) -> str:
+    return os.environ.get("DAGSTER_HOME") or str(project.directory / LOCAL_HOME)
+
+
 def _sync_all(
-    project: LedgersyncConfig, path: Path, *, connection_ids: list[str] | None, full_refresh: bool
+    project: Project,
+    instance: dg.DagsterInstance,
+    *,
+    connection_ids: list[str] | None,
+    full_refresh: bool,
 ) -> None:
     with _notices(), _progress_bars():
         outcomes = run_syncs(
-            project,
-            path,
+            project.config,
+            project.path,
             connection_ids=connection_ids,
             full_refresh=full_refresh,
             log_level=_LOG_LEVEL,
+            instance=instance,
         )
     table = Table(
         "connection",
@@ -335,9 +453,11 @@ def _progress_bars() -> Iterator[None]:
             yield
 
 
-def _reports(project: LedgersyncConfig, path: Path, as_of: date) -> None:
+def _reports(project: Project, instance: dg.DagsterInstance, as_of: date) -> None:
     with _notices():
-        outcome = run_reports(project, path, as_of=as_of, log_level=_LOG_LEVEL)
+        outcome = run_reports(
+            project.config, project.path, as_of=as_of, log_level=_LOG_LEVEL, instance=instance
+        )
     _report_failures([outcome])
 
 
@@ -350,4 +470,4 @@ def _report_failures(outcomes: list[RunOutcome]) -> None:
             soft_wrap=True,  # one line, whole, however long: it is copied into searches
         )
     if failed:
-        raise _Failed
+        raise Failed

@@ -19,6 +19,7 @@ import yaml
 
 from connectors.zoho_books.settings import DATA_CENTRES
 from models.lock_wait import WaitListener
+from models.reports import ExceptionKind
 from models.warehouse import DuckLake, Warehouse
 
 __all__ = [
@@ -251,6 +252,9 @@ class LedgersyncConfig(pydantic.BaseModel):
     warehouse_lock_wait_s: Annotated[float, pydantic.Field(gt=0)] = 600.0
     customer_links: Path | None = None  # "same" / "never the same" customers, display names
     reporting: ReportingConfig = ReportingConfig()
+    # How many reconciliation exceptions of a kind are expected; the check
+    # exceptions_within_threshold warns above them (a kind not listed: 0).
+    exception_thresholds: dict[ExceptionKind, Annotated[int, pydantic.Field(ge=0)]] = {}
     connections: Sequence[ConnectionConfig] = ()
 
     @pydantic.field_validator("connections")
@@ -294,8 +298,8 @@ def load_config(path: Path | None = None) -> LedgersyncConfig:
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: no connections file. Copy connections.example.yaml to {path}, or point "
-            f"{CONFIG_ENV} at yours."
+            f"{path}: no connections file. Fix: `ledgersync init --config {path}` writes a starter "
+            f"one to edit (the embedded sandboxes), or point {CONFIG_ENV} or --config at yours"
         ) from None
     try:
         root = yaml.compose(text)

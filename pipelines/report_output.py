@@ -25,7 +25,7 @@ __all__ = [
     "write_reports",
 ]
 
-_LARGEST_CUSTOMERS = 25
+_LARGEST_PER_CURRENCY = 5
 _TOP_SUGGESTIONS = 15
 
 
@@ -125,21 +125,51 @@ def _all_or_none(column: str) -> str:
 
 
 def print_customer_balances(console: Console, warehouse: Warehouse) -> None:
-    """The largest customer balances; every row is in the csv and parquet output."""
+    """The largest net balances, ranked only against amounts in the same currency: the
+    connection's base currency (each document at its own rate to it) where the source gives
+    rates, else the document's currency. Every row is in the csv and parquet output."""
     with warehouse.connect(read_only=True) as conn:
         (total,) = conn.execute("SELECT count(*) FROM reports.customer_balances").fetchone()
         rows = conn.execute(
             f"""
-            SELECT connection_id, coalesce(customer_name, customer_id), currency_code,
-                   open_balance, unapplied_cash, net_balance, overdue, customer_balance_delta
-            FROM reports.customer_balances
-            ORDER BY coalesce(net_balance_base, net_balance) DESC, connection_id, customer_id
-            LIMIT {_LARGEST_CUSTOMERS}
+            WITH ranked AS (
+                SELECT *,
+                       base_currency IS NOT NULL AND net_balance_base IS NOT NULL AS in_base,
+                       if(in_base, base_currency, currency_code) AS ranked_in,
+                       if(in_base, net_balance_base, net_balance) AS ranked_net,
+                       if(currency_code = ranked_in, '1', 'each document''s') AS rate
+                FROM reports.customer_balances
+            )
+            SELECT ranked_in, connection_id, coalesce(customer_name, customer_id),
+                   currency_code, net_balance, overdue, customer_balance_delta, ranked_net, rate
+            FROM ranked
+            QUALIFY row_number() OVER (
+                PARTITION BY ranked_in ORDER BY ranked_net DESC, connection_id, customer_id
+            ) <= {_LARGEST_PER_CURRENCY}
+            ORDER BY ranked_in, ranked_net DESC, connection_id, customer_id
             """
         ).fetchall()
-    header = ["connection", "customer", "currency", "open", "unapplied", "net", "overdue"]
+    table = Table(
+        "ranked in",
+        "connection",
+        "customer",
+        "currency",
+        "net",
+        "overdue",
+        "source disagrees by",
+        "net in ranked currency ▼",
+        "rate used",
+        title="Largest customer balances in each currency",
+    )
+    for number, row in enumerate(rows):
+        last = number + 1 == len(rows) or rows[number + 1][0] != row[0]
+        table.add_row(*(_cell(value) for value in row), end_section=last)
+    console.print(table)
     console.print(
-        _table("Largest customer balances", [*header, "source disagrees by"], rows),
+        "Ranked by net balance in one currency at a time: the connection's base currency where "
+        "the source gives exchange rates (converted at each document's own rate), else the "
+        "document's currency.",
+        highlight=False,
     )
     if total > len(rows):
         console.print(f"… and {total - len(rows)} more: --format csv writes every row.")

@@ -1,12 +1,15 @@
 """Run the project's Dagster jobs in this process: what the command line does.
 
-Runs go to the instance in `$DAGSTER_HOME` when it is set (so they show in the UI), else to an
-ephemeral one. Running in-process keeps embedded sandboxes (threads of this process) reachable.
+Runs go to the instance given (the command line passes the project's, `pipelines.instance`), else
+to the one in `$DAGSTER_HOME` when it is set, else to an ephemeral one. Running in-process keeps
+embedded sandboxes (threads of this process) reachable.
 """
 
 from __future__ import annotations
 
-import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,6 +20,7 @@ from pipelines.config import LedgersyncConfig
 from pipelines.definitions import build_definitions
 from pipelines.defs.jobs import REPORTS_JOB
 from pipelines.defs.reports import REPORTS_OP
+from pipelines.instance import open_instance
 
 __all__ = ["RunOutcome", "run_reports", "run_syncs"]
 
@@ -30,10 +34,14 @@ class RunOutcome:
     metadata: dict[str, dict[str, object]]  # asset key → metadata values
 
 
-def _instance() -> dg.DagsterInstance:
-    if os.environ.get("DAGSTER_HOME"):
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+@contextmanager
+def _instance(given: dg.DagsterInstance | None) -> Iterator[dg.DagsterInstance]:
+    """The caller's instance (the caller closes it), or one opened and closed here."""
+    if given is not None:
+        yield given
+        return
+    with open_instance() as instance:
+        yield instance
 
 
 def _logging(log_level: str) -> dict[str, object]:
@@ -47,44 +55,53 @@ def run_syncs(
     connection_ids: list[str] | None = None,
     full_refresh: bool = False,
     log_level: str = "WARNING",
+    instance: dg.DagsterInstance | None = None,
 ) -> list[RunOutcome]:
     """One run per connection; a failing connection does not stop the others."""
     defs = build_definitions(config, str(config_path))
-    instance = _instance()
     outcomes = []
-    for connection in config.connections:
-        if connection_ids and connection.id not in connection_ids:
-            continue
-        job = defs.resolve_job_def(f"sync_{connection.source}")
-        result = job.execute_in_process(
-            partition_key=connection.id,
-            instance=instance,
-            raise_on_error=False,
-            run_config={
-                "ops": {f"{connection.source}_sync": {"config": {"full_refresh": full_refresh}}},
-                **_logging(log_level),
-            },
-            tags={"connection": connection.id},
-        )
-        outcomes.append(_outcome(connection.id, result))
+    with _instance(instance) as recording:
+        for connection in config.connections:
+            if connection_ids and connection.id not in connection_ids:
+                continue
+            job = defs.resolve_job_def(f"sync_{connection.source}")
+            result = job.execute_in_process(
+                partition_key=connection.id,
+                instance=recording,
+                raise_on_error=False,
+                run_config={
+                    "ops": {
+                        f"{connection.source}_sync": {"config": {"full_refresh": full_refresh}}
+                    },
+                    **_logging(log_level),
+                },
+                tags={"connection": connection.id},
+            )
+            outcomes.append(_outcome(connection.id, result))
     return outcomes
 
 
 def run_reports(
-    config: LedgersyncConfig, config_path: Path, *, as_of: date, log_level: str = "WARNING"
+    config: LedgersyncConfig,
+    config_path: Path,
+    *,
+    as_of: date,
+    log_level: str = "WARNING",
+    instance: dg.DagsterInstance | None = None,
 ) -> RunOutcome:
     defs = build_definitions(config, str(config_path))
-    result = defs.resolve_job_def(REPORTS_JOB).execute_in_process(
-        instance=_instance(),
-        raise_on_error=False,
-        run_config={
-            "ops": {
-                REPORTS_OP: {"config": {"as_of": as_of.isoformat()}},
+    with _instance(instance) as recording:
+        result = defs.resolve_job_def(REPORTS_JOB).execute_in_process(
+            instance=recording,
+            raise_on_error=False,
+            run_config={
+                "ops": {
+                    REPORTS_OP: {"config": {"as_of": as_of.isoformat()}},
+                },
+                **_logging(log_level),
             },
-            **_logging(log_level),
-        },
-    )
-    return _outcome(REPORTS_JOB, result)
+        )
+        return _outcome(REPORTS_JOB, result)
 
 
 def _outcome(name: str, result: dg.ExecuteInProcessResult) -> RunOutcome:
@@ -107,10 +124,15 @@ def _outcome(name: str, result: dg.ExecuteInProcessResult) -> RunOutcome:
 
 
 def _failure_message(event: dg.DagsterEvent) -> str:
+    """The error's own message: ledgersync's errors say everything without their class name;
+    anyone else's keep it (`duckdb.IOException: ...`)."""
     error = event.step_failure_data.error
     while error is not None and error.cause is not None and error.cls_name in _WRAPPERS:
         error = error.cause
-    return error.message.strip() if error else "unknown error"
+    if error is None:
+        return "unknown error"
+    return _OWN_CLASS.sub("", error.message.strip(), count=1)
 
 
 _WRAPPERS = frozenset({"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"})
+_OWN_CLASS = re.compile(r"^(?:connectors|models|pipelines|sandbox)(?:\.\w+)+: ")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from connectors.business_central.mapping import MAPPINGS as BC_MAPPINGS
 from connectors.carbon import settings as carbon_settings
 from connectors.carbon.connector import CarbonConnector, CarbonSettings
 from connectors.carbon.mapping import MAPPINGS as CARBON_MAPPINGS
-from connectors.errors import ConfigurationError
+from connectors.errors import AuthenticationError, ConfigurationError
 from connectors.http import DEFAULT_RETRY
 from connectors.simpro import settings as simpro_settings
 from connectors.simpro.connector import SimproConnector, SimproSettings
@@ -41,7 +42,15 @@ from pipelines.config import (
     ZohoBooksConnectionConfig,
 )
 
-__all__ = ["SOURCES", "SourceSpec", "http_settings", "open_connector", "read_secret"]
+__all__ = [
+    "SOURCES",
+    "SourceSpec",
+    "connected",
+    "credential_variables",
+    "http_settings",
+    "open_connector",
+    "read_secret",
+]
 
 
 @dataclass(frozen=True)
@@ -251,3 +260,44 @@ SOURCES: dict[str, SourceSpec] = {
 
 def open_connector(connection: ConnectionConfig) -> Connector:
     return SOURCES[connection.source].open(connection)
+
+
+@contextmanager
+def connected(connection: ConnectionConfig) -> Iterator[Connector]:
+    """The connection's connector, closed on exit. When the source refuses the credentials, the
+    fix names the environment variables that hold them."""
+    connector = open_connector(connection)
+    try:
+        yield connector
+    except AuthenticationError as error:
+        variables = credential_variables(connection)
+        if variables and error.status_code != 403:
+            error.hint = (
+                f"check {_listed(variables)}, the credentials of connection {connection.id!r}: "
+                "they may be mistyped, expired or revoked"
+            )
+        raise
+    finally:
+        connector.close()
+
+
+def credential_variables(connection: ConnectionConfig) -> tuple[str, ...]:
+    """The environment variables a connection reads its secrets from (none for a sandbox)."""
+    if connection.sandbox == "embedded":
+        return ()
+    if isinstance(connection, ZohoBooksConnectionConfig):
+        return (
+            connection.client_id_env,
+            connection.client_secret_env,
+            connection.refresh_token_env,
+        )
+    if isinstance(connection, BusinessCentralConnectionConfig):
+        return (connection.client_id_env, connection.client_secret_env)
+    if isinstance(connection, SimproConnectionConfig) and connection.auth == "oauth":
+        return (connection.client_id_env, connection.client_secret_env)
+    assert isinstance(connection, SimproConnectionConfig | CarbonConnectionConfig)
+    return (connection.api_key_env,)
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

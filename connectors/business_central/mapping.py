@@ -31,6 +31,13 @@ _ONE_TABLE = "SELECT connection_id, record_id, payload AS p, vanished_at FROM {%
 _NUMBER_TYPES = "('UBIGINT', 'BIGINT', 'DOUBLE', 'HUGEINT')"
 
 
+def _local_rate(alias: str) -> m.Field:
+    """BC's API carries no exchange rate, but a document in the company's local currency (its
+    `currencyId` the empty GUID) is at 1 to it: the base currency is then known, and local
+    documents have base amounts. Foreign ones stay without a rate."""
+    return m.sql(f"if((({alias} ->> '$.currencyId') = '{EMPTY_GUID}'), 1, NULL)::DECIMAL(18, 8)")
+
+
 def _dropping(field: m.Field, empty: str) -> m.Field:
     """`field`, NULL where BC writes its "no value" (a 0 credit limit, a 0001-01-01 date)."""
     return m.Field(f"nullif({field.value}, {empty})", field.checks)
@@ -105,7 +112,7 @@ INVOICE_MAPPING = m.Mapping(
         "issue_date": m.date("invoiceDate"),
         "due_date": _dropping(m.date("dueDate", required=False), "DATE '0001-01-01'"),
         "currency_code": m.currency("currencyCode"),
-        "exchange_rate": m.const(None),  # not in BC's sales invoice API
+        "exchange_rate": _local_rate("p"),
         "subtotal": m.money("totalAmountExcludingTax", required=False),
         "tax_amount": m.money("totalTaxAmount", required=False, default_zero=True),
         "total_amount": _TOTAL,
@@ -191,7 +198,7 @@ line_states AS (
 """
 
 # Journal lines carry no currency: a payment is in its invoices' currency (BC requires the
-# applied entry's), else its customer's.
+# applied entry's), else its customer's; and local (rate 1) when that currency is.
 PAYMENT_MAPPING = m.Mapping(
     table=PAYMENTS,
     stream="customer_payments",
@@ -200,7 +207,9 @@ PAYMENT_MAPPING = m.Mapping(
 SELECT l.connection_id, l.payment_id AS record_id,
        arg_min(l.p, coalesce(l.line_number, 0)) AS p,
        json_object('currencyCode', coalesce(
-           min(i.payload ->> '$.currencyCode'), min(c.payload ->> '$.currencyCode'))) AS x,
+           min(i.payload ->> '$.currencyCode'), min(c.payload ->> '$.currencyCode')),
+                   'currencyId', coalesce(
+           min(i.payload ->> '$.currencyId'), min(c.payload ->> '$.currencyId'))) AS x,
        sum(abs(l.amount)) AS amount,
        count(*) FILTER (WHERE l.bad_amount) AS bad_amounts,
        count(DISTINCT (l.p ->> '$.customerId')) AS customers,
@@ -228,7 +237,7 @@ GROUP BY l.connection_id, l.payment_id
         ),
         "payment_date": m.date("postingDate"),
         "currency_code": m.currency("currencyCode", alias="x"),
-        "exchange_rate": m.const(None),
+        "exchange_rate": _local_rate("x"),
         "amount": m.sql(
             "amount",
             m.Check(

@@ -71,6 +71,7 @@ SELECT: dict[str, tuple[str, ...]] = {
         "website",
         "postalCode",
         "taxRegistrationNumber",
+        "currencyId",  # the empty GUID: the company's local currency
         "currencyCode",
         "blocked",
         "balanceDue",
@@ -83,6 +84,7 @@ SELECT: dict[str, tuple[str, ...]] = {
         "invoiceDate",
         "dueDate",
         "customerId",
+        "currencyId",
         "currencyCode",
         "totalAmountExcludingTax",
         "totalTaxAmount",

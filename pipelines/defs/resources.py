@@ -15,7 +15,7 @@ from models.landing import LandingZone
 from models.warehouse import Warehouse
 from pipelines import progress
 from pipelines.config import LedgersyncConfig, load_config
-from pipelines.sources import open_connector
+from pipelines.sources import connected
 
 __all__ = [
     "BusinessCentralResource",
@@ -64,11 +64,8 @@ class SourceResource(dg.ConfigurableResource):
     @contextmanager
     def connector(self, connection_id: str) -> Iterator[Connector]:
         connection = load_config(Path(self.config_path)).connection(connection_id)
-        connector = open_connector(connection)
-        try:
+        with connected(connection) as connector:
             yield connector
-        finally:
-            connector.close()
 
 
 class ZohoBooksResource(SourceResource):

@@ -8,6 +8,7 @@ exception kind. Generated ledgers are loaded into the canonical tables as a sour
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import models
 from models.reports import (
+    EXCEPTION_KINDS,
     REPORTS,
     Aging,
     install_report_macros,
@@ -923,3 +926,9 @@ def test_a_recorded_payment_moves_the_truth_and_the_reports_alike(conn):
     load_ledger(conn, ledger)
     assert_reports_equal_truth(conn, ledger, ledger.as_of)
     assert found_exceptions(conn, ledger.as_of) == expected_exceptions(ledger)
+
+
+def test_exception_kinds_are_the_ones_the_query_finds():
+    sql = (Path(models.__file__).parent / "sql" / "reconciliation_exceptions.sql").read_text()
+    found = set(re.findall(r"connection_id, (?:\w+\.)?source, '(\w+)'", sql))
+    assert found == set(EXCEPTION_KINDS)

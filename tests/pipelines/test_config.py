@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from pipelines.config import ConfigError, load_config
+from pipelines.config import (
+    BusinessCentralConnectionConfig,
+    CarbonConnectionConfig,
+    ConfigError,
+    LedgersyncConfig,
+    SimproConnectionConfig,
+    ZohoBooksConnectionConfig,
+    _Connection,
+    load_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,3 +101,27 @@ def test_a_sandbox_ledger_is_relative_to_the_file_and_for_embedded_sandboxes_onl
     assert config.connections[0].sandbox_ledger == tmp_path / "l" / "x.yaml"
     with pytest.raises(ConfigError, match="sandbox_ledger needs sandbox: embedded"):
         load_config(_write(tmp_path, entry + "    organization_id: '1'\n"))
+
+
+def test_readme_documents_every_setting_in_its_source_row():
+    """Each key of the connections file is in README's settings table; a source's own keys in
+    rows that name that source."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("### Connection settings") :]
+    table = table[: table.index("\n\n", table.index("| key |"))]
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| `")]
+
+    def keys(rows: list[list[str]]) -> set[str]:
+        return {key for row in rows for key in re.findall(r"`(\w+)`", row[0])}
+
+    assert set(LedgersyncConfig.model_fields) <= keys(rows)
+    common = set(_Connection.model_fields)
+    assert common <= keys(rows)
+    for model, title in (
+        (ZohoBooksConnectionConfig, "Zoho"),
+        (BusinessCentralConnectionConfig, "Business Central"),
+        (SimproConnectionConfig, "Simpro"),
+        (CarbonConnectionConfig, "Carbon"),
+    ):
+        own = set(model.model_fields) - common - {"source"}
+        assert own <= keys([row for row in rows if row[1].startswith(f"{title}:")]), title

@@ -13,15 +13,15 @@ from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
+import yaml
 from typer.testing import CliRunner
 
 from models.cash_application import REPORT as CASH_APPLICATION
 from models.entities.balances import ENTITY_REPORTS
-from models.reports import REPORTS
+from models.reports import EXCEPTION_KINDS, REPORTS
 from pipelines.cli import app
 from pipelines.definitions import build_definitions
 from pipelines.defs.jobs import REPORTS_JOB
-from pipelines.defs.report_checks import exceptions_within_threshold
 from pipelines.defs.reports import AGING_HISTORY_JOB, REPORTS_OP
 from pipelines.report_output import ReportFormat, write_reports
 from sandbox import truth
@@ -254,16 +254,19 @@ def test_checks_and_metadata_of_the_reports_job(zoho_sandbox, make_project):
     expected = truth.expected_exceptions(ids.ledger)
     as_of = ids.ledger.as_of.isoformat()
 
-    def run(max_exceptions: int) -> dg.ExecuteInProcessResult:
-        ops: dict[str, object] = {REPORTS_OP: {"config": {"as_of": as_of}}}
-        ops[exceptions_within_threshold.node_def.name] = {
-            "config": {"max_exceptions": max_exceptions}
-        }
-        return defs.resolve_job_def(REPORTS_JOB).execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(), run_config={"ops": ops}
-        )
+    counts = {kind: sum(1 for k, _ in expected if k == kind) for kind, _ in expected}
 
-    result = run(max_exceptions=0)
+    def run(thresholds: dict[str, int]) -> dg.ExecuteInProcessResult:
+        """The reports job with `exception_thresholds: thresholds` in the connections file."""
+        text = yaml.safe_load(project.config_path.read_text())
+        project.config_path.write_text(yaml.safe_dump({**text, "exception_thresholds": thresholds}))
+        ops: dict[str, object] = {REPORTS_OP: {"config": {"as_of": as_of}}}
+        with dg.DagsterInstance.ephemeral() as instance:
+            return defs.resolve_job_def(REPORTS_JOB).execute_in_process(
+                instance=instance, run_config={"ops": ops}
+            )
+
+    result = run({})
     assert result.success
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert {
@@ -277,8 +280,11 @@ def test_checks_and_metadata_of_the_reports_job(zoho_sandbox, make_project):
     threshold = checks["exceptions_within_threshold"]
     assert threshold.severity == dg.AssetCheckSeverity.WARN
     assert threshold.metadata["exceptions"].value == len(expected)
-    counts = {kind: sum(1 for k, _ in expected if k == kind) for kind, _ in expected}
-    assert threshold.metadata["exceptions_by_kind"].value == counts
+    assert threshold.metadata["kinds_over_threshold"].value == sorted(
+        counts, key=EXCEPTION_KINDS.index
+    )
+    for kind, count in counts.items():
+        assert f"| {kind} | {count} | 0 |" in threshold.metadata["by_kind"].value
 
     metadata = {
         event.asset_key.path[-1]: event.materialization.metadata
@@ -292,7 +298,13 @@ def test_checks_and_metadata_of_the_reports_job(zoho_sandbox, make_project):
     schema = metadata["customer_balances"]["dagster/column_schema"].schema
     assert all(column.description for column in schema.columns)
 
-    again = run(max_exceptions=len(expected))
+    # Per kind: one kind allowed one fewer than found still warns, naming only that kind.
+    short = min(counts)
+    thresholds = {**counts, short: counts[short] - 1}
+    [warned] = [e for e in run(thresholds).get_asset_check_evaluations() if not e.passed]
+    assert warned.check_name == "exceptions_within_threshold"
+    assert warned.metadata["kinds_over_threshold"].value == [short]
+    again = run(counts)
     assert all(e.passed for e in again.get_asset_check_evaluations())
 
 

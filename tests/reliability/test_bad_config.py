@@ -50,8 +50,8 @@ def test_bad_connections_fail_at_the_start_naming_the_fix_and_the_good_one_syncs
     fixes = {
         "wrong-url": f"Fix: check the base URL ({server.url}/books/v2)",
         "unreachable": "Fix: check network access to 127.0.0.1",
-        "bad-secret": "Fix: check the OAuth client id, client secret and (if used) refresh "
-        "token of connection 'bad-secret'",
+        "bad-secret": "Fix: check ZOHO_CLIENT_ID, WRONG_ZOHO_SECRET and ZOHO_REFRESH_TOKEN, the "
+        "credentials of connection 'bad-secret'",
     }
 
     outcomes = {o.name: o for o in run_syncs(project.config, project.config_path)}
