@@ -25,6 +25,7 @@ __all__ = [
     "write_reports",
 ]
 
+_LARGEST_CUSTOMERS = 25
 _LARGEST_PER_CURRENCY = 5
 _TOP_SUGGESTIONS = 15
 
