@@ -349,11 +349,16 @@ def test_largest_balances_rank_within_one_currency_in_the_report_and_the_guide(
             "Ranked by net balance in one currency"
         )
     ]
-    rows = [
-        [cell.strip() for cell in line.strip().strip("│").split("│")]
-        for line in largest.splitlines()
-        if line.startswith("│") and line.count("│") == 10
-    ]
+    rows: list[list[str]] = []
+    for line in largest.splitlines():
+        if line.startswith("│") and line.count("│") == 10:
+            cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+            if cells[0]:
+                rows.append(cells)
+            else:  # a cell wrapped onto the next line
+                rows[-1] = [
+                    " ".join(filter(None, pair)) for pair in zip(rows[-1], cells, strict=True)
+                ]
     header = " ".join(result.stdout.split())
     assert "net in ranked currency ▼" in header and "rate used" in header, result.stdout
     ranked: dict[str, list[Decimal]] = {}
