@@ -129,7 +129,9 @@ def normalize_connection(
     try:
         conn.execute(
             "CREATE OR REPLACE TEMP TABLE quarantine_now "
-            "(stream VARCHAR, record_id VARCHAR, reason VARCHAR, payload JSON)"
+            "(stream VARCHAR, record_id VARCHAR, reason VARCHAR, payload JSON, document VARCHAR, "
+            "document_id VARCHAR, customer_id VARCHAR, currency_code VARCHAR, "
+            "document_date DATE, amount DECIMAL(18, 4))"
         )
         results = [
             _rebuild_table(conn, mapping, connection_id, source, raw_tables) for mapping in mappings
@@ -167,22 +169,39 @@ def _rebuild_table(
         {"source": source},
     )
     # A bad record the source has since deleted is no longer waiting for a fix.
+    held_back = _HELD_BACK.get(mapping.table.name, _NOTHING_HELD_BACK)
     rejected = scalar(
         conn,
-        "INSERT INTO quarantine_now SELECT $stream, record_id, reason, p FROM mapped "
-        "WHERE reason IS NOT NULL AND vanished_at IS NULL",
+        f"INSERT INTO quarantine_now SELECT $stream, record_id, reason, p, {held_back} "
+        "FROM mapped WHERE reason IS NOT NULL AND vanished_at IS NULL",
         {"stream": mapping.stream},
     )
     return NormalizeResult(mapping.table.name, int(loaded), int(rejected))
+
+
+# What a quarantined document holds back from its customer's balance, from whatever of it could
+# be read: document, document_id, customer_id, currency_code, document_date, amount.
+_HELD_BACK = {
+    "invoices": (
+        "'invoice', invoice_id, customer_id, currency_code, issue_date, "
+        "CASE WHEN status IS DISTINCT FROM 'draft' AND status IS DISTINCT FROM 'void' "
+        "THEN total_amount - coalesce(credits_applied, 0) - coalesce(write_off_amount, 0) END"
+    ),
+    "payments": (
+        "'payment', payment_id, customer_id, currency_code, payment_date, "
+        "CASE WHEN status IS DISTINCT FROM 'void' THEN amount END"
+    ),
+}
+_NOTHING_HELD_BACK = "NULL, NULL, NULL, NULL, NULL, NULL"
 
 
 def _refresh_quarantine(conn: duckdb.DuckDBPyConnection, connection_id: str, source: str) -> None:
     """Replace the connection's quarantine with what is rejected now, keeping first_seen_at."""
     params = {"connection_id": connection_id, "source": source}
     conn.execute(
-        """
+        f"""
         INSERT INTO quarantine_now
-        SELECT stream, record_id, reason, payload FROM sync.load_rejects
+        SELECT stream, record_id, reason, payload, {_NOTHING_HELD_BACK} FROM sync.load_rejects
         WHERE connection_id = $connection_id
         """,
         {"connection_id": connection_id},
@@ -192,7 +211,11 @@ def _refresh_quarantine(conn: duckdb.DuckDBPyConnection, connection_id: str, sou
         CREATE OR REPLACE TEMP TABLE quarantine_merged AS
         SELECT $connection_id AS connection_id, $source AS source, q.stream, q.record_id,
                string_agg(q.reason, '; ') AS reason, any_value(q.payload) AS payload,
-               coalesce(min(old.first_seen_at), now()) AS first_seen_at, now() AS last_seen_at
+               coalesce(min(old.first_seen_at), now()) AS first_seen_at, now() AS last_seen_at,
+               any_value(q.document) AS document, any_value(q.document_id) AS document_id,
+               any_value(q.customer_id) AS customer_id,
+               any_value(q.currency_code) AS currency_code,
+               any_value(q.document_date) AS document_date, any_value(q.amount) AS amount
         FROM quarantine_now q
         LEFT JOIN canonical.rejected_records old
           ON old.connection_id = $connection_id AND old.stream = q.stream

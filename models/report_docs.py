@@ -86,7 +86,9 @@ _INVOICE_BALANCES = {
     "total_amount": "The invoice total, tax included.",
     "applied_amount": (
         "Payments applied by as_of: applications of posted or pending payments (not void, not "
-        "vanished) dated on or before as_of, by the application's date, else the payment's."
+        "vanished) dated on or before as_of, by the application's date, else the payment's. "
+        "Nothing for a void invoice, nor from a payment in another currency (held out: see "
+        "reconciliation_exceptions)."
     ),
     "pending_applied": (
         "The part of applied_amount from pending payments (BC journal lines, Carbon drafts): "
@@ -126,7 +128,10 @@ _CUSTOMER_BALANCES = {
     "applied": "Sum of their applied_amount.",
     "credits_and_write_offs": "Sum of their credits_applied + write_off_amount.",
     "open_balance": "Sum of their open_balance.",
-    "unapplied_cash": "Money received by as_of not applied to an invoice (negative: over-applied).",
+    "unapplied_cash": (
+        "Money received by as_of not applied to an invoice (negative: over-applied); money "
+        "applied to a void or vanished invoice is unapplied again."
+    ),
     "net_balance": "open_balance - unapplied_cash: what the customer owes, net of cash on account.",
     "overdue": "Open balance of invoices past their due date.",
     "source_balance": "Sum of the invoices' source_balance.",
@@ -144,6 +149,16 @@ _CUSTOMER_BALANCES = {
     "unapplied_cash_base": "unapplied_cash" + _BASE,
     "net_balance_base": "net_balance" + _BASE,
     "overdue_base": "overdue" + _BASE,
+    "quarantined_documents": (
+        "The customer's invoices (issued by as_of, not draft or void) and payments (dated by "
+        "as_of, not void) in this currency that are in quarantine (canonical.rejected_records)."
+    ),
+    "quarantined_amount": (
+        "What those documents would change net_balance by if they loaded: each invoice what it "
+        "leaves open (less what live payments in its currency applied to it), less each "
+        "payment's amount. net_balance + quarantined_amount is what the source's own documents "
+        "net to."
+    ),
 }
 
 _UNAPPLIED_PAYMENTS = {
@@ -152,8 +167,15 @@ _UNAPPLIED_PAYMENTS = {
     "payment_status": "posted, or pending (received, not yet posted at the source).",
     "kind": "unapplied (nothing applied), partially_applied or over_applied.",
     "amount": "The payment amount.",
-    "applied_amount": "Applied by as_of, to any invoice, known or not.",
-    "unapplied_amount": "amount - applied_amount; negative when over-applied.",
+    "applied_amount": (
+        "Applied by as_of to invoices, known or not, except void or vanished ones (that money "
+        "is unapplied again) and ones in another currency (held_amount)."
+    ),
+    "held_amount": (
+        "Applied by as_of to invoices in another currency: held out of both balances until the "
+        "source corrects it (a currency_mismatch exception each)."
+    ),
+    "unapplied_amount": "amount - applied_amount - held_amount; negative when over-applied.",
     "source_unapplied_amount": "What the source says is unapplied, where it says.",
     "application_count": "Applications by as_of.",
     "days_since_payment": "as_of - payment_date in days.",
@@ -166,7 +188,8 @@ _UNAPPLIED_PAYMENTS = {
 _EXCEPTIONS = {
     "kind": (
         "orphan_application, over_applied_invoice, over_applied_payment, balance_mismatch, "
-        "currency_mismatch, unknown_customer, duplicate_payment or record_vanished."
+        "currency_mismatch, applied_to_void_invoice, unknown_customer, duplicate_payment or "
+        "record_vanished."
     ),
     "entity": "What the finding is about: application, invoice, payment or customer.",
     "customer_id": "The customer concerned, where known.",

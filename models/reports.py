@@ -61,6 +61,7 @@ ExceptionKind = Literal[
     "over_applied_payment",
     "balance_mismatch",
     "currency_mismatch",
+    "applied_to_void_invoice",
     "unknown_customer",
     "duplicate_payment",
     "record_vanished",

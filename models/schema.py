@@ -155,6 +155,20 @@ REJECTED_RECORDS = sa.Table(
     sa.Column("payload", sa.JSON, comment="The record as received."),
     sa.Column("first_seen_at", UTC_TIMESTAMP, nullable=False),
     sa.Column("last_seen_at", UTC_TIMESTAMP, nullable=False),
+    # What a quarantined invoice or payment holds back from the balances, as far as it was read.
+    sa.Column("document", sa.Text, comment="invoice or payment; NULL for other records."),
+    sa.Column("document_id", sa.Text, comment="The invoice's or payment's id."),
+    sa.Column("customer_id", sa.Text, comment="Whose balance the document would change."),
+    sa.Column("currency_code", sa.Text, comment="The document's currency."),
+    sa.Column("document_date", sa.Date, comment="Its issue or payment date."),
+    sa.Column(
+        "amount",
+        MONEY,
+        comment=(
+            "What it would owe or pay: an invoice's total less credits and write-offs, a "
+            "payment's amount; NULL for draft and void documents, which change no balance."
+        ),
+    ),
     comment="Quarantine: records that failed mapping; they load once the source corrects them.",
 )
 

@@ -15,7 +15,9 @@ payment. So any payment count is met exactly in one pass, and open invoices span
 Invoice.updated_at is the latest of its creation and the updated_at of the payments applied to it
 (a posted payment's updated_at is its created_at; a void one's is when it was voided).
 
-`record_payment` and `void_payment` change a ledger the way a source would between two syncs.
+`record_invoice`, `record_payment`, `void_payment` and `void_invoice` change a ledger the way a
+source would between two syncs (a payment may be recorded in another currency than its
+invoices', and an invoice voided after it was paid keeps its applications, as sources allow).
 """
 
 from __future__ import annotations
@@ -552,24 +554,27 @@ def record_payment(
     at: datetime,
     unapplied: Decimal = Decimal(0),
     reference: str | None = None,
+    currency_code: str | None = None,
 ) -> tuple[Ledger, Payment]:
     """The ledger after the customer's new posted payment, applied as given, was entered at `at`.
 
-    The ledger's as_of moves up to the payment date (and to `at`) if they are later, so the source
-    balances stay stated as of a day that has seen every change.
+    The payment is in `currency_code`, by default the customer's. The ledger's as_of moves up to
+    the payment date (and to `at`) if they are later, so the source balances stay stated as of a
+    day that has seen every change.
     """
     _require_aware(at)
     customer = next((c for c in ledger.customers if c.customer_id == customer_id), None)
     if customer is None:
         raise ValueError(f"unknown customer {customer_id}")
     pid = max((p.payment_id for p in ledger.payments), default=0) + 1
+    currency = currency_code or customer.currency_code
     payment = Payment(
         payment_id=pid,
         payment_number=f"PAY-{pid:06d}",
         customer_id=customer_id,
         payment_date=payment_date,
-        currency_code=customer.currency_code,
-        exchange_rate=_latest_rate(ledger, customer.currency_code),
+        currency_code=currency,
+        exchange_rate=_latest_rate(ledger, currency),
         amount=sum((amount for _, amount in applications), Decimal(0)) + unapplied,
         bank_charges=_ZERO,
         method="bank_transfer",
@@ -686,27 +691,10 @@ def insert_listed(ledger: Ledger, kind: ListedKind, *, at: datetime) -> Ledger:
             unapplied=Decimal("10.00"),
         )
         return changed
-    iid = max((i.invoice_id for i in ledger.invoices), default=0) + 1
-    total = Decimal("100.00")
-    invoice = Invoice(
-        invoice_id=iid,
-        invoice_number=f"INV-{iid:06d}",
-        customer_id=first.customer_id,
-        status="open",
-        issue_date=day,
-        due_date=day + timedelta(days=first.payment_terms_days),
-        currency_code=first.currency_code,
-        exchange_rate=_latest_rate(ledger, first.currency_code),
-        subtotal=total,
-        tax_amount=_ZERO,
-        total_amount=total,
-        credits_applied=_ZERO,
-        write_off_amount=_ZERO,
-        source_balance=total,
-        created_at=at,
-        updated_at=at,
+    changed, _ = record_invoice(
+        ledger, customer_id=first.customer_id, total=Decimal("100.00"), issue_date=day, at=at
     )
-    return ledger.replace(as_of=day, invoices=(*ledger.invoices, invoice))
+    return changed
 
 
 def latest_change(ledger: Ledger) -> datetime:
@@ -728,6 +716,70 @@ def _entity_id(entity: Customer | Invoice | Payment) -> int:
     if isinstance(entity, Invoice):
         return entity.invoice_id
     return entity.payment_id
+
+
+def record_invoice(
+    ledger: Ledger, *, customer_id: int, total: Decimal, issue_date: date, at: datetime
+) -> tuple[Ledger, Invoice]:
+    """The ledger after the customer's new invoice of `total` (no tax), in its currency and due
+    on its terms, was entered at `at`. A negative total is what the mappings quarantine."""
+    _require_aware(at)
+    customer = next((c for c in ledger.customers if c.customer_id == customer_id), None)
+    if customer is None:
+        raise ValueError(f"unknown customer {customer_id}")
+    iid = max((i.invoice_id for i in ledger.invoices), default=0) + 1
+    invoice = Invoice(
+        invoice_id=iid,
+        invoice_number=f"INV-{iid:06d}",
+        customer_id=customer_id,
+        status=_source_status(total, total),
+        issue_date=issue_date,
+        due_date=issue_date + timedelta(days=customer.payment_terms_days),
+        currency_code=customer.currency_code,
+        exchange_rate=_latest_rate(ledger, customer.currency_code),
+        subtotal=total,
+        tax_amount=_ZERO,
+        total_amount=total,
+        credits_applied=_ZERO,
+        write_off_amount=_ZERO,
+        source_balance=total,
+        created_at=at,
+        updated_at=at,
+    )
+    changed = ledger.replace(
+        as_of=max(ledger.as_of, issue_date, at.astimezone(UTC).date()),
+        invoices=(*ledger.invoices, invoice),
+    )
+    return changed, invoice
+
+
+def void_invoice(ledger: Ledger, invoice_id: int, *, at: datetime) -> Ledger:
+    """The ledger after an invoice was voided at `at`, keeping whatever was applied to it: the
+    payments' money is theirs again (reconciliation counts it as unapplied cash)."""
+    _require_aware(at)
+    invoice = next((i for i in ledger.invoices if i.invoice_id == invoice_id), None)
+    if invoice is None or invoice.status in ("draft", "void"):
+        raise ValueError(f"no receivable invoice {invoice_id}")
+    voided = dataclasses.replace(invoice, status="void", source_balance=_ZERO, updated_at=at)
+    payments = {p.payment_id: p for p in ledger.payments if p.status == "posted"}
+    paid_by = sorted(
+        {a.payment_id for a in ledger.applications if a.invoice_id == invoice_id} & set(payments)
+    )
+    kept = tuple(
+        a
+        for a in ledger.anomalies
+        if not (a.kind == "balance_mismatch" and a.entity_id == invoice_id)
+    )
+    returned = tuple(
+        Anomaly("applied_to_void_invoice", pid, f"applied to {invoice.invoice_number}, now void")
+        for pid in paid_by
+        if not any(a.kind == "applied_to_void_invoice" and a.entity_id == pid for a in kept)
+    )
+    return ledger.replace(
+        as_of=max(ledger.as_of, at.astimezone(UTC).date()),
+        invoices=tuple(voided if i is invoice else i for i in ledger.invoices),
+        anomalies=kept + returned,
+    )
 
 
 def _balance_changes(apps: Sequence[Application], sign: int) -> dict[int, Decimal]:
@@ -776,10 +828,22 @@ def _open_balances(ledger: Ledger, invoice_ids: Iterable[int]) -> dict[int, Deci
 def _new_payment_anomalies(
     ledger: Ledger, payment: Payment, apps: Sequence[Application]
 ) -> tuple[Anomaly, ...]:
-    """A recorded payment can itself be an anomaly: applied to a missing invoice, or a repeat."""
+    """A recorded payment can itself be an anomaly: applied to a missing invoice, to one in
+    another currency or to a void one, or a repeat."""
     anomalies = []
-    known = {inv.invoice_id for inv in ledger.invoices}
-    missing = sorted({a.invoice_id for a in apps} - known)
+    invoices = {inv.invoice_id: inv for inv in ledger.invoices}
+    applied_to = [invoices[a.invoice_id] for a in apps if a.invoice_id in invoices]
+    if any(inv.status == "void" for inv in applied_to):
+        anomalies.append(
+            Anomaly("applied_to_void_invoice", payment.payment_id, "applied to a void")
+        )
+    if any(
+        inv.status != "void" and inv.currency_code != payment.currency_code for inv in applied_to
+    ):
+        anomalies.append(
+            Anomaly("currency_mismatch", payment.payment_id, f"paid in {payment.currency_code}")
+        )
+    missing = sorted({a.invoice_id for a in apps} - invoices.keys())
     if missing:
         anomalies.append(
             Anomaly(

@@ -21,7 +21,13 @@ CustomerKind = Literal["company", "person"]
 CustomerStatus = Literal["active", "inactive"]
 InvoiceStatus = Literal["draft", "open", "paid", "partially_paid", "void"]
 PaymentStatus = Literal["posted", "void"]
-AnomalyKind = Literal["balance_mismatch", "orphan_application", "duplicate_payment"]
+AnomalyKind = Literal[
+    "balance_mismatch",
+    "orphan_application",
+    "duplicate_payment",
+    "applied_to_void_invoice",
+    "currency_mismatch",
+]
 CashCaseKind = Literal[
     "exact_single",
     "reference_only",

@@ -61,6 +61,9 @@ GROUP BY connection_id;
 
 -- Applications of live payments (posted or pending, not vanished), dated by the application's
 -- own date where the source has one, else by its payment's. Void payments apply nothing.
+-- `held` says why an application counts on neither side: 'void_invoice' (its invoice is void
+-- or vanished: the money is back on the payment as unapplied cash) or 'currency_mismatch' (its
+-- invoice is in another currency: held out of both balances, reported with its amount).
 CREATE OR REPLACE MACRO reports.live_applications() AS TABLE
 SELECT a.connection_id,
        a.source,
@@ -71,16 +74,24 @@ SELECT a.connection_id,
        coalesce(a.applied_date, p.payment_date) AS applied_on,
        p.status AS payment_status,
        p.customer_id AS payment_customer_id,
-       p.currency_code AS payment_currency_code
+       p.currency_code AS payment_currency_code,
+       i.invoice_id IS NOT NULL AS invoice_known,
+       i.currency_code AS invoice_currency_code,
+       CASE WHEN i.status = 'void' OR i.deleted_at IS NOT NULL THEN 'void_invoice'
+            WHEN i.currency_code <> p.currency_code THEN 'currency_mismatch'
+       END AS held
 FROM canonical.payment_applications a
 JOIN canonical.payments p
   ON p.connection_id = a.connection_id AND p.payment_id = a.payment_id
+LEFT JOIN canonical.invoices i
+  ON i.connection_id = a.connection_id AND i.invoice_id = a.invoice_id
 WHERE p.status IN ('posted', 'pending') AND p.deleted_at IS NULL;
 
--- Every invoice not vanished, with what was applied to it by as_of and what it owes by
--- everything synced (expected_source_balance: the yardstick for the source's own balance,
--- which the source stated when it was synced, whatever the as-of date; a pending payment
--- counts as received here but not in the source's balance). `issued` says whether it was
+-- Every invoice not vanished, with what was applied to it by as_of (held applications left
+-- out) and what it owes by everything synced (expected_source_balance: the yardstick for the
+-- source's own balance, which the source stated when it was synced, whatever the as-of date,
+-- and which counts every application the source made; a pending payment counts as received
+-- here but not in the source's balance). `issued` says whether it was
 -- issued by as_of: the reports are about those, the customer's own balance about all of them.
 -- One pass over the applications serves every report.
 CREATE OR REPLACE MACRO reports.invoice_ledger_at(
@@ -91,13 +102,14 @@ WITH applied AS (
            invoice_id,
            sum(amount_applied) AS applied_ever,
            sum(amount_applied) FILTER (WHERE payment_status = 'pending') AS pending_ever,
-           sum(amount_applied) FILTER (WHERE applied_on <= as_of::DATE) AS applied_amount,
-           sum(amount_applied) FILTER (WHERE applied_on <= as_of::DATE
-                                         AND payment_status = 'pending') AS pending_applied,
-           count(DISTINCT payment_id) FILTER (WHERE applied_on <= as_of::DATE) AS payment_count,
-           min(applied_on) FILTER (WHERE applied_on <= as_of::DATE) AS first_payment_date,
-           max(applied_on) FILTER (WHERE applied_on <= as_of::DATE) AS last_payment_date
-    FROM reports.live_applications()
+           sum(amount_applied) FILTER (WHERE counted) AS applied_amount,
+           sum(amount_applied) FILTER (WHERE counted AND payment_status = 'pending')
+               AS pending_applied,
+           count(DISTINCT payment_id) FILTER (WHERE counted) AS payment_count,
+           min(applied_on) FILTER (WHERE counted) AS first_payment_date,
+           max(applied_on) FILTER (WHERE counted) AS last_payment_date
+    FROM (SELECT *, applied_on <= as_of::DATE AND held IS NULL AS counted
+          FROM reports.live_applications())
     GROUP BY ALL
 ),
 balances AS (
@@ -180,20 +192,26 @@ LEFT JOIN canonical.customers c
 LEFT JOIN reports.base_currencies() bc ON bc.connection_id = b.connection_id;
 
 -- Payments in scope at as_of (posted or pending, not vanished, dated on or before it) with what
--- they had applied by then, including to invoices ledgersync does not know.
+-- they had applied by then, including to invoices ledgersync does not know, and what they had
+-- applied to invoices in another currency (held_amount: neither applied nor unapplied cash).
+-- Money applied to a void or vanished invoice is unapplied cash again.
 CREATE OR REPLACE MACRO reports.payment_ledger_at(as_of) AS TABLE
 WITH applied AS (
     SELECT connection_id,
            payment_id,
-           sum(amount_applied) AS applied_amount,
-           count(*) AS application_count
+           coalesce(sum(amount_applied) FILTER (WHERE held IS NULL), 0) AS applied_amount,
+           coalesce(sum(amount_applied) FILTER (WHERE held = 'currency_mismatch'), 0)
+               AS held_amount,
+           count(*) FILTER (WHERE held IS NULL) AS application_count
     FROM reports.live_applications()
     WHERE applied_on <= as_of
     GROUP BY ALL
 )
 SELECT p.*,
        coalesce(a.applied_amount, 0)::DECIMAL(18, 4) AS applied_amount,
-       (p.amount - coalesce(a.applied_amount, 0))::DECIMAL(18, 4) AS unapplied_amount,
+       coalesce(a.held_amount, 0)::DECIMAL(18, 4) AS held_amount,
+       (p.amount - coalesce(a.applied_amount, 0) - coalesce(a.held_amount, 0))::DECIMAL(18, 4)
+           AS unapplied_amount,
        coalesce(a.application_count, 0) AS application_count
 FROM canonical.payments p
 LEFT JOIN applied a ON a.connection_id = p.connection_id AND a.payment_id = p.payment_id

@@ -1,6 +1,8 @@
 -- One row per connection, customer and currency with a receivable invoice or a payment in scope
--- at as_of: what was invoiced, applied and is still open, unapplied cash, the net, what is
--- overdue, and what the source says (summed over the invoices, and the customer's own balance).
+-- at as_of (unless all of that payment went to invoices in another currency: held money makes
+-- no row of its own): what was invoiced, applied and is still open, unapplied cash, the net,
+-- what is overdue, what the source says (summed over the invoices, and the customer's own
+-- balance), and what quarantine holds back (a row of its own where it is all there is).
 WITH invoiced AS (
     SELECT connection_id,
            source,
@@ -33,6 +35,33 @@ paid AS (
            reports.sum_in_base(reports.in_base(unapplied_amount, exchange_rate), exchange_rate)
                AS unapplied_cash_base
     FROM payment_ledger
+    WHERE held_amount = 0 OR applied_amount <> 0 OR unapplied_amount <> 0
+    GROUP BY ALL
+),
+-- What quarantine holds back: each quarantined receivable invoice issued by as_of would add what
+-- it leaves open (less what live payments in its currency applied to it by then, which they
+-- already count as applied), each quarantined payment dated by as_of would take its amount off.
+quarantined AS (
+    SELECT r.connection_id,
+           r.source,
+           r.customer_id,
+           r.currency_code,
+           count(*) AS quarantined_count,
+           sum(CASE r.document WHEN 'payment' THEN -r.amount
+                               ELSE r.amount - coalesce(a.applied, 0) END) AS quarantined_amount
+    FROM canonical.rejected_records r
+    LEFT JOIN (
+        SELECT connection_id, invoice_id, payment_currency_code, sum(amount_applied) AS applied
+        FROM reports.live_applications()
+        WHERE applied_on <= as_of::DATE
+          AND invoice_id IN (SELECT document_id FROM canonical.rejected_records
+                             WHERE document = 'invoice')
+        GROUP BY ALL
+    ) a
+      ON r.document = 'invoice' AND a.connection_id = r.connection_id
+     AND a.invoice_id = r.document_id AND a.payment_currency_code = r.currency_code
+    WHERE r.amount IS NOT NULL AND r.customer_id IS NOT NULL AND r.currency_code IS NOT NULL
+      AND coalesce(r.document_date <= as_of::DATE, true)
     GROUP BY ALL
 ),
 -- The customer's own balance covers every invoice the source had when it was synced, so it is
@@ -73,11 +102,15 @@ SELECT as_of::DATE AS as_of,
        if(p.connection_id IS NULL, 0, p.unapplied_cash_base) AS unapplied_cash_base,
        if(i.connection_id IS NULL, 0, i.open_balance_base)
            - if(p.connection_id IS NULL, 0, p.unapplied_cash_base) AS net_balance_base,
-       if(i.connection_id IS NULL, 0, i.overdue_base) AS overdue_base
+       if(i.connection_id IS NULL, 0, i.overdue_base) AS overdue_base,
+       coalesce(q.quarantined_count, 0) AS quarantined_documents,
+       coalesce(q.quarantined_amount, 0)::DECIMAL(18, 4) AS quarantined_amount
 FROM (
     SELECT connection_id, source, customer_id, currency_code FROM invoiced
     UNION
     SELECT connection_id, source, customer_id, currency_code FROM paid
+    UNION
+    SELECT connection_id, source, customer_id, currency_code FROM quarantined
 ) k
 LEFT JOIN invoiced i
   ON i.connection_id = k.connection_id AND i.customer_id = k.customer_id
@@ -87,6 +120,9 @@ LEFT JOIN paid p
  AND p.currency_code = k.currency_code
 LEFT JOIN canonical.customers c
   ON c.connection_id = k.connection_id AND c.customer_id = k.customer_id
+LEFT JOIN quarantined q
+  ON q.connection_id = k.connection_id AND q.customer_id = k.customer_id
+ AND q.currency_code = k.currency_code
 LEFT JOIN owed_by_customer o
   ON o.connection_id = k.connection_id AND o.customer_id = k.customer_id
  AND o.currency_code = k.currency_code

@@ -2,11 +2,7 @@
 -- records (keys), what was expected, what was found, and the difference where both are money.
 WITH applications AS (
     -- Live applications by as_of, with what is known of their invoice.
-    SELECT a.*, i.invoice_id IS NOT NULL AS invoice_known, i.currency_code AS invoice_currency_code
-    FROM reports.live_applications() a
-    LEFT JOIN canonical.invoices i
-      ON i.connection_id = a.connection_id AND i.invoice_id = a.invoice_id
-    WHERE a.applied_on <= as_of::DATE
+    SELECT * FROM reports.live_applications() WHERE applied_on <= as_of::DATE
 ),
 findings AS (
     -- Money applied to an invoice ledgersync does not have.
@@ -63,8 +59,20 @@ findings AS (
            NULL, amount_applied,
            'a payment in ' || payment_currency_code || ' applied ' || amount_applied
                || ' to an invoice in ' || invoice_currency_code
+               || '; held out of both balances until the source corrects it'
     FROM applications
-    WHERE invoice_known AND invoice_currency_code <> payment_currency_code
+    WHERE held = 'currency_mismatch'
+
+    UNION ALL
+    -- Money the source still shows applied to an invoice it voided or deleted: it is back on
+    -- the payment as unapplied cash.
+    SELECT connection_id, source, 'applied_to_void_invoice', 'application',
+           payment_customer_id, invoice_id, payment_id, payment_currency_code,
+           0::DECIMAL(18, 4), amount_applied,
+           'payment applied ' || amount_applied || ' to invoice ' || invoice_id
+               || ', which is void or vanished from the source; counted as unapplied cash'
+    FROM applications
+    WHERE held = 'void_invoice'
 
     UNION ALL
     SELECT connection_id, source, 'unknown_customer', 'payment',

@@ -30,7 +30,7 @@ from models.reports import (
 )
 from models.schema import CANONICAL_TABLES, REJECTED_RECORDS
 from models.warehouse import Warehouse, table_ddl
-from sandbox.generator import generate_ledger, record_payment
+from sandbox.generator import generate_ledger, record_payment, void_invoice
 from sandbox.ledger import Ledger
 from sandbox.truth import (
     customer_truth,
@@ -483,6 +483,17 @@ def test_records_vanished_from_the_source(conn):
     assert by_key(conn, "invoice_balances", "invoice_id") == {}
 
 
+def test_an_application_to_a_vanished_invoice_is_unapplied_cash_again(conn):
+    customer(conn)
+    invoice(conn, "i1", deleted_at=datetime(2026, 6, 15, tzinfo=UTC))
+    payment(conn, "p1", amount="100.00")
+    apply(conn, "p1", "i1", "60.00")
+    assert by_key(conn, "unapplied_payments", "payment_id")["p1"]["unapplied_amount"] == 100
+    assert ("applied_to_void_invoice", "application", "c1", "i1", "p1", 0, 60, 60) in exceptions(
+        conn
+    )
+
+
 # --- materialized tables --------------------------------------------------------------------
 
 
@@ -932,3 +943,91 @@ def test_exception_kinds_are_the_ones_the_query_finds():
     sql = (Path(models.__file__).parent / "sql" / "reconciliation_exceptions.sql").read_text()
     found = set(re.findall(r"connection_id, (?:\w+\.)?source, '(\w+)'", sql))
     assert found == set(EXCEPTION_KINDS)
+
+
+# --- money never vanishes, never appears from nowhere -----------------------------------------
+
+
+def test_money_applied_to_an_invoice_voided_after_it_was_paid_is_the_payments_again(conn):
+    ledger = generate_ledger("voided-after-paid", customers=8, invoices=60, payments=50)
+    paid = next(i for i in ledger.invoices if i.status == "paid")
+    posted = {p.payment_id for p in ledger.payments if p.status == "posted"}
+    returned = {
+        a.payment_id: a.amount_applied
+        for a in ledger.applications
+        if a.invoice_id == paid.invoice_id and a.payment_id in posted
+    }
+    before = payment_truth(ledger, ledger.as_of)
+    voided = void_invoice(ledger, paid.invoice_id, at=datetime(2026, 10, 31, 12, tzinfo=UTC))
+
+    after = payment_truth(voided, voided.as_of)
+    assert {pid: after[pid].unapplied - before[pid].unapplied for pid in returned} == returned
+    load_ledger(conn, voided)
+    assert_reports_equal_truth(conn, voided, voided.as_of)
+    assert found_exceptions(conn, voided.as_of) == expected_exceptions(voided)
+    found = {
+        (r["payment_id"], r["actual"])
+        for r in rows(
+            conn,
+            "SELECT * FROM reports.reconciliation_exceptions_at(?) "
+            "WHERE kind = 'applied_to_void_invoice'",
+            [voided.as_of],
+        )
+    }
+    assert found == {(str(pid), amount) for pid, amount in returned.items()}
+
+
+def test_a_payment_applied_across_currencies_is_held_out_of_both_balances(conn):
+    ledger = generate_ledger("across-currencies", customers=8, invoices=60, payments=50)
+    target = next(i for i in ledger.invoices if i.status == "open")
+    held, on_account = Decimal("20.00"), Decimal("5.00")
+    foreign = next(
+        c
+        for c in ("EUR", "USD", "GBP")
+        if all(
+            d.currency_code != c
+            for d in (*ledger.invoices, *ledger.payments)
+            if d.customer_id == target.customer_id
+        )
+    )
+    # The same payment, all of it applied across currencies, or with some left on account.
+    fully, partly = (
+        record_payment(
+            ledger,
+            customer_id=target.customer_id,
+            applications=[(target.invoice_id, held)],
+            payment_date=ledger.as_of,
+            at=datetime.combine(ledger.as_of, datetime.min.time(), UTC),
+            unapplied=unapplied,
+            currency_code=foreign,
+        )
+        for unapplied in (Decimal(0), on_account)
+    )
+    payment = partly[1]
+    fully, partly = fully[0], partly[0]
+
+    for changed in (fully, partly):
+        invoices = invoice_truth(changed, changed.as_of)
+        assert invoices[target.invoice_id].open_balance == target.total_amount - (
+            target.credits_applied + target.write_off_amount
+        )
+        assert payment_truth(changed, changed.as_of)[payment.payment_id].held == held
+        conn = _empty(conn)
+        load_ledger(conn, changed)
+        assert_reports_equal_truth(conn, changed, changed.as_of)
+        assert found_exceptions(conn, changed.as_of) == expected_exceptions(changed)
+        mismatches = rows(
+            conn,
+            "SELECT * FROM reports.reconciliation_exceptions_at(?) "
+            "WHERE kind = 'currency_mismatch'",
+            [changed.as_of],
+        )
+        assert [(r["payment_id"], r["actual"]) for r in mismatches] == [
+            (str(payment.payment_id), held)
+        ]
+    # All of the payment held: no balance row in a currency the customer never invoiced in;
+    # what was not applied is cash on account in the payment's currency, as any payment's.
+    assert (target.customer_id, foreign) not in customer_truth(fully, fully.as_of)
+    assert customer_truth(partly, partly.as_of)[(target.customer_id, foreign)].unapplied_cash == (
+        on_account
+    )
