@@ -727,7 +727,9 @@ def record_invoice(
     customer = next((c for c in ledger.customers if c.customer_id == customer_id), None)
     if customer is None:
         raise ValueError(f"unknown customer {customer_id}")
-    iid = max((i.invoice_id for i in ledger.invoices), default=0) + 1
+    # Past every id an application names too: a new invoice never adopts an orphan application.
+    known = (*(i.invoice_id for i in ledger.invoices), *(a.invoice_id for a in ledger.applications))
+    iid = max(known, default=0) + 1
     invoice = Invoice(
         invoice_id=iid,
         invoice_number=f"INV-{iid:06d}",
