@@ -18,13 +18,21 @@ from typing import TypeVar
 
 import duckdb
 
-__all__ = ["LOCK_WAIT_SETTING", "WaitListener", "WarehouseBusyError", "connect_when_free"]
+__all__ = [
+    "LOCK_WAIT_SETTING",
+    "WaitListener",
+    "WarehouseBusyError",
+    "connect_when_free",
+    "is_lock_conflict",
+]
 
 LOCK_WAIT_SETTING = "warehouse_lock_wait_s"  # the connections file's setting for the limit
 WaitListener = Callable[[str], None]  # called with a one-line message while waiting
 
 _T = TypeVar("_T")
 _HOLDER = re.compile(r"lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+# DuckDB's IOException when another process holds the file: "Could not set lock on file …".
+_LOCK_CONFLICT = "Could not set lock on file"
 
 
 class WarehouseBusyError(RuntimeError):
@@ -52,7 +60,7 @@ def connect_when_free(
         try:
             return connect()
         except duckdb.IOException as error:
-            if "lock" not in str(error).lower():
+            if not is_lock_conflict(error):
                 raise
             holder = lock_holder(str(error))
             waited = time.monotonic() - started
@@ -71,6 +79,12 @@ def connect_when_free(
             remaining = limit_s - (time.monotonic() - started)
             time.sleep(max(0.0, min(delay * (1 + random.random()), remaining)))
             delay = min(delay * 2, 2.0)
+
+
+def is_lock_conflict(error: duckdb.Error) -> bool:
+    """Whether opening the file failed because another process holds its lock (and may let
+    go): DuckDB's IOException saying so, not any error whose text happens to hold "lock"."""
+    return isinstance(error, duckdb.IOException) and _LOCK_CONFLICT in str(error)
 
 
 def lock_holder(message: str) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 
+import duckdb
 import pytest
 
+from models.lock_wait import connect_when_free
 from models.warehouse import Warehouse, WarehouseBusyError
 
 
@@ -39,3 +41,25 @@ def test_a_wait_ends_as_soon_as_the_holder_lets_go(tmp_path, hold_warehouse):
         assert conn.execute("SELECT 42").fetchall() == [(42,)]
 
     assert len(heard) >= 1
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        'IO Error: Cannot open file "/data/ledgersync.duckdb": No space left on device (block 7)',
+        "IO Error: Could not read from file: unlocked by the kernel",
+    ],
+)
+def test_an_io_error_that_is_not_a_lock_conflict_fails_at_once(tmp_path, message):
+    """Only DuckDB's lock-conflict message is waited out: other I/O errors that merely contain
+    "lock" ("block", "unlocked") raise at once, unchanged."""
+    attempts: list[int] = []
+
+    def connect() -> None:
+        attempts.append(1)
+        raise duckdb.IOException(message)
+
+    with pytest.raises(duckdb.IOException, match="read from file|No space"):
+        connect_when_free(connect, path=tmp_path / "warehouse.duckdb", limit_s=1)
+
+    assert len(attempts) == 1
