@@ -9,6 +9,7 @@ Layout, one directory per batch (one extraction of one stream of one connection)
     <root>/<connection_id>/<stream>/<batch_id>.partial/segment-000001.pages …   being written
     <root>/<connection_id>/<stream>/<batch_id>.ready/ … manifest.json   complete, not yet loaded
     <root>/<connection_id>/<stream>/<batch_id>.loaded/                   loaded, being deleted
+    <root>/<connection_id>/<stream>/<batch_id>.set-aside/ … set-aside.txt   could not be loaded
 
 A batch's pages are appended, back to back, to a few segment files of up to `SEGMENT_BYTES`
 each (a larger page gets a segment of its own); the manifest lists each segment with the size of
@@ -23,6 +24,14 @@ cursor never advanced, so the next run fetches the same rows again) or a complet
 the same transaction as its rows, which makes loading a batch twice a no-op. A loaded batch is
 renamed `.loaded` before it is deleted, so a kill half-way through the deletion never leaves a
 `.ready` batch without its manifest.
+
+A batch whose data DuckDB cannot load (not UTF-8, not the JSON its stream expects, a record too
+large for the memory limit) is set aside: renamed `.set-aside`, with the error in `set-aside.txt`,
+kept for inspection and never loaded again, so it cannot wedge the syncs after it. Its cursor
+never advanced, so its records are fetched again from the source.
+
+Records found too large while a page lands (`models.oversized`) are not in the batch's pages;
+the manifest lists them (`rejects`), and the loader quarantines them with the batch.
 
 Only one sync of a connection may run at a time (`LandingZone.sync_lock`): a second one would
 discard the first one's partial batches. The lock is an OS file lock, so a killed sync never
@@ -52,6 +61,7 @@ __all__ = [
     "ConnectionBusyError",
     "InvalidPageError",
     "LandedBatch",
+    "LandedReject",
     "LandingZone",
     "Segment",
 ]
@@ -64,6 +74,8 @@ _ARROW_CHUNK_BYTES = 2 * 2**20
 _PARTIAL = ".partial"
 _READY = ".ready"
 _LOADED = ".loaded"
+_SET_ASIDE = ".set-aside"
+_SET_ASIDE_REASON = "set-aside.txt"
 _MANIFEST = "manifest.json"
 _LOCK = "sync.lock"
 _CONTENT = pa.schema([pa.field("content", pa.string())])
@@ -95,6 +107,15 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class LandedReject:
+    """A record kept out of the batch's pages while they landed, to be quarantined."""
+
+    record_id: str
+    reason: str
+    payload: str  # JSON: what of the record can be shown
+
+
+@dataclass(frozen=True, slots=True)
 class LandedBatch:
     """A complete batch waiting to be loaded.
 
@@ -113,6 +134,7 @@ class LandedBatch:
     full_refresh: bool
     segments: tuple[Segment, ...] = field(repr=False)
     keys_only: bool = False
+    rejects: tuple[LandedReject, ...] = ()
 
     def page_bodies(self) -> Iterator[bytes]:
         """Every page's exact bytes, in the order they landed."""
@@ -146,7 +168,7 @@ class LandedBatch:
                 raise InvalidPageError(
                     f"page {number} of landed batch {self.batch_id} ({self.connection_id}/"
                     f"{self.stream}) is not valid UTF-8 text ({error}), so it cannot be loaded "
-                    f"as JSON; the batch stays in {self.path}"
+                    "as JSON"
                 ) from None
             chunk_bytes += len(body)
             if chunk_bytes >= _ARROW_CHUNK_BYTES:
@@ -171,6 +193,7 @@ class BatchWriter:
         self._dir = directory
         self._segment_bytes = segment_bytes
         self._segments: list[tuple[str, list[int]]] = []
+        self._rejects: list[LandedReject] = []
         self._open_segment: BinaryIO | None = None
         self._open_segment_bytes = 0
         self.batch_id = batch_id
@@ -190,6 +213,10 @@ class BatchWriter:
         self._segments[-1][1].append(len(body))
         self.pages += 1
         self.records += records
+
+    def reject(self, record_id: str, *, reason: str, payload: str) -> None:
+        """Record a record left out of the pages, for the loader to quarantine."""
+        self._rejects.append(LandedReject(record_id, reason, payload))
 
     def _start_segment(self) -> BinaryIO:
         self._close_segment()
@@ -222,6 +249,10 @@ class BatchWriter:
             "full_refresh": full_refresh,
             "keys_only": keys_only,
             "segments": [{"name": name, "page_sizes": sizes} for name, sizes in self._segments],
+            "rejects": [
+                {"record_id": r.record_id, "reason": r.reason, "payload": r.payload}
+                for r in self._rejects
+            ],
         }
         _write_durably(self._dir / _MANIFEST, json.dumps(manifest).encode())
         _fsync_directory(self._dir)
@@ -293,6 +324,19 @@ class LandingZone:
         stream_dir = self._stream_dir(connection_id, stream)
         return [_read_manifest(d) for d in sorted(stream_dir.glob(f"*{_READY}"))]
 
+    def set_aside(self, batch: LandedBatch, reason: str) -> Path:
+        """Move a batch that cannot be loaded out of `ready_batches`' sight (atomically), with
+        `reason` written beside its pages; the set-aside batch's path."""
+        set_aside = batch.path.with_name(batch.batch_id + _SET_ASIDE)
+        os.rename(batch.path, set_aside)
+        _fsync_directory(set_aside.parent)
+        _write_durably(set_aside / _SET_ASIDE_REASON, reason.encode())
+        return set_aside
+
+    def set_aside_batches(self, connection_id: str, stream: str) -> list[Path]:
+        """The stream's set-aside batches, oldest first."""
+        return sorted(self._stream_dir(connection_id, stream).glob(f"*{_SET_ASIDE}"))
+
     def remove(self, batch: LandedBatch) -> None:
         """Delete a loaded batch: first out of sight of `ready_batches` (atomic), then its files."""
         loaded = batch.path.with_name(batch.batch_id + _LOADED)
@@ -327,6 +371,10 @@ def _read_manifest(directory: Path) -> LandedBatch:
         full_refresh=manifest["full_refresh"],
         keys_only=manifest.get("keys_only", False),
         segments=segments,
+        rejects=tuple(
+            LandedReject(r["record_id"], r["reason"], r["payload"])
+            for r in manifest.get("rejects", ())
+        ),
     )
 
 

@@ -10,7 +10,9 @@ its commit leaves no trace, so a sync killed anywhere and run again neither lose
 Within a batch, the same id twice with identical content is one record (sources repeat rows
 across pages). The same id twice with different content is, where the stream has a cursor field
 and the copies' values of it differ, a record modified while the client paged: the newest copy
-wins. Otherwise it is quarantined until the source sends one version again.
+wins. Otherwise it is quarantined until the source sends one version again. Records the batch's
+manifest lists as rejected while it landed (too large to load: `models.oversized`) are
+quarantined with their reason the same way, and count as listed.
 
 A batch that is a complete listing (`full_refresh`) also marks the records it lacks as
 vanished (`vanished_at`), and clears what the loader had quarantined for them; a record that
@@ -210,6 +212,7 @@ def _load_in_transaction(
             },
         )
         conn.unregister("landed_pages")
+    _stage_landed_rejects(conn, batch)
     params = {"connection_id": batch.connection_id, "stream": stream.name}
     if batch.keys_only:
         return _load_keys(conn, batch, stream, params)
@@ -346,6 +349,19 @@ def _insert_first_load(
     return int(inserted)
 
 
+def _stage_landed_rejects(conn: duckdb.DuckDBPyConnection, batch: LandedBatch) -> None:
+    """The records the batch's manifest lists as rejected while landing, as `landed_rejects`."""
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE landed_rejects "
+        "(record_id VARCHAR, reason VARCHAR, payload JSON)"
+    )
+    if batch.rejects:
+        conn.executemany(
+            "INSERT INTO landed_rejects VALUES (?, ?, ?)",
+            [[r.record_id, r.reason, r.payload] for r in batch.rejects],
+        )
+
+
 def _clear_resolved_rejects(conn: duckdb.DuckDBPyConnection, params: dict[str, str]) -> None:
     """What the loader quarantined and a complete listing no longer shows is resolved."""
     conn.execute(
@@ -408,13 +424,15 @@ def _record_batch(
 
 
 def _mark_vanished(conn: duckdb.DuckDBPyConnection, batch: LandedBatch, table: str) -> int:
-    """A complete listing proves absence: what it lacks has vanished from the source."""
+    """A complete listing proves absence: what it lacks has vanished from the source. (A record
+    left out of the pages as too large to load was listed.)"""
     count = scalar(
         conn,
         f"""
         UPDATE {table} SET vanished_at = now()
         WHERE connection_id = $connection_id AND vanished_at IS NULL
           AND record_id NOT IN (SELECT record_id FROM incoming WHERE record_id IS NOT NULL)
+          AND record_id NOT IN (SELECT record_id FROM landed_rejects)
         """,
         {"connection_id": batch.connection_id},
     )
@@ -455,6 +473,10 @@ def _quarantine_conflicts(
         UNION ALL
         SELECT $no_id || payload_md5, $reason_for_missing_id, any_value(payload)
         FROM incoming WHERE record_id IS NULL GROUP BY payload_md5
+        UNION ALL
+        SELECT record_id, any_value(reason), any_value(payload)
+        FROM landed_rejects WHERE record_id NOT IN (SELECT record_id FROM conflicts)
+        GROUP BY record_id
         """,
         {"reason_for_missing_id": reason_for_missing_id, "no_id": _NO_ID},
     )

@@ -16,6 +16,7 @@ from rich.markup import escape
 from connectors.errors import ConnectorError
 from models.warehouse import WarehouseBusyError
 from pipelines.config import ConfigError
+from pipelines.sync_errors import SyncError
 
 __all__ = ["CommandError", "Failed", "UsageError", "errors", "run_command"]
 
@@ -40,7 +41,14 @@ def run_command(debug: bool, body: Callable[[], None]) -> None:
         body()
     except Failed:
         raise typer.Exit(1) from None
-    except (ConfigError, UsageError, CommandError, ConnectorError, WarehouseBusyError) as error:
+    except (
+        ConfigError,
+        UsageError,
+        CommandError,
+        ConnectorError,
+        WarehouseBusyError,
+        SyncError,
+    ) as error:
         if debug:
             raise
         errors.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)

@@ -21,6 +21,7 @@ from connectors.zoho_books.settings import DATA_CENTRES
 from models.lock_wait import WaitListener
 from models.reports import ExceptionKind
 from models.warehouse import DuckLake, Warehouse
+from pipelines.sync import DEFAULT_MAX_RECORD_BYTES, DEFAULT_STREAM_DEADLINE
 
 __all__ = [
     "BusinessCentralConnectionConfig",
@@ -78,6 +79,12 @@ class _Connection(pydantic.BaseModel):
     response_deadline_s: Annotated[float, pydantic.Field(gt=0)] | None = None  # headers + body
     max_attempts: Annotated[int, pydantic.Field(ge=1, le=20)] | None = None
     retry_backoff_s: Annotated[float, pydantic.Field(ge=0)] | None = None
+    # A record larger than this (bytes of JSON) is quarantined, never loaded whole.
+    max_record_bytes: Annotated[int, pydantic.Field(ge=1024)] = DEFAULT_MAX_RECORD_BYTES
+    # A stream's sync stops between two pages past this; what it fetched stays loaded.
+    stream_deadline_s: Annotated[float, pydantic.Field(gt=0)] = (
+        DEFAULT_STREAM_DEADLINE.total_seconds()
+    )
 
     @pydantic.model_validator(mode="after")
     def _ledger_only_embedded(self) -> _Connection:

@@ -29,6 +29,7 @@ from models.warehouse import WarehouseBusyError
 from pipelines.config import ConfigError, LedgersyncConfig, load_config
 from pipelines.sources import SOURCES, open_connector
 from pipelines.sync import normalize, sync_connection
+from pipelines.sync_errors import SyncError
 
 __all__ = ["main", "rebuild", "run_once", "sync_connections"]
 
@@ -80,12 +81,14 @@ def sync_connections(
                     full_refresh=full_refresh,
                     lookback=timedelta(minutes=connection.lookback_minutes),
                     reconcile_every=timedelta(hours=connection.full_key_reconciliation_hours),
+                    max_record_bytes=connection.max_record_bytes,
+                    stream_deadline=timedelta(seconds=connection.stream_deadline_s),
                     holder=HOLDER,
                     on_phase=_for_connection(on_phase, connection.id),
                 )
             finally:
                 connector.close()
-        except (ConnectorError, ConnectionBusyError, WarehouseBusyError) as error:
+        except (ConnectorError, ConnectionBusyError, WarehouseBusyError, SyncError) as error:
             failures.append(str(error))
     return failures
 

@@ -8,6 +8,12 @@ The order of effects is what makes a sync safe to kill anywhere:
 4. one short transaction loads the batch, records it and advances the cursor;
 5. the landed batch is removed (a crash before this is harmless: the batch id is recorded).
 
+No batch can wedge a connection. A record over `max_record_bytes` of JSON is left out of its
+landed page and quarantined (`models.oversized`). A batch DuckDB refuses for a reason in its data
+is set aside, named and counted, and the sync goes on (`pipelines.sync_errors`); one refused
+because the warehouse was unavailable stays landed for the next sync. A stream that runs past
+`stream_deadline` stops between two pages: what it fetched is loaded without moving its cursor.
+
 Deletes: an incremental listing cannot show that a record was deleted, so every top-level stream
 is listed completely at least every `reconcile_every` (only its ids, where the connector can list
 them), and on a full refresh; the complete listing marks what the source no longer has as
@@ -17,19 +23,21 @@ vanished. A dependent stream (payment details) follows its parent.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+import duckdb
 from duckdb import DuckDBPyConnection
 
 from connectors.errors import ApiError, ConfigurationError, ConnectorError
 from connectors.pagination import Page
 from connectors.streams import Connector, KeyListing, Stream
-from models.landing import LandedBatch, LandingZone
+from models.landing import BatchWriter, LandedBatch, LandingZone
 from models.mapping import Mapping
 from models.normalize import NormalizeResult, normalize_connection
+from models.oversized import OversizedRecord, screen_page
 from models.raw import (
     LoadResult,
     cursor_of,
@@ -39,6 +47,14 @@ from models.raw import (
     pending_children,
 )
 from models.warehouse import BULK_MEMORY_LIMIT, Warehouse
+from pipelines.sync_errors import (
+    BatchSetAsideError,
+    SetAsideBatch,
+    StreamDeadlineError,
+    WarehouseWriteError,
+    is_data_error,
+    one_line,
+)
 
 __all__ = ["Phase", "PhaseCallback", "StreamOutcome", "normalize", "sync_connection"]
 
@@ -49,6 +65,8 @@ Phase = Literal["extract", "land", "load"]
 PhaseCallback = Callable[[Phase, str], None]  # phase about to start, stream
 
 DEFAULT_RECONCILE_EVERY = timedelta(hours=24)
+DEFAULT_MAX_RECORD_BYTES = 2**20
+DEFAULT_STREAM_DEADLINE = timedelta(hours=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +82,7 @@ class StreamOutcome:
     seconds: float
     cursor: datetime | None
     complete: bool = False  # the stream's records (or ids) were listed in full
+    set_aside: tuple[SetAsideBatch, ...] = ()  # batches DuckDB refused for their data
 
 
 def sync_connection(
@@ -74,14 +93,17 @@ def sync_connection(
     full_refresh: bool = False,
     lookback: timedelta = timedelta(minutes=15),
     reconcile_every: timedelta = DEFAULT_RECONCILE_EVERY,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    stream_deadline: timedelta = DEFAULT_STREAM_DEADLINE,
     holder: str = "a ledgersync sync",
     progress: ProgressCallback | None = None,
     on_phase: PhaseCallback | None = None,
 ) -> list[StreamOutcome]:
     """Sync every stream of one connection into its raw tables.
 
-    A stream that fails raises (naming the stream); the streams before it stay loaded. `holder`
-    names this sync to a second one that is refused while it runs.
+    A stream that fails raises (naming the stream); the streams before it stay loaded. A batch
+    set aside for its data does not stop the sync: `BatchSetAsideError` names it once every
+    stream is synced. `holder` names this sync to a second one that is refused while it runs.
     """
     run = _Run(
         connector,
@@ -91,19 +113,30 @@ def sync_connection(
         full_refresh,
         lookback,
         reconcile_every,
+        max_record_bytes,
+        stream_deadline,
         progress,
         on_phase or _ignore_phase,
     )
     with landing.sync_lock(connector.connection_id, holder=holder):
-        warehouse.ensure_schema()
         outcomes: list[StreamOutcome] = []
-        for stream in connector.streams:
-            try:
-                outcomes.append(run.sync_stream(stream))
-            except ConnectorError as error:
-                if not outcomes:
-                    _raise_if_misconfigured(connector, error)
-                raise error.with_stream(stream.name) from None
+        current: str | None = None
+        try:
+            warehouse.ensure_schema()
+            for stream in connector.streams:
+                current = stream.name
+                try:
+                    outcomes.append(run.sync_stream(stream))
+                except ConnectorError as error:
+                    if not outcomes:
+                        _raise_if_misconfigured(connector, error)
+                    raise error.with_stream(stream.name) from None
+        except duckdb.Error as error:
+            raise WarehouseWriteError(
+                connector.source, connector.connection_id, current, error
+            ) from error
+        if any(outcome.set_aside for outcome in outcomes):
+            raise BatchSetAsideError(connector.source, connector.connection_id, outcomes)
         return outcomes
 
 
@@ -126,6 +159,14 @@ def _raise_if_misconfigured(connector: Connector, error: ConnectorError) -> None
         return
 
 
+class _DeadlinePassed(Exception):
+    """The stream's deadline passed while it paged; `batch` holds what landed before it."""
+
+    def __init__(self, batch: LandedBatch | None) -> None:
+        super().__init__("the stream's deadline passed")
+        self.batch = batch
+
+
 @dataclass(frozen=True, slots=True)
 class _Run:
     connector: Connector
@@ -135,11 +176,27 @@ class _Run:
     full_refresh: bool
     lookback: timedelta
     reconcile_every: timedelta
+    max_record_bytes: int
+    stream_deadline: timedelta
     progress: ProgressCallback | None
     on_phase: PhaseCallback
 
     def sync_stream(self, stream: Stream) -> StreamOutcome:
         started = time.monotonic()
+        deadline = started + self.stream_deadline.total_seconds()
+        try:
+            return self._sync_stream(stream, started, deadline)
+        except _DeadlinePassed as passed:
+            loaded = self.load(passed.batch, stream) if passed.batch is not None else None
+            raise StreamDeadlineError(
+                self.connector.source,
+                self.connector.connection_id,
+                stream.name,
+                deadline=self.stream_deadline,
+                records_loaded=loaded.records if isinstance(loaded, LoadResult) else 0,
+            ) from None
+
+    def _sync_stream(self, stream: Stream, started: float, deadline: float) -> StreamOutcome:
         requests_before = self.connector.request_count
         connection_id = self.connector.connection_id
         raw = stream.raw(self.connector.source)
@@ -167,7 +224,6 @@ class _Run:
         cursor, last_complete, parent_ids = self.warehouse.write(position)
 
         keys_listed = False
-        vanished_by_keys = 0
         if stream.parent:
             complete = everything
         else:
@@ -175,16 +231,23 @@ class _Run:
             if due and not everything and cursor is not None:
                 keys = self._key_pages(stream)
                 if keys is not None:
-                    batch = self.land(stream, keys, full_refresh=True, keys_only=True)
-                    vanished_by_keys = self.load(batch, stream).vanished
-                    keys_listed, due = True, False
+                    batch = self.land(
+                        stream, keys, deadline=deadline, full_refresh=True, keys_only=True
+                    )
+                    keys_loaded = self.load(batch, stream)
+                    recovered.append(keys_loaded)
+                    if isinstance(keys_loaded, LoadResult):
+                        keys_listed, due = True, False
             complete = everything or due or cursor is None
 
         since = None if complete or cursor is None else cursor - self.lookback
         pages = self.connector.extract(stream, since=since, parent_ids=parent_ids)
-        batch = self.land(stream, pages, full_refresh=complete)
-        result = self.load(batch, stream)
-        loads = [*recovered, result]
+        batch = self.land(stream, pages, deadline=deadline, full_refresh=complete)
+        loaded = self.load(batch, stream)
+        results = [*recovered, loaded]
+        loads = [result for result in results if isinstance(result, LoadResult)]
+        set_aside = tuple(result for result in results if isinstance(result, SetAsideBatch))
+        moved = isinstance(loaded, LoadResult) and batch.cursor is not None
         return StreamOutcome(
             stream=stream.name,
             pages=batch.pages,
@@ -192,11 +255,12 @@ class _Run:
             inserted=sum(load.inserted for load in loads),
             updated=sum(load.updated for load in loads),
             rejected=sum(load.rejected for load in loads),
-            vanished=sum(load.vanished for load in loads) + vanished_by_keys,
+            vanished=sum(load.vanished for load in loads),
             requests=self.connector.request_count - requests_before,
             seconds=time.monotonic() - started,
-            cursor=datetime.fromisoformat(batch.cursor) if batch.cursor else None,
-            complete=complete or keys_listed,
+            cursor=datetime.fromisoformat(batch.cursor) if moved and batch.cursor else None,
+            complete=(complete and isinstance(loaded, LoadResult)) or keys_listed,
+            set_aside=set_aside,
         )
 
     def _key_pages(self, stream: Stream) -> Iterator[Page] | None:
@@ -209,40 +273,91 @@ class _Run:
         stream: Stream,
         pages: Iterable[Page],
         *,
+        deadline: float,
         full_refresh: bool,
         keys_only: bool = False,
     ) -> LandedBatch:
-        """Write the pages to a new batch as they arrive, then seal it."""
+        """Write the pages to a new batch as they arrive, then seal it.
+
+        Records over `max_record_bytes` are left out of their page and listed for quarantine.
+        Past the `deadline` (monotonic) no page after the first is asked for, so every sync makes
+        progress: `_DeadlinePassed` carries what landed, sealed as neither complete nor moving
+        the cursor (ids alone are dropped: an incomplete listing of ids proves nothing).
+        """
         extraction_started = datetime.now(UTC)
         writer = self.landing.new_batch(self.connector.connection_id, stream.name)
         newest: datetime | None = None
+        oversized: set[str] = set()
+        remaining = iter(pages)
         try:
-            remaining = iter(pages)
             while True:
+                if writer.pages and time.monotonic() >= deadline:
+                    if keys_only:
+                        writer.discard()
+                        raise _DeadlinePassed(None)
+                    raise _DeadlinePassed(writer.seal(cursor=None, full_refresh=False))
                 self.on_phase("extract", stream.name)
                 page = next(remaining, None)
                 if page is None:
                     break
                 self.on_phase("land", stream.name)
-                writer.write_page(page.body, records=len(page.records))
-                if not keys_only:
+                if keys_only:
+                    writer.write_page(page.body, records=len(page.records))
+                else:
+                    self._land_page(writer, stream, page, oversized)
                     newest = _newest(self.connector, stream, page.records, newest)
                 if self.progress:
                     self.progress(stream.name, writer.pages, writer.records)
+        except _DeadlinePassed:
+            raise
         except BaseException:
             writer.discard()
             raise
+        finally:
+            if isinstance(remaining, Generator):
+                remaining.close()  # stops a paginator's requests in flight
         self.on_phase("land", stream.name)
         # A row changed while we paged may be newer than rows we missed; never claim past our start.
         new_cursor = min(newest, extraction_started) if newest else None
         return writer.seal(cursor=new_cursor, full_refresh=full_refresh, keys_only=keys_only)
 
-    def load(self, batch: LandedBatch, stream: Stream) -> LoadResult:
+    def _land_page(
+        self, writer: BatchWriter, stream: Stream, page: Page, oversized: set[str]
+    ) -> None:
+        screened = screen_page(
+            page.body,
+            page.records,
+            records_path=stream.records_path,
+            id_path=stream.id_path,
+            limit=self.max_record_bytes,
+            excluded=oversized,
+        )
+        for record in screened.oversized:
+            writer.reject(record.record_id, reason=self._too_large(record), payload=record.abridged)
+            oversized.add(record.record_id)
+        writer.write_page(screened.body, records=len(page.records) - len(screened.oversized))
+
+    def _too_large(self, record: OversizedRecord) -> str:
+        return (
+            f"the record is {record.size:,} bytes of JSON, over max_record_bytes "
+            f"({self.max_record_bytes:,}): shorten it at the source (a long note or pasted "
+            f"text), or raise max_record_bytes of connection '{self.connector.connection_id}'"
+        )
+
+    def load(self, batch: LandedBatch, stream: Stream) -> LoadResult | SetAsideBatch:
+        """Load a landed batch and remove it; one DuckDB refuses for its data is set aside."""
+
         def load_landed(conn: DuckDBPyConnection) -> LoadResult:
             self.on_phase("load", stream.name)
             return load_batch(conn, batch, stream.raw(self.connector.source))
 
-        result = self.warehouse.write(load_landed, memory_limit=BULK_MEMORY_LIMIT)
+        try:
+            result = self.warehouse.write(load_landed, memory_limit=BULK_MEMORY_LIMIT)
+        except duckdb.Error as error:
+            if not is_data_error(error):
+                raise
+            path = self.landing.set_aside(batch, reason=f"{type(error).__name__}: {error}\n")
+            return SetAsideBatch(stream.name, path, one_line(error))
         self.landing.remove(batch)
         return result
 

@@ -38,6 +38,12 @@ class FaultConfig:
     # never trips a per-read timeout).
     slow_body_rate: float = 0.0
     slow_body_byte_s: float = 1.0
+    # One record served with a huge text field (a pasted attachment): every object of a JSON
+    # response whose field oversized_record[0] equals oversized_record[1] gets oversized_field
+    # of oversized_bytes characters (see sandbox.record_faults; narrow it with `paths`).
+    oversized_record: tuple[str, object] | None = None
+    oversized_field: str = "notes"
+    oversized_bytes: int = 50 * 2**20
     include_auth: bool = False  # token/auth endpoints are eligible too
     paths: tuple[str, ...] = ()  # only paths starting with one of these are eligible (all if empty)
 
@@ -55,7 +61,7 @@ class FaultConfig:
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {rate}")
-        for name in ("burst_429", "latency_s", "slow_s", "slow_body_byte_s"):
+        for name in ("burst_429", "latency_s", "slow_s", "slow_body_byte_s", "oversized_bytes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.retry_after_s is not None and self.retry_after_s < 0:
@@ -83,6 +89,9 @@ class FaultPlan:
     delete_while_paging: bool = False
     insert_while_paging: bool = False
     slow_body_byte_s: float | None = None  # set: the body is sent one byte every this many s
+    oversized_record: tuple[str, object] | None = None  # (field, value): the record to pad
+    oversized_field: str = "notes"
+    oversized_bytes: int = 0
 
 
 NO_FAULTS = FaultPlan()
@@ -128,6 +137,9 @@ class FaultState:
             slow_body_byte_s=(
                 config.slow_body_byte_s if hit("slow_body", config.slow_body_rate) else None
             ),
+            oversized_record=config.oversized_record,
+            oversized_field=config.oversized_field,
+            oversized_bytes=config.oversized_bytes,
         )
 
 

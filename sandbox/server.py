@@ -8,9 +8,10 @@
 
 Every request is logged (`server.log`). Fault-eligible requests (routes registered as data
 endpoints, plus auth endpoints when `FaultConfig.include_auth`) get a deterministic `FaultPlan`:
-the server applies 429 bursts, 5xx errors, truncation and delays; the app applies the paging
-faults it finds in `request.faults`. Connections are kept alive and served by daemon threads;
-`stop()` closes them and interrupts delayed responses, so tests can start and stop many servers.
+the server applies 429 bursts, 5xx errors, truncation, delays and oversized records; the app
+applies the paging faults it finds in `request.faults`. Connections are kept alive and served by
+daemon threads; `stop()` closes them and interrupts delayed responses, so tests can start and
+stop many servers.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox.faults import FaultConfig, FaultPlan, FaultState
+from sandbox.record_faults import oversize
 from sandbox.requestlog import RequestLog, RequestRecord
 from sandbox.routing import App, Request, Response, Route, retry_after_value
 
@@ -135,6 +137,13 @@ class SandboxServer(Generic[AppT]):
             labels.append("burst_429")
         if plan.error_status is not None:
             labels.append(f"error_{plan.error_status}")
+        if plan.oversized_record is not None and 200 <= response.status < 300:
+            padded = oversize(
+                response, plan.oversized_record, plan.oversized_field, plan.oversized_bytes
+            )
+            if padded is not None:
+                response = padded
+                labels.append("oversized_record")
         if plan.truncate and 200 <= response.status < 300:
             response = Response(
                 response.status, response.body[: len(response.body) // 2], response.headers

@@ -5,7 +5,7 @@ partition in the UI (a backfill run re-extracts everything; scheduled runs are i
 """
 
 # No `from __future__ import annotations` here: Dagster reads these signatures at runtime.
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import dagster as dg
@@ -15,6 +15,7 @@ from pipelines.config import ConnectionConfig
 from pipelines.defs.resources import LedgersyncResource, SourceResource
 from pipelines.sources import SourceSpec
 from pipelines.sync import StreamOutcome, sync_connection
+from pipelines.sync_errors import BatchSetAsideError
 
 __all__ = ["OWNER", "SyncConfig", "build_ingest_assets", "ingest_partitions"]
 
@@ -63,24 +64,38 @@ def build_ingest_assets(
         # Read per run, like the connector's settings: an edited file takes effect at once.
         settings = ledgersync.config().connection(connection_id)
         with source.connector(connection_id) as connector:
-            outcomes = sync_connection(
-                connector,
-                warehouse=ledgersync.warehouse(context.log),
-                landing=ledgersync.landing(),
-                full_refresh=full_refresh,
-                lookback=timedelta(minutes=settings.lookback_minutes),
-                reconcile_every=timedelta(hours=settings.full_key_reconciliation_hours),
-                holder=f"Dagster run {context.run.run_id}",
-                progress=lambda stream, pages, records: progress.report(
-                    connection_id, stream, pages, records
-                ),
-            )
-        for outcome in outcomes:
-            yield dg.MaterializeResult(
-                asset_key=[spec.name, outcome.stream], metadata=_metadata(outcome, full_refresh)
-            )
+            try:
+                outcomes = sync_connection(
+                    connector,
+                    warehouse=ledgersync.warehouse(context.log),
+                    landing=ledgersync.landing(),
+                    full_refresh=full_refresh,
+                    lookback=timedelta(minutes=settings.lookback_minutes),
+                    reconcile_every=timedelta(hours=settings.full_key_reconciliation_hours),
+                    max_record_bytes=settings.max_record_bytes,
+                    stream_deadline=timedelta(seconds=settings.stream_deadline_s),
+                    holder=f"Dagster run {context.run.run_id}",
+                    progress=lambda stream, pages, records: progress.report(
+                        connection_id, stream, pages, records
+                    ),
+                )
+            except BatchSetAsideError as set_aside:
+                # The streams synced are materialized, with the set-aside batches counted;
+                # the run still fails, naming them.
+                yield from _results(spec, set_aside.outcomes, full_refresh)
+                raise
+        yield from _results(spec, outcomes, full_refresh)
 
     return _sync
+
+
+def _results(
+    spec: SourceSpec, outcomes: Sequence[StreamOutcome], full_refresh: bool
+) -> Iterator[dg.MaterializeResult]:
+    for outcome in outcomes:
+        yield dg.MaterializeResult(
+            asset_key=[spec.name, outcome.stream], metadata=_metadata(outcome, full_refresh)
+        )
 
 
 def _metadata(outcome: StreamOutcome, full_refresh: bool) -> dict[str, object]:
@@ -96,4 +111,5 @@ def _metadata(outcome: StreamOutcome, full_refresh: bool) -> dict[str, object]:
         "cursor": outcome.cursor.isoformat() if outcome.cursor else "none",
         "full_refresh": full_refresh,
         "complete_listing": outcome.complete,
+        "set_aside_batches": len(outcome.set_aside),
     }

@@ -1,0 +1,42 @@
+"""A stream's sync that runs past `stream_deadline_s` stops between two pages (issue 13, finding
+3): what it fetched stays loaded, its cursor does not move, and the error names the source, the
+connection, the stream and the setting. The next sync, given the time, completes."""
+
+from __future__ import annotations
+
+import yaml
+
+from pipelines.run_once import sync_connections
+from sandbox.faults import FaultConfig
+from tests.reliability.conftest import assert_matches_truth
+
+SIZE = {"customers": 4, "invoices": 12, "payments": 6}
+
+
+def test_a_stream_past_its_deadline_stops_between_pages_and_keeps_what_it_loaded(zoho_project):
+    # Each invoice page takes at least 0.25 s: the three pages cannot all come within 0.3 s.
+    zoho = zoho_project(SIZE, page_size=5, stream_deadline_s=0.3)
+    zoho.server.faults = FaultConfig(latency_s=0.25, paths=("/books/v3/invoices",))
+
+    [failure] = sync_connections(zoho.project.config)
+
+    for named in (
+        "zoho_books connection 'reliable-books', stream invoices",
+        "passed its deadline of 0.3 s (stream_deadline_s)",
+        "the cursor did not move",
+        "Fix: raise stream_deadline_s of connection 'reliable-books'",
+    ):
+        assert named in failure
+    [(invoices,)] = zoho.query("SELECT count(*) FROM raw.zoho_books__invoices")
+    assert 5 <= invoices < len(zoho.ledger.invoices)  # at least one page, not all
+    assert f"the {invoices} records fetched before it are loaded" in failure
+    assert zoho.query("SELECT stream FROM sync.cursors ORDER BY stream") == [("contacts",)]
+
+    zoho.server.faults = FaultConfig()
+    settings = yaml.safe_load(zoho.project.config_path.read_text())
+    settings["connections"][0]["stream_deadline_s"] = 3600
+    zoho.project.config_path.write_text(yaml.safe_dump(settings))
+    zoho.sync_directly()
+    zoho.rebuild()
+
+    assert_matches_truth(zoho)
