@@ -70,8 +70,27 @@ def test_relative_paths_are_relative_to_the_file(tmp_path):
             "connections:\n  - id: a\n    source: quickbooks\n",
             ":3: connections.0.source: Input tag 'quickbooks' found using 'source' does not match",
         ),
+        (
+            "connections:\n  - id: a\n    source: carbon\n    sandbox: embedded\n"
+            "    max_record_bytes: 100\n",
+            ":5: connections.0.max_record_bytes: Input should be greater than or equal to 1024",
+        ),
+        (
+            "connections:\n  - id: a\n    source: simpro\n    sandbox: embedded\n"
+            "    stream_deadline_s: 0\n",
+            ":5: connections.0.stream_deadline_s: Input should be greater than 0",
+        ),
     ],
-    ids=["bad-id", "page-size", "unknown-key", "no-organization", "duplicate-id", "no-such-source"],
+    ids=[
+        "bad-id",
+        "page-size",
+        "unknown-key",
+        "no-organization",
+        "duplicate-id",
+        "no-such-source",
+        "max-record-bytes",
+        "stream-deadline",
+    ],
 )
 def test_mistakes_name_file_line_and_field(tmp_path, text, expected):
     path = _write(tmp_path, text)
