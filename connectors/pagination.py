@@ -10,6 +10,7 @@ strategy                    stops when                                     sourc
 `PageNumberPaginator`       ``has_more(body)`` is false                    Zoho Books
 `NextLinkPaginator`         the body has no ``@odata.nextLink``            Business Central
 `PageCountPaginator`        page ``Result-Pages`` was read (concurrent)    Simpro
+`KeysetPaginator`           ``has_more(body)`` is false (restarts by key)  Zoho Books
 `OffsetPaginator`           ``Content-Range`` total covered (concurrent)   Carbon (PostgREST)
 ==========================  ============================================  =====================
 
@@ -43,6 +44,7 @@ __all__ = [
     "OffsetPaginator",
     "Page",
     "PageCountPaginator",
+    "KeysetPaginator",
     "PageNumberPaginator",
     "Paginator",
 ]
@@ -55,12 +57,15 @@ _R = TypeVar("_R")
 class Page:
     """One response of a listing: `number` is 1-based in yield order, `body` the raw response
     body verbatim (land this; `records` were parsed with orjson, floats are binary, less any
-    rows the page before already had where pages overlap), `url` the request URL, redacted."""
+    rows the page before already had where pages overlap), `url` the request URL, redacted.
+    A `repair` page re-read rows that a change at the source while paging had moved past the
+    pages around them (the stream's figures count them)."""
 
     number: int
     records: list[dict[str, Any]]
     body: bytes = field(repr=False)
     url: str
+    repair: bool = False
 
 
 class Paginator(Protocol):
@@ -141,6 +146,106 @@ class PageNumberPaginator:
 
 
 @dataclass(frozen=True, kw_only=True)
+class KeysetPaginator:
+    """Page numbers that restart from the last key read, so a deletion cannot skip a row.
+
+    For an API whose lists page by number and can be sorted and filtered (inclusively) on a
+    column, but not on a unique one: Zoho Books' invoices and payments, sorted by ``date`` and
+    filtered with ``date_start``. Each request asks for page 1 of the rows from the last page's
+    last key on (``restart_param``), so rows deleted before it move nothing it reads; the rows
+    of that key already read come again and are left out of `records` (the body stays verbatim),
+    as is a row from before it that a source repeats. Only a run of one key longer than a page
+    is paged by number within it. A page that ends below the restart key means the source
+    ignored the filter: a `PaginationError`.
+    """
+
+    records_key: str
+    page_size: int
+    key: str  # the column sorted and filtered on, compared as text (ISO dates sort so)
+    id_key: str  # the record's unique id
+    restart_param: str
+    has_more: Callable[[Any], bool]
+    page_param: str = "page"
+    size_param: str = "per_page"
+
+    def pages(
+        self,
+        client: ApiClient,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: str,
+    ) -> Iterator[Page]:
+        restart: str | None = None
+        seen: set[str] = set()  # ids of the rows of key `restart` already read
+        in_run = 1  # the page number within the rows from `restart` on
+
+        def fetch(from_key: str | None, in_run: int) -> tuple[Any, httpx.Response]:
+            page_params = {
+                **(params or {}),
+                self.page_param: in_run,
+                self.size_param: self.page_size,
+            }
+            if from_key is not None:
+                page_params[self.restart_param] = from_key
+            return client.get_json(path, params=page_params, headers=headers, stream=stream)
+
+        with _NextRequest() as ahead:
+            ahead.start(fetch, restart, in_run)
+            number = 0
+            while True:
+                number += 1
+                data, response = ahead.result()
+                page = _page(client, stream, number, data, response, self.records_key)
+                try:
+                    more = bool(self.has_more(data))
+                    keys = [str(record[self.key]) for record in page.records]
+                    ids = [str(record[self.id_key]) for record in page.records]
+                except (KeyError, IndexError, TypeError) as exc:
+                    raise _error(
+                        PayloadError,
+                        client,
+                        stream,
+                        f"page {number} lacks paging information or a row's {self.key} or "
+                        f"{self.id_key} ({type(exc).__name__}: {exc})",
+                        url=page.url,
+                    ) from exc
+                if restart is not None and keys and keys[-1] < restart:
+                    raise _error(
+                        PaginationError,
+                        client,
+                        stream,
+                        f"asked for rows from {self.key} {restart} on, got earlier ones: the "
+                        f"source ignores {self.restart_param}",
+                        url=page.url,
+                    )
+                if more and not page.records:
+                    raise _error(
+                        PaginationError,
+                        client,
+                        stream,
+                        f"page {number} is empty but says more pages follow",
+                        url=page.url,
+                    )
+                new = [
+                    record
+                    for record, key, id_ in zip(page.records, keys, ids, strict=True)
+                    if restart is None or key > restart or (key == restart and id_ not in seen)
+                ]
+                if more:
+                    if keys[-1] == restart:
+                        in_run += 1  # one key fills the page: page on within it
+                    else:
+                        restart, in_run, seen = keys[-1], 1, set()
+                    seen.update(i for k, i in zip(keys, ids, strict=True) if k == restart)
+                    ahead.start(fetch, restart, in_run)
+                yield replace(page, records=new)
+                if not more:
+                    return
+
+
+@dataclass(frozen=True, kw_only=True)
 class NextLinkPaginator:
     """OData server-driven paging: follow ``@odata.nextLink`` verbatim until absent.
 
@@ -202,7 +307,13 @@ class PageCountPaginator:
 
     Page 1 tells the count (``Result-Pages``); pages 2..N are fetched concurrently and yielded
     in order. If a later page announces more pages (rows were added while paging) those are
-    fetched too, so nothing is skipped.
+    fetched too.
+
+    With a `key` (an integer column the listing is ordered by, ascending), nothing is skipped
+    when rows are deleted while paging: a deletion moves every later row up a place, so a row
+    can only be missed between one page's last key and the next page's first (or after the last
+    page, unless it ended short). Those gaps are read again by key (``<key>=between(a,b)``, then
+    ``gt(a)``), concurrently, as `repair` pages; consecutive keys leave no gap to read.
     """
 
     page_size: int
@@ -210,6 +321,7 @@ class PageCountPaginator:
     size_param: str = "pageSize"
     pages_header: str = "Result-Pages"
     max_workers: int = 4
+    key: str | None = None
 
     def pages(
         self,
@@ -220,9 +332,19 @@ class PageCountPaginator:
         headers: Mapping[str, str] | None = None,
         stream: str,
     ) -> Iterator[Page]:
-        def fetch(number: int) -> tuple[Page, int]:
+        base = dict(params or {})
+        if self.key is not None and self.key in base:
+            raise ConfigurationError(
+                f"the listing filters on {self.key}, the key its gaps are read again by",
+                source=client.source,
+                connection_id=client.connection_id,
+                stream=stream,
+            )
+
+        def fetch(number: int, extra: Mapping[str, str] | None = None) -> tuple[Page, int]:
             page_params = {
-                **(params or {}),
+                **base,
+                **(extra or {}),
                 self.page_param: number,
                 self.size_param: self.page_size,
             }
@@ -233,17 +355,79 @@ class PageCountPaginator:
             return page, self._page_count(client, stream, response, page.url)
 
         guard = _LoopGuard(client, stream)
+        spans: list[tuple[int, int]] = []  # (first key, last key) of each page with rows
+        ends_short = False  # the last page read reached the end of the listing as it stood
+
+        def read(page: Page) -> Page:
+            nonlocal ends_short
+            guard.check_page(page)
+            if self.key is not None and page.records:
+                keys = self._keys(client, stream, page)
+                spans.append((keys[0], keys[-1]))
+            ends_short = 0 < len(page.records) < self.page_size
+            return page
+
         first, total = fetch(1)
-        guard.check_page(first)
-        yield first
+        yield read(first)
         fetched = 1
         while fetched < total:
             batch = range(fetched + 1, total + 1)
             for page, count in _in_order(fetch, batch, self.max_workers):
-                guard.check_page(page)
                 total = max(total, count)
-                yield page
+                yield read(page)
             fetched = batch[-1]
+        if self.key is None or not spans:
+            return
+        gaps: list[tuple[int, int | None]] = [
+            (low, high)
+            for (_, low), (high, _) in zip(spans, spans[1:], strict=False)
+            if high - low > 1
+        ]
+        if not ends_short:
+            gaps.append((spans[-1][1], None))
+        number = fetched
+
+        def walk(gap: tuple[int, int | None]) -> list[Page]:
+            """The rows whose key lies in the gap now, by key."""
+            low, high = gap
+            found: list[Page] = []
+            while high is None or high - low > 1:
+                bound = f"gt({low})" if high is None else f"between({low + 1},{high - 1})"
+                page, _ = fetch(1, {str(self.key): bound})
+                keys = self._keys(client, stream, page) if page.records else []
+                if any(k <= low or (high is not None and k >= high) for k in keys):
+                    raise _error(
+                        PaginationError,
+                        client,
+                        stream,
+                        f"asked for {self.key} {bound}, got rows outside it: the source "
+                        "ignores the filter",
+                        url=page.url,
+                    )
+                if not keys:
+                    break
+                found.append(page)
+                if len(keys) < self.page_size:
+                    break
+                low = keys[-1]
+            return found
+
+        for found in _in_order(walk, gaps, self.max_workers):
+            for page in found:
+                number += 1
+                yield replace(page, number=number, repair=True)
+
+    def _keys(self, client: ApiClient, stream: str, page: Page) -> list[int]:
+        try:
+            return [int(record[str(self.key)]) for record in page.records]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _error(
+                PayloadError,
+                client,
+                stream,
+                f"a row's {self.key} is missing or not a whole number ({exc})",
+                url=page.url,
+            ) from exc
 
     def _page_count(
         self, client: ApiClient, stream: str, response: httpx.Response, url: str
@@ -398,10 +582,12 @@ class OffsetPaginator:
         number = 0
         last: _Chunk | None = None
 
-        def page_of(chunk: _Chunk) -> Page:
+        def page_of(chunk: _Chunk, *, repair: bool = False) -> Page:
             nonlocal number
             number += 1
-            return Page(number=number, records=chunk.records, body=chunk.body, url=chunk.url)
+            return Page(
+                number=number, records=chunk.records, body=chunk.body, url=chunk.url, repair=repair
+            )
 
         def link(chunk: _Chunk, *, by_key: bool = False) -> Iterator[Page]:
             """`chunk` as the next page (less the rows `last` had), after any rows skipped
@@ -415,7 +601,7 @@ class OffsetPaginator:
                 if not by_key and first != previous and first not in seen:
                     # Rows before this page were deleted meanwhile: what moved up is fetched.
                     for gap in after(str(previous), str(first)):
-                        yield page_of(gap)
+                        yield page_of(gap, repair=True)
                 records = list(dropwhile(lambda record: record.get(self.key) in seen, records))
             if not records:
                 return

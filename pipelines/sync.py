@@ -83,6 +83,8 @@ class StreamOutcome:
     cursor: datetime | None
     complete: bool = False  # the stream's records (or ids) were listed in full
     set_aside: tuple[SetAsideBatch, ...] = ()  # batches DuckDB refused for their data
+    # Records read again because a change at the source while paging moved them past a page.
+    reread: int = 0
 
 
 def sync_connection(
@@ -241,7 +243,8 @@ class _Run:
             complete = everything or due or cursor is None
 
         since = None if complete or cursor is None else cursor - self.lookback
-        pages = self.connector.extract(stream, since=since, parent_ids=parent_ids)
+        reread = _Tally()
+        pages = reread.of(self.connector.extract(stream, since=since, parent_ids=parent_ids))
         batch = self.land(stream, pages, deadline=deadline, full_refresh=complete)
         loaded = self.load(batch, stream)
         results = [*recovered, loaded]
@@ -261,6 +264,7 @@ class _Run:
             cursor=datetime.fromisoformat(batch.cursor) if moved and batch.cursor else None,
             complete=(complete and isinstance(loaded, LoadResult)) or keys_listed,
             set_aside=set_aside,
+            reread=reread.records,
         )
 
     def _key_pages(self, stream: Stream) -> Iterator[Page] | None:
@@ -360,6 +364,19 @@ class _Run:
             return SetAsideBatch(stream.name, path, one_line(error))
         self.landing.remove(batch)
         return result
+
+
+class _Tally:
+    """Counts the records of the `repair` pages a listing yields as they pass."""
+
+    def __init__(self) -> None:
+        self.records = 0
+
+    def of(self, pages: Iterable[Page]) -> Iterator[Page]:
+        for page in pages:
+            if page.repair:
+                self.records += len(page.records)
+            yield page
 
 
 def _newest(

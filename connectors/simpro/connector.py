@@ -5,7 +5,9 @@ A build (one base URL) serves one or more companies; a connection is one company
 limit of 10 requests a second is shared by every connection to it, so they share one rate
 limiter. Lists are ordered by ID, so a record modified while a listing is paged keeps its
 place; after page 1, `Result-Pages` gives the page count and the rest are fetched
-concurrently (`max_concurrent_requests` at a time) within the budget.
+concurrently (`max_concurrent_requests` at a time) within the budget. A record deleted while
+paging moves the later ones up a page; what that could skip lies between two pages' IDs and is
+read again by ID (`ID=between(a,b)`), so a listing skips nothing.
 
 Incremental syncs ask for `DateModified=gt(<date>)`. Whether a build accepts a full timestamp
 there is UNCONFIRMED, and a date may mean "after that whole day", so the connector sends the
@@ -174,7 +176,7 @@ class SimproConnector:
         self, stream: Stream, path: str, params: dict[str, str], page_size: int
     ) -> Iterator[Page]:
         paginator = PageCountPaginator(
-            page_size=page_size, max_workers=self._settings.max_concurrent_requests
+            page_size=page_size, max_workers=self._settings.max_concurrent_requests, key="ID"
         )
         company = self._resolved_company_id()
         try:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import orjson
@@ -18,7 +19,7 @@ import orjson
 from connectors.auth import OAuth2RefreshTokenAuth
 from connectors.errors import ConfigurationError, NotFoundError
 from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
-from connectors.pagination import Page, PageNumberPaginator
+from connectors.pagination import KeysetPaginator, Page, PageNumberPaginator, Paginator
 from connectors.ratelimit import account_budget
 from connectors.streams import Stream
 
@@ -38,9 +39,12 @@ __all__ = ["ZohoBooksConnector", "ZohoBooksSettings"]
 
 _LIST_PARAMS: dict[str, dict[str, str]] = {
     "contacts": {"contact_type": "customer", "filter_by": "Status.All"},
-    "invoices": {"filter_by": "Status.All"},
-    "customerpayments": {},
+    "invoices": {"filter_by": "Status.All", "sort_column": "date", "sort_order": "A"},
+    "customerpayments": {"sort_column": "date", "sort_order": "A"},
 }
+# Lists Zoho can sort and filter by date are read from the last date on (`date_start`), so a
+# record deleted while they are paged cannot move one past a page; the id tells rows apart.
+_KEYSET_IDS = {"invoices": "invoice_id", "customerpayments": "payment_id"}
 
 
 @dataclass(frozen=True)
@@ -147,12 +151,21 @@ class ZohoBooksConnector:
         params = {"per_page": self._settings.page_size, **_LIST_PARAMS[stream.name]}
         if since is not None:
             params["last_modified_time"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
-        paginator = PageNumberPaginator(
+        paginator: Paginator = PageNumberPaginator(
             records_key=stream.name,
             page_size=self._settings.page_size,
             size_param="per_page",
-            has_more=lambda body: bool(body["page_context"]["has_more_page"]),
+            has_more=_has_more,
         )
+        if stream.name in _KEYSET_IDS:
+            paginator = KeysetPaginator(
+                records_key=stream.name,
+                page_size=self._settings.page_size,
+                key="date",
+                id_key=_KEYSET_IDS[stream.name],
+                restart_param="date_start",
+                has_more=_has_more,
+            )
         yield from paginator.pages(
             self._client, f"/{stream.name}", params=params, stream=stream.name
         )
@@ -183,6 +196,10 @@ class ZohoBooksConnector:
                 body=b"[" + b",".join(bodies) + b"]",
                 url=f"{self._settings.api_url}/customerpayments/{{payment_id}}",
             )
+
+
+def _has_more(body: Any) -> bool:
+    return bool(body["page_context"]["has_more_page"])
 
 
 def _zoho_error_message(response: httpx.Response) -> str | None:

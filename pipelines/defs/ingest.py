@@ -105,6 +105,7 @@ def _metadata(outcome: StreamOutcome, full_refresh: bool) -> dict[str, object]:
         "updated": outcome.updated,
         "quarantined": outcome.rejected,
         "vanished": outcome.vanished,
+        "reread_after_shift": outcome.reread,
         "pages": outcome.pages,
         "api_requests": outcome.requests,
         "duration_s": round(outcome.seconds, 3),

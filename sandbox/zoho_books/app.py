@@ -28,8 +28,8 @@ Errors, in the order they are checked (bodies are `{"code": int, "message": str}
   400 code 6041 an organization_id this user is not associated with
   429 code 45  the organization's daily cap is spent (X-Rate-Limit-* headers report it)
   429 code 44  more than `rate_limit` calls in the organization's window (Retry-After)
-  400 code 2   a bad page, per_page, last_modified_time, filter_by, sort_column, sort_order or
-               contact_type value (see sandbox.zoho_books.listquery)
+  400 code 2   a bad page, per_page, last_modified_time, filter_by, sort_column, sort_order,
+               contact_type or date_start value (see sandbox.zoho_books.listquery)
   404 code 1002 GET /customerpayments/{id} for no such payment (void ones are deleted)
   404 code 5   an unknown URL
 Injected faults: 429 code 44, 500 code 1000 (JSON), 502/503 with an HTML body as a gateway sends.
@@ -356,7 +356,7 @@ class ZohoBooksApp(App):
             except listquery.ListQueryError as refused:
                 return error(400, 2, str(refused))
 
-            def selected(org: OrgData) -> Sequence[Entity]:
+            def selected(org: OrgData, query: listquery.ListQuery = query) -> Sequence[Entity]:
                 rows = org.listing(listing, since)
                 if not query.selects:
                     return rows
@@ -367,6 +367,15 @@ class ZohoBooksApp(App):
                     ),
                 )
 
+            def passed(org: OrgData, rows: Sequence[Entity], offset: int) -> Sequence[Entity]:
+                """The rows a client reading this listing in its order has read before this
+                page, whether it pages by number or from a date on."""
+                every = selected(org, query.without_date_start())
+                if offset >= len(rows):
+                    return every
+                first = entity_id(rows[offset])
+                return every[: next(i for i, e in enumerate(every) if entity_id(e) == first)]
+
             replay = self.config.replays.get(org.name)
             if replay is not None:
                 return _replayed_page(replay, listing, page, per_page, since, query)
@@ -375,7 +384,7 @@ class ZohoBooksApp(App):
             changed = change_while_paging(
                 org.ledger,
                 LEDGER_FIELD[listing],
-                [entity_id(e) for e in rows[:offset]],
+                [entity_id(e) for e in passed(org, rows, offset)],
                 request.faults,
                 request.applied_faults,
             )
@@ -383,11 +392,13 @@ class ZohoBooksApp(App):
                 self.set_ledger(org.name, changed)
                 org = self._org(org.name)
                 rows = selected(org)
-            previous = rows[offset - 1] if 0 < offset <= len(rows) else None
+            before = passed(org, rows, offset) if offset <= len(rows) else ()
+            previous = before[-1] if before else None
             if previous is not None and request.faults.modify_while_paging:
                 org = self._bump(org.name, listing, entity_id(previous))
                 rows = selected(org)
-                previous = rows[offset - 1]
+                before = passed(org, rows, offset)
+                previous = before[-1] if before else None
                 request.applied_faults.append("modify_while_paging")
             served = list(rows[offset : offset + per_page])
             if previous is not None and served and request.faults.duplicate_rows:
@@ -446,14 +457,17 @@ def _replayed_page(
     query: listquery.ListQuery,
 ) -> Response:
     """A page of a ledger file's list: its verbatim page, or its records paged as Zoho does
-    (those modified before `since` left out; list options other than paging not applied)."""
+    (those modified before `since` or dated before `date_start` left out; list options other
+    than paging and `date_start` not applied)."""
     verbatim = replay.pages.get((listing, page))
-    if verbatim is not None:
+    if verbatim is not None and query.date_start is None:
         return Response.raw(verbatim, content_type=JSON_CONTENT_TYPE)
+    start = query.date_start.isoformat() if query.date_start is not None else None
     rows = [
         row
         for row in replay.rows(listing)
-        if since is None or _modified_since(row.get("last_modified_time"), since)
+        if (since is None or _modified_since(row.get("last_modified_time"), since))
+        and (start is None or str(row.get("date", "")) >= start)
     ]
     offset = (page - 1) * per_page
     return Response.json(

@@ -1,4 +1,5 @@
-"""Zoho Books list options: `filter_by`, `sort_column`/`sort_order` and `contact_type`.
+"""Zoho Books list options: `filter_by`, `sort_column`/`sort_order`, `contact_type` and, on
+invoices and payments, `date_start` (documents dated on or after it, inclusive).
 
 The values each list documents (Zoho Books API v3, List contacts / invoices / customer
 payments) and what `page_context` reports back: `report_name`, `applied_filter` (the filter
@@ -10,7 +11,7 @@ emulate, or a value no list documents, is a 400 with code 2 naming the parameter
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -30,6 +31,7 @@ DEFAULT_FILTER: dict[Listing, str] = {
     "customerpayments": "PaymentMode.All",
 }
 DEFAULT_SORT = ("created_time", "A")
+DATED: frozenset[Listing] = frozenset({"invoices", "customerpayments"})  # take date_start
 SORT_COLUMNS: dict[Listing, frozenset[str]] = {
     "contacts": frozenset(
         "contact_name first_name last_name email outstanding_receivable_amount created_time "
@@ -79,16 +81,28 @@ class ListQuery:
     sort_column: str | None  # None: served order
     descending: bool
     customers_only: bool  # contact_type=vendor lists nothing: the ledger has customers only
+    date_start: date | None = None
 
     @property
     def key(self) -> tuple[object, ...]:
-        return (self.applied_filter, self.sort_column, self.descending, self.customers_only)
+        return (
+            self.applied_filter,
+            self.sort_column,
+            self.descending,
+            self.customers_only,
+            self.date_start,
+        )
 
     @property
     def selects(self) -> bool:
         """Whether it selects or orders anything (else every row, in served order)."""
-        default = (DEFAULT_FILTER[self.listing], None, False, True)
+        default = (DEFAULT_FILTER[self.listing], None, False, True, None)
         return self.key != default
+
+    def without_date_start(self) -> ListQuery:
+        """The same listing from its first row: what a client reading from a date on has
+        passed."""
+        return replace(self, date_start=None)
 
     def page_context(self) -> dict[str, object]:
         column, order = DEFAULT_SORT
@@ -115,7 +129,12 @@ def parse(listing: Listing, arg: Callable[[str], str | None]) -> ListQuery:
     contact_type = arg("contact_type") if listing == "contacts" else None
     if contact_type not in (None, "customer", "vendor"):
         raise ListQueryError("contact_type")
-    return ListQuery(listing, applied, column, order == "D", contact_type != "vendor")
+    start_text = arg("date_start") if listing in DATED else None
+    try:
+        start = date.fromisoformat(start_text) if start_text is not None else None
+    except ValueError:
+        raise ListQueryError("date_start") from None
+    return ListQuery(listing, applied, column, order == "D", contact_type != "vendor", start)
 
 
 def select(
@@ -129,6 +148,9 @@ def select(
         return []
     keep = _keep(query.listing, query.applied_filter)
     kept = [e for e in entities if keep(e, as_of)] if keep is not None else list(entities)
+    if query.date_start is not None:
+        start = query.date_start.isoformat()
+        kept = [e for e in kept if render(e)["date"] >= start]
     if query.sort_column is None:
         return kept
     column = query.sort_column

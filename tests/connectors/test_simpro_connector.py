@@ -18,7 +18,7 @@ from connectors.simpro.settings import COLLECTIONS, CONCURRENT_REQUESTS, STREAMS
 from sandbox.faults import FaultConfig
 from sandbox.server import SandboxServer
 from sandbox.simpro.app import SimproApp
-from sandbox.simpro.ids import ledger_id
+from sandbox.simpro.ids import ledger_id, simpro_id
 from tests.conftest import SIMPRO_API_KEY, SIMPRO_CLIENT, TEST_REQUESTS_PER_SECOND
 from tests.connectors.conftest import InFlightProbe
 
@@ -228,8 +228,10 @@ def test_max_concurrent_requests_pages_are_in_flight_at_once(in_flight: int | No
     pages = 1 + 2 * expected
 
     def page(request: httpx.Request) -> httpx.Response:
+        """Two consecutive IDs a page, one on the last: no gap to read again by ID."""
         number = int(request.url.params["page"])
-        return httpx.Response(200, json=[{"ID": number}], headers={"Result-Pages": str(pages)})
+        rows = [{"ID": 2 * number - 1}, {"ID": 2 * number}][: 1 if number == pages else 2]
+        return httpx.Response(200, json=rows, headers={"Result-Pages": str(pages)})
 
     probe = InFlightProbe(expected, page)
     chosen = {} if in_flight is None else {"max_concurrent_requests": in_flight}
@@ -239,7 +241,7 @@ def test_max_concurrent_requests_pages_are_in_flight_at_once(in_flight: int | No
             build_url="https://in-flight.simprosuite.com",
             company_id=0,
             api_key=SIMPRO_API_KEY,
-            page_size=1,
+            page_size=2,
             requests_per_second=TEST_REQUESTS_PER_SECOND,
             **chosen,
         ),
@@ -249,7 +251,7 @@ def test_max_concurrent_requests_pages_are_in_flight_at_once(in_flight: int | No
         got = records(connector.extract(STREAM["customer_invoices"], since=None))
     finally:
         connector.close()
-    assert [r["ID"] for r in got] == list(range(1, pages + 1))
+    assert [r["ID"] for r in got] == list(range(1, 2 * pages))
     assert probe.peak == expected
 
 
@@ -314,4 +316,7 @@ def test_key_listings_carry_ids_alone(simpro_sandbox, connect: Connect) -> None:
     assert [ledger_id("invoice", r["ID"]) for r in got] == list(range(1, 261))
     assert all(set(r) == {"ID"} for r in got)
     lists = server.log.records(path="/api/v1.0/companies/0/customerInvoices/")
-    assert [r.query["pageSize"] for r in lists] == [["250"], ["250"]]
+    assert [r.query["pageSize"] for r in lists] == [["250"], ["250"], ["250"]]
+    # The IDs between the two pages' (none now) are asked for again: a delete could have
+    # moved a row there.
+    assert lists[2].query["ID"] == [f"between({simpro_id('invoice', 250) + 1},2511)"]

@@ -185,6 +185,17 @@ def test_sort_column_and_order_are_honoured_and_reported(
     assert {(c["sort_column"], c["sort_order"]) for c in contexts} == {(column, order)}
 
 
+@pytest.mark.parametrize("listing", ["invoices", "customerpayments"])
+def test_date_start_keeps_documents_dated_on_or_after_it(zoho: Zoho, listing: str) -> None:
+    """Zoho documents `date_start` on invoices and payments: the list from a date on, that
+    date included (what a client reading from the last date it saw relies on)."""
+    rows, _ = zoho.everything(listing, sort_column="date", sort_order="A")
+    middle = rows[len(rows) // 2]["date"]
+    later, _ = zoho.everything(listing, sort_column="date", sort_order="A", date_start=middle)
+    assert later == [r for r in rows if r["date"] >= middle]
+    assert any(r["date"] == middle for r in later) and len(later) < len(rows)
+
+
 def test_an_exact_multiple_ends_on_a_full_page_then_an_empty_one(zoho: Zoho) -> None:
     count = len(zoho.everything("invoices")[0])
     per_page = next(n for n in range(count // 2, 1, -1) if count % n == 0)
@@ -202,6 +213,7 @@ def test_an_exact_multiple_ends_on_a_full_page_then_an_empty_one(zoho: Zoho) -> 
         ({"sort_column": "balance_due"}, "sort_column"),
         ({"sort_order": "X"}, "sort_order"),
         ({"page": "0"}, "page"),
+        ({"date_start": "2026-13-01"}, "date_start"),
     ],
 )
 def test_a_bad_list_option_is_a_400_with_code_2(
