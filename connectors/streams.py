@@ -13,7 +13,22 @@ if TYPE_CHECKING:
     from connectors.pagination import Page
     from models.mapping import Mapping
 
-__all__ = ["Connector", "KeyListing", "Stream"]
+__all__ = ["Connector", "KeyListing", "Reread", "Stream"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reread:
+    """Which of a stream's records an incremental sync reads again because records of other
+    streams changed: derived from the warehouse each sync, so a sync killed between the
+    streams still reads them when run again.
+
+    Without `through`, the ids of the `changed` streams' records stored since this stream was
+    last loaded. With ``through=(stream, columns, target)``, the `target` values of that
+    stream's records whose `columns` name one of those changed records (Carbon: the invoices
+    the settlements of a changed payment or memo apply to)."""
+
+    changed: tuple[str, ...]
+    through: tuple[str, tuple[str, ...], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +42,7 @@ class Stream:
     lacks is marked vanished (Business Central's unposted payment lines disappear on posting).
     A stream that should `keep_history` keeps every superseded version of a record in
     `raw.<source>__<stream>__history` (Business Central invoices' remaining amounts over time).
+    A stream with `rereads` is passed, as `parent_ids`, the ids they derive (see `Reread`).
     Where the cursor field is null, `cursor_fallback_field` tells the record's change time
     (Carbon's `updatedAt` is null until a row's first edit; its `createdAt` then says).
     """
@@ -39,6 +55,7 @@ class Stream:
     complete_every_sync: bool = False
     keep_history: bool = False
     cursor_fallback_field: str | None = None
+    rereads: Reread | None = None
 
     def cursor_value(self, record: dict[str, Any]) -> Any:
         """The record's change time as received (None without a cursor field)."""

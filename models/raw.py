@@ -37,6 +37,7 @@ from models.queries import scalar
 __all__ = [
     "LoadResult",
     "RawStream",
+    "changed_since_loaded",
     "cursor_of",
     "ensure_raw_table",
     "last_complete_listing",
@@ -157,6 +158,44 @@ def pending_children(
         {"connection_id": connection_id, "everything": everything},
     ).fetchall()
     return [row[0] for row in rows]
+
+
+def changed_since_loaded(
+    conn: duckdb.DuckDBPyConnection,
+    connection_id: str,
+    stream: str,
+    changed: tuple[RawStream, ...],
+    through: tuple[RawStream, tuple[str, ...], str] | None = None,
+) -> list[str]:
+    """Ids of the `changed` streams' records stored since `stream` was last loaded, or with
+    `through` = (raw stream, id columns, target column), the target values of its records
+    whose id columns name one of them (see `connectors.streams.Reread`)."""
+    since = scalar(
+        conn,
+        "SELECT max(loaded_at) FROM sync.batches WHERE connection_id = ? AND stream = ?",
+        [connection_id, stream],
+    )
+    if since is None:
+        return []  # never loaded: its first sync lists everything
+    union = " UNION ".join(
+        f"SELECT record_id FROM {raw.table} "
+        "WHERE connection_id = $connection_id AND changed_at > $since"
+        for raw in changed
+    )
+    params = {"connection_id": connection_id, "since": since}
+    if through is None:
+        query = f"SELECT DISTINCT record_id FROM ({union}) ORDER BY 1"
+    else:
+        raw, columns, target = through
+        matches = " OR ".join(
+            f"(payload ->> '{column}') IN (SELECT record_id FROM changed)" for column in columns
+        )
+        query = (
+            f"WITH changed AS ({union}) SELECT DISTINCT (payload ->> '{target}') AS id "
+            f"FROM {raw.table} WHERE connection_id = $connection_id AND vanished_at IS NULL "
+            f"AND ({matches}) AND id IS NOT NULL ORDER BY 1"
+        )
+    return [row[0] for row in conn.execute(query, params).fetchall()]
 
 
 def load_batch(

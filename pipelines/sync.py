@@ -33,13 +33,15 @@ from duckdb import DuckDBPyConnection
 
 from connectors.errors import ApiError, ConfigurationError, ConnectorError
 from connectors.pagination import Page
-from connectors.streams import Connector, KeyListing, Stream
+from connectors.streams import Connector, KeyListing, Reread, Stream
 from models.landing import BatchWriter, LandedBatch, LandingZone
 from models.mapping import Mapping
 from models.normalize import NormalizeResult, normalize_connection
 from models.oversized import OversizedRecord, screen_page
 from models.raw import (
     LoadResult,
+    RawStream,
+    changed_since_loaded,
     cursor_of,
     ensure_raw_table,
     last_complete_listing,
@@ -216,6 +218,8 @@ class _Run:
             ensure_raw_table(conn, raw)
             cursor = cursor_of(conn, connection_id, stream.name)
             last_complete = last_complete_listing(conn, connection_id, stream.name)
+            if stream.rereads is not None:
+                return cursor, last_complete, self.rereads(conn, stream, stream.rereads)
             if not stream.parent:
                 return cursor, last_complete, []
             parent = self.streams[stream.parent].raw(self.connector.source)
@@ -265,6 +269,24 @@ class _Run:
             complete=(complete and isinstance(loaded, LoadResult)) or keys_listed,
             set_aside=set_aside,
             reread=reread.records,
+        )
+
+    def rereads(self, conn: DuckDBPyConnection, stream: Stream, reread: Reread) -> list[str]:
+        def raw(name: str) -> RawStream:
+            table = self.streams[name].raw(self.connector.source)
+            ensure_raw_table(conn, table)
+            return table
+
+        through = None
+        if reread.through is not None:
+            name, columns, target = reread.through
+            through = (raw(name), columns, target)
+        return changed_since_loaded(
+            conn,
+            self.connector.connection_id,
+            stream.name,
+            tuple(raw(name) for name in reread.changed),
+            through,
         )
 
     def _key_pages(self, stream: Stream) -> Iterator[Page] | None:

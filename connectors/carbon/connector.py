@@ -11,10 +11,11 @@ Incremental syncs ask for rows changed at or after T with
 ``or=(updatedAt.gte.T,and(updatedAt.is.null,createdAt.gte.T))`` (`updatedAt` is null until a
 row's first edit); settlements have only `createdAt`. Posting or voiding a payment or a credit
 memo changes the balance of the invoices it settles, in the view, without touching them. So an
-incremental sync also re-reads the settlements of every memo and payment it read, and then every
-invoice still open (``balance.gt.0``) together with the invoices those settlements target (one
-just paid off is no longer open). The connector carries what it read from one `extract` call to
-the next within a sync, which runs the streams in `STREAMS` order.
+incremental sync also re-reads the settlements of every memo and payment that changed, and then
+every invoice still open (``balance.gt.0``) together with the invoices those settlements target
+(one just paid off is no longer open). Which those are the sync derives from the warehouse (the
+streams' `rereads`) and passes as `parent_ids`, so nothing rides in memory from one stream to
+the next: a sync killed between them reads them again when run again.
 
 Money is never parsed in Python: the raw pages are landed verbatim and the mapping reads the
 amounts as DECIMAL (exact up to 15 significant digits; longer ones are quarantined).
@@ -27,7 +28,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import orjson
@@ -133,8 +133,6 @@ class CarbonConnector:
             sleep=sleep,
             error_message=_postgrest_error_message,
         )
-        self._read: dict[str, set[str]] = {"memo": set(), "payment": set()}  # ids, this sync
-        self._targets: set[str] = set()  # invoices their settlements apply to
 
     @property
     def request_count(self) -> int:
@@ -172,12 +170,11 @@ class CarbonConnector:
     ) -> Iterator[Page]:
         endpoint = ENDPOINTS[stream.name]
         number = 0
-        for params in self._listings(stream.name, endpoint, since):
+        for params in self._listings(stream.name, endpoint, since, parent_ids):
             for page in self._paginator(endpoint).pages(
                 self._client, f"/{endpoint.path}", params=params, stream=stream.name
             ):
                 number += 1
-                self._remember(stream.name, page.records)
                 yield replace(page, number=number)
 
     def extract_keys(self, stream: Stream) -> Iterator[Page]:
@@ -196,9 +193,11 @@ class CarbonConnector:
         )
 
     def _listings(
-        self, stream: str, endpoint: Endpoint, since: datetime | None
+        self, stream: str, endpoint: Endpoint, since: datetime | None, reread: Sequence[str]
     ) -> list[dict[str, str]]:
-        """The query parameters of each listing that together cover what `stream` needs."""
+        """The query parameters of each listing that together cover what `stream` needs:
+        what changed since `since`, and the rows `reread` names (of settlements, the memos'
+        and payments' ids; of invoices, their own)."""
         base = {"select": endpoint.select, "order": endpoint.order, **dict(endpoint.filters)}
         if since is None or endpoint.incremental is None:
             return [base]
@@ -206,45 +205,33 @@ class CarbonConnector:
         changed = [f"createdAt.gte.{moment}"]
         if endpoint.incremental == "updated":
             changed = [f"updatedAt.gte.{moment}", f"and(updatedAt.is.null,{changed[0]})"]
-        by_id: list[tuple[str, list[str]]] = []
+        columns: tuple[str, ...] = ()
         if stream == "invoice_settlement":
-            by_id = [
-                ("paymentId", sorted(self._read["payment"])),
-                ("memoId", sorted(self._read["memo"])),
-            ]
+            columns = ("paymentId", "memoId")
         elif stream == "sales_invoices":
             changed.append("balance.gt.0")
-            by_id = [("id", sorted(self._targets))]
-        if sum(len(ids) for _, ids in by_id) > _MAX_REREAD_BY_ID:
+            columns = ("id",)
+        ids = sorted(reread) if columns else []
+        if len(ids) > _MAX_REREAD_BY_ID:
             return [base]
-        return _or_listings(base, changed, by_id)
-
-    def _remember(self, stream: str, records: Iterable[dict[str, Any]]) -> None:
-        if stream in self._read:
-            self._read[stream].update(str(r["id"]) for r in records if r.get("id"))
-        elif stream == "invoice_settlement":
-            for record in records:
-                target = record.get("targetSalesInvoiceId")
-                if target and (
-                    record.get("paymentId") in self._read["payment"]
-                    or record.get("memoId") in self._read["memo"]
-                ):
-                    self._targets.add(str(target))
+        return _or_listings(base, changed, columns, ids)
 
 
 def _or_listings(
-    base: dict[str, str], changed: list[str], by_id: list[tuple[str, list[str]]]
+    base: dict[str, str], changed: list[str], columns: tuple[str, ...], ids: list[str]
 ) -> list[dict[str, str]]:
-    """One listing of rows matching any of `changed` or the first ids of each column, and one
-    more per further chunk of ids (so no URL grows without bound)."""
-    clauses = list(changed)
-    listings: list[dict[str, str]] = []
-    for column, ids in by_id:
-        chunks = [ids[i : i + MAX_IDS_PER_FILTER] for i in range(0, len(ids), MAX_IDS_PER_FILTER)]
-        if chunks:
-            clauses.append(f"{column}.in.({_in_list(chunks[0])})")
-        listings += [{**base, column: f"in.({_in_list(chunk)})"} for chunk in chunks[1:]]
-    return [{**base, "or": f"({','.join(clauses)})"}, *listings]
+    """One listing of rows matching any of `changed` or whose `columns` hold one of the first
+    ids, and one more per further chunk of ids (so no URL grows without bound)."""
+    chunks = [ids[i : i + MAX_IDS_PER_FILTER] for i in range(0, len(ids), MAX_IDS_PER_FILTER)]
+
+    def matching(chunk: list[str]) -> list[str]:
+        return [f"{column}.in.({_in_list(chunk)})" for column in columns]
+
+    first = [*changed, *(matching(chunks[0]) if chunks else [])]
+    return [
+        {**base, "or": f"({','.join(first)})"},
+        *({**base, "or": f"({','.join(matching(chunk))})"} for chunk in chunks[1:]),
+    ]
 
 
 def _in_list(values: Iterable[str]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from connectors.streams import Stream
+from connectors.streams import Reread, Stream
 
 SOURCE = "carbon"
 
@@ -69,13 +69,31 @@ MEMOS = Stream("memo", "$[*]", "$.id", cursor_field="updatedAt", cursor_fallback
 PAYMENTS = Stream(
     "payment", "$[*]", "$.id", cursor_field="updatedAt", cursor_fallback_field="createdAt"
 )
-SETTLEMENTS = Stream("invoice_settlement", "$[*]", "$.id", cursor_field="createdAt")
-INVOICES = Stream(
-    "sales_invoices", "$[*]", "$.id", cursor_field="updatedAt", cursor_fallback_field="createdAt"
+# An incremental sync re-reads the settlements of the memos and payments stored since the
+# settlements were last loaded, then the invoices the settlements of those stored since the
+# invoices were last loaded target (a posting changes an invoice's balance in the view without
+# touching the invoice's updatedAt). Both come from the warehouse, so a sync killed between
+# the streams re-reads them when run again.
+SETTLEMENTS = Stream(
+    "invoice_settlement",
+    "$[*]",
+    "$.id",
+    cursor_field="createdAt",
+    rereads=Reread(changed=("payment", "memo")),
 )
-# Order matters: an incremental sync re-reads the settlements of the memos and payments it just
-# read, then the invoices those settlements target (a posting changes an invoice's balance in the
-# view without touching the invoice's updatedAt).
+INVOICES = Stream(
+    "sales_invoices",
+    "$[*]",
+    "$.id",
+    cursor_field="updatedAt",
+    cursor_fallback_field="createdAt",
+    rereads=Reread(
+        changed=("payment", "memo"),
+        through=("invoice_settlement", ("paymentId", "memoId"), "targetSalesInvoiceId"),
+    ),
+)
+# Order matters: the settlements and invoices are read after the memos and payments that say
+# which of them to read again.
 STREAMS = (CUSTOMERS, CUSTOMER_PAYMENTS, PAYMENT_TERMS, MEMOS, PAYMENTS, SETTLEMENTS, INVOICES)
 
 ENDPOINTS: dict[str, Endpoint] = {

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from pipelines.runner import run_syncs
 from sandbox.carbon.ids import carbon_id
+from sandbox.faults import FaultConfig
 from sandbox.generator import record_payment, void_payment
 from sandbox.ledger import Ledger
 from tests.conftest import carbon_connection
@@ -54,10 +55,11 @@ def _changed(row) -> datetime:
     return row.get("updatedAt") or row["createdAt"]
 
 
-def _expected_incremental(server, project, new_sources: set[str]) -> dict[str, set[str]]:
+def _expected_incremental(server, project, changed_sources: set[str]) -> dict[str, set[str]]:
     """What an incremental sync should fetch per stream, by the filters of the Carbon contract:
     rows changed since the cursor (less the 15-minute lookback); the settlements of the memos and
-    payments it reads; and every open invoice plus those settlements' invoices."""
+    payments that changed (`changed_sources`: stored anew, whatever the lookback lists again);
+    and every open invoice plus those settlements' invoices."""
     cursors = dict(project.query("SELECT stream, cursor FROM sync.cursors"))
 
     def rows(table: str, keep=lambda row: True):
@@ -69,9 +71,8 @@ def _expected_incremental(server, project, new_sources: set[str]) -> dict[str, s
 
     payments = since("payment", rows("payment", lambda row: row["paymentType"] == "Receipt"))
     memos = since("memo", rows("memo"))
-    sources = payments | memos | new_sources
     settlements = rows("invoiceSettlement", lambda row: row["targetSalesInvoiceId"] is not None)
-    by_source = [row for row in settlements if {row["paymentId"], row["memoId"]} & sources]
+    by_source = [row for row in settlements if {row["paymentId"], row["memoId"]} & changed_sources]
     invoices = rows("salesInvoices")
     targets = {row["targetSalesInvoiceId"] for row in by_source} & {r["id"] for r in invoices}
     return {
@@ -275,3 +276,46 @@ def test_a_column_error_fails_the_run_with_postgrests_message(
     assert outcome.error is not None
     assert "column customer.nmae does not exist [code 42703]" in outcome.error
     assert 'hint: Perhaps you meant to reference the column "customer.name".' in outcome.error
+
+
+def test_a_sync_interrupted_between_payments_and_invoices_reads_the_paid_invoice_when_rerun(
+    carbon_sandbox, make_project
+):
+    """A payment pays an invoice off (only its settlement says so); a later payment moves the
+    payments' cursor past it. A sync that stores the payments and then stops (here: the
+    settlements fail) is run again: which invoices to read again comes from the warehouse, not
+    from the stopped run's memory, so the paid invoice is read and balances equal the truth."""
+    server = carbon_sandbox(companies=(COMPANY,), ledger_size=SIZE, max_rows=MAX_ROWS)
+    project = make_project([carbon_connection(server, COMPANY, max_attempts=1)])
+    ledger = server.app.ledger(COMPANY)
+    sync(project)
+
+    open_invoice = _settled_open_invoice(ledger)
+    now = datetime.now(UTC)
+    ledger, _ = record_payment(
+        ledger,
+        customer_id=open_invoice.customer_id,
+        applications=[(open_invoice.invoice_id, open_invoice.source_balance)],
+        payment_date=ledger.as_of,
+        at=now - timedelta(hours=1),  # older than the lookback behind the next payment
+    )
+    ledger, _ = record_payment(
+        ledger,
+        customer_id=open_invoice.customer_id,
+        applications=(),
+        payment_date=ledger.as_of,
+        at=now - timedelta(seconds=5),
+        unapplied=Decimal("5.00"),
+    )
+    server.app.set_ledger(COMPANY, ledger)
+    server.faults = FaultConfig(error_rate=1.0, paths=("/invoiceSettlement",))
+    stopped = run_syncs(project.config, project.config_path)
+    assert stopped[0].error is not None
+    assert "invoice_settlement" in str(stopped[0].error)
+
+    server.faults = FaultConfig()
+    sync(project)
+    report(project, ledger.as_of)
+    assert actual_balances(project, EVERY_BALANCE) == expected_balances(
+        {COMPANY: ledger}, _id, columns=EVERY_BALANCE
+    )
