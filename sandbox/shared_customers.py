@@ -10,13 +10,14 @@ record in one account, and `Customer.party` keeps which (the truth; no sandbox s
   always with the same email, phone and tax id: the strong evidence a merge needs;
 - the rest are the account's own parties, seen nowhere else.
 
-Every record of a party is rendered with the noise real books have: legal-form variants
-("Ltd", "Ltd.", "Limited", none), "The", "&" or "and", capitals, the odd typo, a different
-mailbox at the same domain or none, phone numbers in several formats, missing or another line,
-tax ids and postcodes present in some records only. Each account bills in its own currencies. Hard
+Persons are named from 40 first names and, for COMMON_SURNAME_SHARE of them, 40 common
+surnames, else a rarer generated surname. Every record of a party is rendered with the noise
+real books have: legal-form variants ("Ltd", "Ltd.", "Limited", none), "The", "&" or "and",
+capitals, the odd typo, a different mailbox at the same domain or none, phone numbers in
+several formats, missing or another line, tax ids and postcodes present in some records only. Each account bills in its own currencies. Hard
 negatives are planted too: every tenth pool party is a different business named like the one
 before it (another trade or a regional arm, with its own domain, phone and tax id), or a person
-with the same name as the one before it.
+with the same name as the one before it (a relative with the same surname where that is rare).
 
 Everything is drawn from generators seeded by the party's key and the record's account and id,
 so the account's other draws, and so its invoices and payments, do not change.
@@ -38,6 +39,7 @@ __all__ = ["Party", "party", "plant_shared_customers"]
 SHARED_SHARE = 0.40
 DUPLICATE_SHARE = 0.015
 SIBLING_EVERY = 10  # every tenth pool party is a hard negative of the one before it
+COMMON_SURNAME_SHARE = 0.12
 
 _ONSETS = "b br c d f g k l m n p r s t v"
 _VOWELS = "a e i o u"
@@ -133,11 +135,18 @@ def _word(rng: random.Random) -> str:
     return (syllables + rng.choice(_ENDINGS)).capitalize()
 
 
+def _surname(rng: random.Random) -> str:
+    """A common surname for COMMON_SURNAME_SHARE of persons, else a rarer one: a few dozen
+    surnames are worn by about a tenth of people (as in national name statistics), the rest
+    spread thinly, so two persons share a full name often, but not at every turn."""
+    return rng.choice(_LAST_NAMES) if rng.random() < COMMON_SURNAME_SHARE else _word(rng)
+
+
 def _party(key: str, rng: random.Random) -> Party:
     phone = f"{rng.randrange(2, 10)}{rng.randrange(10**9):09d}"
     postal_code = f"{rng.randrange(1000, 99999)}"
     if rng.random() < 0.3:
-        first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+        first, last = rng.choice(_FIRST_NAMES), _surname(rng)
         domain = rng.choice(_FREE_MAIL)
         email = f"{first.lower()}.{last.lower()}{rng.randrange(100)}@{domain}"
         tax_id = f"{rng.randrange(10**9):09d}" if rng.random() < 0.1 else None
@@ -173,15 +182,24 @@ def _company(key: str, rng: random.Random, words: str, phone: str, postal_code: 
 
 
 def _sibling(of: Party, key: str, rng: random.Random) -> Party:
-    """A different business or person named like `of`: same name for a person, another trade or
-    a regional arm for a company; its own contact details and tax id, sometimes `of`'s postcode."""
+    """A different business or person named like `of`: for a person, a namesake if the surname
+    is common, else a relative (same surname, another first name); for a company another trade
+    or a regional arm; its own contact details and tax id, sometimes `of`'s postcode."""
     phone = f"{rng.randrange(2, 10)}{rng.randrange(10**9):09d}"
     postal_code = of.postal_code if rng.random() < 0.3 else f"{rng.randrange(1000, 99999)}"
     if of.kind == "person":
         first, last = of.words.split(" ")
+        if last not in _LAST_NAMES:  # a rare surname: a relative, not a namesake
+            first = rng.choice([name for name in _FIRST_NAMES if name != first])
         email = f"{first.lower()}.{last.lower()}{rng.randrange(100, 200)}@{rng.choice(_FREE_MAIL)}"
         return dataclasses.replace(
-            of, key=key, email=email, phone=phone, postal_code=postal_code, tax_id=None
+            of,
+            key=key,
+            words=f"{first} {last}",
+            email=email,
+            phone=phone,
+            postal_code=postal_code,
+            tax_id=None,
         )
     *core, noun = of.words.split(" ")
     if rng.random() < 0.5:

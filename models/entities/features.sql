@@ -45,7 +45,10 @@ WITH cleaned AS (
            connection_id,
            source,
            customer_id,
-           kind,
+           -- A connection that calls no customer a person (Carbon calls every one a company)
+           -- does not tell persons from companies: its kinds are unknown, not 'company'.
+           CASE WHEN bool_or(kind = 'person') OVER (PARTITION BY connection_id) THEN kind END
+               AS kind,
            nullif(normalized_name(name), '') AS name_norm,
            nullif(lower(trim(email)), '') AS email,
            nullif(split_part(lower(trim(email)), '@', 2), '') AS email_domain,

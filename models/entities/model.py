@@ -36,17 +36,24 @@ COMPARISONS = ("name", "contact", "tax_id", "phone", "postal_code", "currency_co
 
 
 def _name() -> cl.CustomComparison:
-    """Company names agree more tellingly than person names: two "Sam Patel"s are common. A
-    source that does not tell persons from companies (Carbon says company) counts as company."""
+    """Company names agree more tellingly than person names: two "Sam Patel"s are common. Where
+    a connection does not tell persons from companies (its kind is NULL: Carbon calls every
+    customer a company), an equal name is weaker evidence than between two known companies."""
     return cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
             cll.NullLevel("name_norm"),
             cll.CustomLevel(
-                "name_norm_l = name_norm_r AND 'person' NOT IN (kind_l, kind_r)"
+                "name_norm_l = name_norm_r AND kind_l = 'company' AND kind_r = 'company'"
             ).configure(label_for_charts="name"),
+            cll.CustomLevel(
+                "name_norm_l = name_norm_r AND coalesce(kind_l, kind_r) = 'company'"
+            ).configure(label_for_charts="name (one kind unknown)"),
+            cll.CustomLevel(
+                "name_norm_l = name_norm_r AND kind_l IS NULL AND kind_r IS NULL"
+            ).configure(label_for_charts="name (kinds unknown)"),
             cll.ExactMatchLevel("name_norm").configure(label_for_charts="person name"),
-            cll.DamerauLevenshteinLevel("name_norm", 2).configure(label_for_charts="name~"),
+            cll.DamerauLevenshteinLevel("name_norm", 1).configure(label_for_charts="name~"),
             cll.JaroWinklerLevel("name_norm", 0.9).configure(label_for_charts="name≈"),
             cll.ElseLevel(),
         ],

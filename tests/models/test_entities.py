@@ -230,3 +230,35 @@ def test_entity_ids_stay_put(project: SharedCustomers, tmp_path: Path) -> None:
     first = project_query(project, "SELECT * FROM canonical.customer_entities ORDER BY ALL")
     _resolve(project)
     assert project_query(project, "SELECT * FROM canonical.customer_entities ORDER BY ALL") == first
+
+
+def test_a_customer_with_little_on_record_does_not_chain_two_that_differ(tmp_path: Path) -> None:
+    """Two Sam Patels whose e-mail addresses differ are two people; a third record with the
+    name alone would link to either, but not join both into one entity."""
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_schema()
+    people = [
+        ("zoho-1", "zoho_books", "1", "person", "sam.patel1@mail.example"),
+        ("simpro-1", "simpro", "2", "person", None),
+        ("bc-1", "business_central", "3", "person", "sam.patel2@post.example"),
+    ]
+    with warehouse.connect() as conn:
+        for connection_id, source, customer_id, kind, email in people:
+            conn.execute(
+                "INSERT INTO canonical.customers (connection_id, source, customer_id, name, "
+                "kind, email, currency_code) VALUES (?, ?, ?, 'Sam Patel', ?, ?, 'USD')",
+                [connection_id, source, customer_id, kind, email],
+            )
+        resolve_customer_entities(conn)
+        entities = dict(
+            conn.execute(
+                "SELECT connection_id, entity_id FROM canonical.customer_entities"
+            ).fetchall()
+        )
+        refused = conn.execute(
+            "SELECT count(*) FROM canonical.customer_entity_links "
+            "WHERE decision = 'refused: contact details differ within the entity'"
+        ).fetchone()
+    assert entities["zoho-1"] != entities["bc-1"]
+    assert entities["simpro-1"] in (entities["zoho-1"], entities["bc-1"])
+    assert refused == (1,)
