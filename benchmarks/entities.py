@@ -68,6 +68,7 @@ def train(root: Path, *, customers: int = TRAINING_CUSTOMERS, out: Path = MODEL_
                 {
                     "unique_id": [f"{c}:{k}" for c, k in project.party],
                     "party": [f"{seed}/{who}" for who in project.party.values()],
+                    "who": list(project.party.values()),
                 }
             )
             records += len(project.party)
@@ -76,14 +77,15 @@ def train(root: Path, *, customers: int = TRAINING_CUSTOMERS, out: Path = MODEL_
         conn.register("labels", labels)
         into = "CREATE TABLE training AS" if n == 0 else "INSERT INTO training"
         conn.execute(
-            f"{into} SELECT f.* REPLACE ('{seed}/' || f.unique_id AS unique_id), l.party "
-            "FROM features f JOIN labels l USING (unique_id)"
+            f"{into} SELECT f.* REPLACE ('{seed}/' || f.unique_id AS unique_id), l.party, "
+            "l.who FROM features f JOIN labels l USING (unique_id)"
         )
     # u over pairs of different customers only: one record per real customer, so no random
-    # pair is a match (with the matches in, they inflate u for every agreeing level).
+    # pair is a match (with the matches in, they inflate u for every agreeing level). The pool
+    # of shared customers is the same in every seed, so one record per customer across seeds.
     conn.execute(
         "CREATE TABLE one_record_each AS FROM training "
-        "QUALIFY row_number() OVER (PARTITION BY party ORDER BY unique_id) = 1"
+        "QUALIFY row_number() OVER (PARTITION BY who ORDER BY unique_id) = 1"
     )
     u_linker = Linker(
         DuckDBAPI(conn).register("one_record_each"), untrained_settings(), log_level=logging.WARNING

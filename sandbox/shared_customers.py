@@ -14,10 +14,11 @@ Persons are named from 40 first names and, for COMMON_SURNAME_SHARE of them, 40 
 surnames, else a rarer generated surname. Every record of a party is rendered with the noise
 real books have: legal-form variants ("Ltd", "Ltd.", "Limited", none), "The", "&" or "and",
 capitals, the odd typo, a different mailbox at the same domain or none, phone numbers in
-several formats, missing or another line, tax ids and postcodes present in some records only. Each account bills in its own currencies. Hard
-negatives are planted too: every tenth pool party is a different business named like the one
-before it (another trade or a regional arm, with its own domain, phone and tax id), or a person
-with the same name as the one before it (a relative with the same surname where that is rare).
+several formats, missing or another line, tax ids and postcodes present in some records only.
+Each account bills in its own currencies. Hard negatives are planted too: every tenth pool
+party is a different business named like the one before it (another trade or a regional arm,
+with its own domain, phone and tax id), or a person with the same name as the one before it (a
+relative with the same surname where that is rare).
 
 Everything is drawn from generators seeded by the party's key and the record's account and id,
 so the account's other draws, and so its invoices and payments, do not change.
