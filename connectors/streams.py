@@ -107,13 +107,21 @@ class Connector(Protocol):
 
 @runtime_checkable
 class KeyListing(Protocol):
-    """Optional: a connector whose API can list just the ids of a stream's records.
+    """Optional: a connector whose API can list just the ids of a stream's records, and fetch
+    records by id.
 
-    The periodic full-key reconciliation (which marks deleted records) then costs a listing of
-    ids instead of a listing of whole records.
+    The periodic full-key reconciliation then costs a listing of ids instead of a listing of
+    whole records: it marks what the source no longer has as deleted, and the records the
+    source has but the warehouse lacks (a row a listing skipped) are fetched by id in the same
+    sync.
     """
 
     def extract_keys(self, stream: Stream) -> Iterator[Page] | None:
         """Pages of every record's id alone (the stream's `records_path` and `id_path` apply),
         or None where the API cannot select columns for this stream."""
+        ...
+
+    def extract_by_ids(self, stream: Stream, ids: Sequence[str]) -> Iterator[Page]:
+        """Pages of the records of `stream` with these ids, whole (as `extract` reads them);
+        an id the source no longer has is left out. Only for streams `extract_keys` lists."""
         ...

@@ -17,7 +17,10 @@ quarantined with their reason the same way, and count as listed.
 A batch that is a complete listing (`full_refresh`) also marks the records it lacks as
 vanished (`vanished_at`), and clears what the loader had quarantined for them; a record that
 comes back is live again. A `keys_only` batch is a complete listing of ids alone: it marks
-vanished and live again the same way, and stores no payload and moves no cursor.
+vanished and live again the same way, and stores no payload and moves no cursor. The ids it
+lists that the warehouse lacks, holds as vanished, and has not quarantined are kept in
+`sync.unfetched` until a batch brings their records (the sync fetches them by id at once:
+`pipelines.sync`), so a listing repairs gaps as well as deletions.
 
 A stream that keeps history moves each superseded version, in the same transaction, to
 `<table>__history` with the interval it was current (`valid_from`, `valid_to`).
@@ -43,6 +46,8 @@ __all__ = [
     "last_complete_listing",
     "load_batch",
     "pending_children",
+    "resolve_unfetched",
+    "unfetched",
 ]
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -198,6 +203,27 @@ def changed_since_loaded(
     return [row[0] for row in conn.execute(query, params).fetchall()]
 
 
+def unfetched(conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str) -> list[str]:
+    """Ids the stream's last complete listing of ids found missing, not yet fetched."""
+    rows = conn.execute(
+        "SELECT record_id FROM sync.unfetched WHERE connection_id = ? AND stream = ? "
+        "ORDER BY record_id",
+        [connection_id, stream],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def resolve_unfetched(
+    conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str, ids: list[str]
+) -> None:
+    """`ids` were asked for by id: those the source no longer had are not asked for again."""
+    conn.execute(
+        "DELETE FROM sync.unfetched WHERE connection_id = ? AND stream = ? "
+        "AND list_contains(?, record_id)",
+        [connection_id, stream, ids],
+    )
+
+
 def load_batch(
     conn: duckdb.DuckDBPyConnection, batch: LandedBatch, stream: RawStream
 ) -> LoadResult:
@@ -266,6 +292,7 @@ def _load_in_transaction(
         inserted = _insert_first_load(conn, batch, stream, params)
         if batch.full_refresh:
             _clear_resolved_rejects(conn, params)
+        _clear_fetched(conn, batch, params)
         _advance_cursor(conn, batch)
         _record_batch(conn, batch, stream, inserted, 0, rejected, 0)
         return LoadResult(batch.batch_id, batch.records, inserted, 0, rejected, 0)
@@ -341,6 +368,7 @@ def _load_in_transaction(
     if batch.full_refresh:
         vanished = _mark_vanished(conn, batch, table)
         _clear_resolved_rejects(conn, params)
+    _clear_fetched(conn, batch, params)
     _advance_cursor(conn, batch)
     inserted = inserted_or_changed - updated
     _record_batch(conn, batch, stream, inserted, updated, rejected, vanished)
@@ -416,7 +444,34 @@ def _load_keys(
     stream: RawStream,
     params: dict[str, str],
 ) -> LoadResult:
-    """A complete listing of ids: mark what it lacks vanished and what it has live again."""
+    """A complete listing of ids: mark what it lacks vanished and what it has live again, and
+    note what it has that the warehouse lacks (or holds as vanished) to be fetched; what was
+    noted before and is no longer listed is not fetched."""
+    conn.execute(
+        "DELETE FROM sync.unfetched WHERE connection_id = $connection_id AND stream = $stream "
+        "AND record_id NOT IN (SELECT record_id FROM incoming WHERE record_id IS NOT NULL)",
+        params,
+    )
+    conn.execute(
+        f"""
+        INSERT INTO sync.unfetched
+        SELECT DISTINCT $connection_id, $stream, i.record_id, now() FROM incoming i
+        WHERE i.record_id IS NOT NULL
+          AND NOT EXISTS (
+            SELECT 1 FROM {stream.table} r
+            WHERE r.connection_id = $connection_id AND r.record_id = i.record_id
+              AND r.vanished_at IS NULL)
+          AND NOT EXISTS (
+            SELECT 1 FROM sync.load_rejects q
+            WHERE q.connection_id = $connection_id AND q.stream = $stream
+              AND q.record_id = i.record_id)
+          AND NOT EXISTS (
+            SELECT 1 FROM sync.unfetched u
+            WHERE u.connection_id = $connection_id AND u.stream = $stream
+              AND u.record_id = i.record_id)
+        """,
+        params,
+    )
     conn.execute(
         f"""
         UPDATE {stream.table} SET vanished_at = NULL
@@ -434,6 +489,17 @@ def _load_keys(
     )
     _record_batch(conn, batch, stream, 0, 0, 0, vanished)
     return LoadResult(batch.batch_id, batch.records, 0, 0, 0, vanished)
+
+
+def _clear_fetched(
+    conn: duckdb.DuckDBPyConnection, batch: LandedBatch, params: dict[str, str]
+) -> None:
+    """The ids waiting to be fetched that the batch brought (all of them, if it is complete)."""
+    conn.execute(
+        "DELETE FROM sync.unfetched WHERE connection_id = $connection_id AND stream = $stream "
+        "AND ($full_refresh OR record_id IN (SELECT record_id FROM incoming))",
+        {**params, "full_refresh": batch.full_refresh},
+    )
 
 
 def _record_batch(

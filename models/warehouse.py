@@ -76,6 +76,18 @@ _SYNC_TABLES = (
         last_seen_at TIMESTAMPTZ NOT NULL""",
         "connection_id, stream, record_id",
     ),
+    (
+        # Ids a complete listing of ids found at the source but not (live) in the warehouse:
+        # fetched by id in the same sync, and kept here until they are, so a sync killed in
+        # between fetches them when run again.
+        "sync.unfetched",
+        """
+        connection_id VARCHAR NOT NULL,
+        stream VARCHAR NOT NULL,
+        record_id VARCHAR NOT NULL,
+        listed_at TIMESTAMPTZ NOT NULL""",
+        "connection_id, stream, record_id",
+    ),
 )
 
 

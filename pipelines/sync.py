@@ -17,7 +17,10 @@ because the warehouse was unavailable stays landed for the next sync. A stream t
 Deletes: an incremental listing cannot show that a record was deleted, so every top-level stream
 is listed completely at least every `reconcile_every` (only its ids, where the connector can list
 them), and on a full refresh; the complete listing marks what the source no longer has as
-vanished. A dependent stream (payment details) follows its parent.
+vanished. A dependent stream (payment details) follows its parent. Gaps: the ids a listing of
+ids finds that the warehouse lacks (a row an earlier listing skipped) are fetched by id in the
+same sync, before the incremental listing, and counted as `repaired`; they wait in the warehouse
+(`sync.unfetched`) until fetched, so a sync killed in between fetches them when run again.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ from models.raw import (
     last_complete_listing,
     load_batch,
     pending_children,
+    resolve_unfetched,
+    unfetched,
 )
 from models.warehouse import BULK_MEMORY_LIMIT, Warehouse
 from pipelines.sync_errors import (
@@ -87,6 +92,8 @@ class StreamOutcome:
     set_aside: tuple[SetAsideBatch, ...] = ()  # batches DuckDB refused for their data
     # Records read again because a change at the source while paging moved them past a page.
     reread: int = 0
+    # Records a complete listing of ids showed missing from the warehouse, fetched by id.
+    repaired: int = 0
 
 
 def sync_connection(
@@ -214,22 +221,24 @@ class _Run:
 
         def position(
             conn: DuckDBPyConnection,
-        ) -> tuple[datetime | None, datetime | None, list[str]]:
+        ) -> tuple[datetime | None, datetime | None, list[str], list[str]]:
             ensure_raw_table(conn, raw)
             cursor = cursor_of(conn, connection_id, stream.name)
             last_complete = last_complete_listing(conn, connection_id, stream.name)
+            missing = unfetched(conn, connection_id, stream.name)
             if stream.rereads is not None:
-                return cursor, last_complete, self.rereads(conn, stream, stream.rereads)
+                return cursor, last_complete, self.rereads(conn, stream, stream.rereads), missing
             if not stream.parent:
-                return cursor, last_complete, []
+                return cursor, last_complete, [], missing
             parent = self.streams[stream.parent].raw(self.connector.source)
             ensure_raw_table(conn, parent)
             children = pending_children(conn, connection_id, parent, raw, everything=everything)
-            return cursor, last_complete, children
+            return cursor, last_complete, children, missing
 
-        cursor, last_complete, parent_ids = self.warehouse.write(position)
+        cursor, last_complete, parent_ids, missing = self.warehouse.write(position)
 
         keys_listed = False
+        repaired = 0
         if stream.parent:
             complete = everything
         else:
@@ -244,7 +253,15 @@ class _Run:
                     recovered.append(keys_loaded)
                     if isinstance(keys_loaded, LoadResult):
                         keys_listed, due = True, False
+                        missing = self.warehouse.write(
+                            lambda conn: unfetched(conn, connection_id, stream.name)
+                        )
             complete = everything or due or cursor is None
+            if missing and not complete and isinstance(self.connector, KeyListing):
+                repaired, repair_loaded = self.repair(
+                    self.connector, stream, missing, deadline=deadline
+                )
+                recovered.append(repair_loaded)
 
         since = None if complete or cursor is None else cursor - self.lookback
         reread = _Tally()
@@ -269,7 +286,21 @@ class _Run:
             complete=(complete and isinstance(loaded, LoadResult)) or keys_listed,
             set_aside=set_aside,
             reread=reread.records,
+            repaired=repaired,
         )
+
+    def repair(
+        self, source: KeyListing, stream: Stream, ids: list[str], *, deadline: float
+    ) -> tuple[int, LoadResult | SetAsideBatch]:
+        """Fetch the records with these ids (which a listing of ids found missing), load them
+        through the normal path, and stop asking for them; the records fetched, and the load.
+        (A complete listing of records, when one is due, fetches them anyway.)"""
+        pages = source.extract_by_ids(stream, ids)
+        batch = self.land(stream, pages, deadline=deadline, full_refresh=False, moves_cursor=False)
+        loaded = self.load(batch, stream)
+        connection_id = self.connector.connection_id
+        self.warehouse.write(lambda conn: resolve_unfetched(conn, connection_id, stream.name, ids))
+        return batch.records, loaded
 
     def rereads(self, conn: DuckDBPyConnection, stream: Stream, reread: Reread) -> list[str]:
         def raw(name: str) -> RawStream:
@@ -302,8 +333,12 @@ class _Run:
         deadline: float,
         full_refresh: bool,
         keys_only: bool = False,
+        moves_cursor: bool = True,
     ) -> LandedBatch:
         """Write the pages to a new batch as they arrive, then seal it.
+
+        A batch that does not `moves_cursor` (records fetched by id) leaves the cursor where it
+        is: the newest of a few records says nothing about what changed before it.
 
         Records over `max_record_bytes` are left out of their page and listed for quarantine.
         Past the `deadline` (monotonic) no page after the first is asked for, so every sync makes
@@ -344,7 +379,7 @@ class _Run:
                 remaining.close()  # stops a paginator's requests in flight
         self.on_phase("land", stream.name)
         # A row changed while we paged may be newer than rows we missed; never claim past our start.
-        new_cursor = min(newest, extraction_started) if newest else None
+        new_cursor = min(newest, extraction_started) if newest and moves_cursor else None
         return writer.seal(cursor=new_cursor, full_refresh=full_refresh, keys_only=keys_only)
 
     def _land_page(

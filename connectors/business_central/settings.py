@@ -17,6 +17,8 @@ PAGE_SIZE = 1_000  # asked for with `Prefer: odata.maxpagesize`
 REQUESTS_PER_FIVE_MINUTES = 6_000  # per user (sliding window)
 MAX_IN_FLIGHT = 5  # BC processes at most 5 requests of a user at once; more queue, then 429
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+# Ids in one `$filter=id eq … or id eq …` (about 2 KB of URL; `in` needs $schemaversion=2.1).
+IDS_PER_FILTER = 40
 
 # `2020-08-21T00:25:58.337Z`: UTC, milliseconds (sometimes none).
 TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ")

@@ -33,6 +33,7 @@ import httpx
 import orjson
 
 from connectors.auth import StaticTokenAuth
+from connectors.by_id import pages_by_id
 from connectors.errors import ConfigurationError
 from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import OffsetPaginator, Page
@@ -184,6 +185,20 @@ class CarbonConnector:
         return self._paginator(endpoint).pages(
             self._client, f"/{endpoint.path}", params=params, stream=stream.name
         )
+
+    def extract_by_ids(self, stream: Stream, ids: Sequence[str]) -> Iterator[Page]:
+        """The rows with these keys, `MAX_IDS_PER_FILTER` a request (``<key>=in.(…)``), under
+        the stream's filters."""
+        endpoint = ENDPOINTS[stream.name]
+        base = {"select": endpoint.select, "order": endpoint.order, **dict(endpoint.filters)}
+
+        def listing(chunk: Sequence[str]) -> Iterator[Page]:
+            params = {**base, endpoint.key: f"in.({_in_list(chunk)})"}
+            return self._paginator(endpoint).pages(
+                self._client, f"/{endpoint.path}", params=params, stream=stream.name
+            )
+
+        return pages_by_id(ids, MAX_IDS_PER_FILTER, listing)
 
     def _paginator(self, endpoint: Endpoint) -> OffsetPaginator:
         return OffsetPaginator(

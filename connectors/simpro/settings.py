@@ -10,6 +10,7 @@ API_PATH = "/api/v1.0"  # under the build's URL, https://<build>.simprosuite.com
 TOKEN_PATH = "/oauth2/token"  # under the build's URL too
 
 MAX_PAGE_SIZE = 250
+IDS_PER_FILTER = 100  # IDs in one `ID=in(…)`: one page of them, and a short URL
 REQUESTS_PER_SECOND = 10  # per build, whichever company or connection calls
 # Pages in flight per listing (`max_concurrent_requests`). 8 keep the build's 10 requests a second
 # busy up to 0.8 s a round trip; the rate limiter has the last word, so more only wait on it.

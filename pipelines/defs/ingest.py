@@ -106,6 +106,7 @@ def _metadata(outcome: StreamOutcome, full_refresh: bool) -> dict[str, object]:
         "quarantined": outcome.rejected,
         "vanished": outcome.vanished,
         "reread_after_shift": outcome.reread,
+        "repaired_from_listing": outcome.repaired,
         "pages": outcome.pages,
         "api_requests": outcome.requests,
         "duration_s": round(outcome.seconds, 3),

@@ -89,7 +89,7 @@ _QUERY_OPTIONS = frozenset(
         "$schemaversion",
     }
 )
-_FILTERS = frozenset({"lastModifiedDateTime"})  # the fields $filter may name
+_FILTERS = frozenset({"lastModifiedDateTime", "id"})  # the fields $filter may name
 _LINE_FILTERS = _FILTERS | {"journalId"}
 # The entity type behind each collection, as BC names it in errors.
 _ENTITY = {
@@ -547,10 +547,12 @@ _LISTED_KIND: dict[str, ListedKind] = {CUSTOMERS: "customers", INVOICES: "invoic
 
 def _matches(row: Row, clause: odata.Clause) -> bool:
     if clause.field == "journalId":
-        return row.journal_id is not None and clause.compare(row.journal_id, clause.value)
+        return row.journal_id is not None and clause.holds(row.journal_id)
+    if clause.field == "id":
+        return clause.holds(str(row.body.get("id", "")).lower())
     # BC compares with the stored time, which it serves to the millisecond.
     served = row.modified.replace(microsecond=row.modified.microsecond // 1000 * 1000)
-    return clause.compare(served, clause.value)
+    return clause.holds(served)
 
 
 def _ordered(rows: list[Row], order: list[tuple[str, bool]]) -> list[Row]:

@@ -29,6 +29,7 @@ OPERATORS: dict[str, Compare] = {
 }
 _CLAUSE = re.compile(r"^\s*(\w+)\s+(eq|ne|gt|ge|lt|le)\s+(\S+)\s*$", re.IGNORECASE)
 _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+_OR = re.compile(r"\s+or\s+", re.IGNORECASE)
 _GUID = re.compile(
     r"^'?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})'?$"
 )
@@ -55,34 +56,56 @@ def error(status: int, code: str, message: str, headers: dict[str, str] | None =
 
 @dataclass(frozen=True, slots=True)
 class Clause:
-    field: str  # lastModifiedDateTime or journalId
-    compare: Compare
-    value: datetime | str
+    """`field op value`, or several such comparisons of one field joined by `or`."""
+
+    field: str  # lastModifiedDateTime, journalId or id
+    terms: tuple[tuple[Compare, datetime | str], ...]
+
+    def holds(self, value: Any) -> bool:
+        return any(compare(value, literal) for compare, literal in self.terms)
 
 
 def parse_filter(text: str | None, entity: str, fields: frozenset[str]) -> list[Clause]:
-    """`field op value [and ...]` over the filterable `fields` (`lastModifiedDateTime` takes an
-    unquoted ISO datetime such as `2019-08-18T20:05:51.603Z`; `journalId` a GUID)."""
+    """`field op value [or field op value ...] [and ...]` over the filterable `fields`
+    (`lastModifiedDateTime` takes an unquoted ISO datetime such as `2019-08-18T20:05:51.603Z`;
+    `journalId` and `id` a GUID). An `or` joins comparisons of one field only, as in BC; a
+    group may be parenthesized."""
     if text is None or not text.strip():
         return []
     clauses = []
-    for part in _AND.split(text.strip()):
-        found = _CLAUSE.match(part)
-        if found is None:
-            raise ODataError(400, "BadRequest", f"Syntax error in the filter expression '{part}'")
-        name, op, literal = found.groups()
-        if name not in fields:
+    for group in _AND.split(text.strip()):
+        if group.startswith("(") and group.endswith(")"):
+            group = group[1:-1]
+        terms = [_comparison(part, entity, fields) for part in _OR.split(group.strip())]
+        names = {name for name, _, _ in terms}
+        if len(names) > 1:
             raise ODataError(
                 400,
-                "BadRequest_PropertyNotFound",
-                f"Could not find a property named '{name}' on type 'Microsoft.NAV.{entity}'",
+                "BadRequest",
+                f"'or' across different fields ({', '.join(sorted(names))}) is not supported",
             )
-        clauses.append(Clause(name, OPERATORS[op.lower()], _literal(name, literal)))
+        clauses.append(Clause(terms[0][0], tuple((op, value) for _, op, value in terms)))
     return clauses
 
 
+def _comparison(
+    part: str, entity: str, fields: frozenset[str]
+) -> tuple[str, Compare, datetime | str]:
+    found = _CLAUSE.match(part)
+    if found is None:
+        raise ODataError(400, "BadRequest", f"Syntax error in the filter expression '{part}'")
+    name, op, literal = found.groups()
+    if name not in fields:
+        raise ODataError(
+            400,
+            "BadRequest_PropertyNotFound",
+            f"Could not find a property named '{name}' on type 'Microsoft.NAV.{entity}'",
+        )
+    return name, OPERATORS[op.lower()], _literal(name, literal)
+
+
 def _literal(name: str, literal: str) -> datetime | str:
-    if name == "journalId":
+    if name in ("journalId", "id"):
         guid = _GUID.match(literal)
         if guid is None:
             raise ODataError(400, "BadRequest", f"'{literal}' is not a valid GUID")

@@ -14,12 +14,18 @@ from connectors.business_central.connector import (
 )
 from connectors.business_central.settings import (
     CUSTOMERS,
+    IDS_PER_FILTER,
     PAYMENT_JOURNALS,
     PAYMENT_LINES,
     SALES_INVOICES,
     STREAMS,
 )
-from connectors.errors import AuthenticationError, ConfigurationError, PaginationError
+from connectors.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    PaginationError,
+    PayloadError,
+)
 from models.landing import LandingZone
 from models.warehouse import Warehouse
 from pipelines.sync import normalize, sync_connection
@@ -274,6 +280,27 @@ def test_keys_are_listed_with_select_id_for_the_deletion_check(server):
     [request] = server.log.records(path_prefix="/v2.0/")
     assert request.query["$select"] == ["id"]
     assert connector.extract_keys(PAYMENT_LINES) is None
+
+
+def test_records_are_fetched_by_id_a_few_dozen_a_request(server):
+    connector = _connector(server)
+    everything = {
+        record["id"]: record for record in _records(connector, SALES_INVOICES, since=None)
+    }
+    wanted = sorted(everything)[: IDS_PER_FILTER + 5]
+    unknown = "00000000-0000-4000-8000-000000000000"  # deleted since it was listed
+    server.log.reset()
+
+    pages = list(connector.extract_by_ids(SALES_INVOICES, [*wanted, unknown]))
+
+    # 25 a page: the first 40 ids take two pages (the next link keeps the filter).
+    assert [page.number for page in pages] == [1, 2, 3]
+    fetched = [record for page in pages for record in page.records]
+    assert sorted(fetched, key=lambda record: record["id"]) == [everything[i] for i in wanted]
+    filters = [r.query["$filter"][0] for r in server.log.records(path_prefix="/v2.0/")]
+    assert [f.count(" or ") + 1 for f in filters] == [IDS_PER_FILTER, IDS_PER_FILTER, 6]
+    with pytest.raises(PayloadError, match="not a GUID"):
+        connector.extract_by_ids(SALES_INVOICES, ["1 or true"])
 
 
 def test_a_journal_deleted_since_the_journals_were_listed_has_no_lines(server):

@@ -210,6 +210,26 @@ def test_the_deletion_check_lists_keys_alone(start, connect) -> None:
     assert request.query["select"] == ["customerId"]
 
 
+def test_records_are_fetched_by_id_under_the_streams_filters(start, connect, monkeypatch) -> None:
+    monkeypatch.setattr("connectors.carbon.connector.MAX_IDS_PER_FILTER", 20)
+    server = start()
+    connector = connect(server)
+    receipts = {row["id"]: row for row in read(connector, settings.PAYMENTS)}
+    others = [row["id"] for row in rows(server, "payment") if row["id"] not in receipts]
+    wanted = sorted([*sorted(receipts)[:23], *others[:2]])
+    assert len(wanted) == 25
+    server.log.reset()
+
+    got = [r for page in connector.extract_by_ids(settings.PAYMENTS, wanted) for r in page.records]
+
+    # Only receipts of a customer: what the stream's own listing reads.
+    assert got == [receipts[i] for i in wanted if i in receipts]
+    assert len(got) == 23
+    requests = server.log.records(path="/payment")
+    assert [r.query["id"][0].count(",") + 1 for r in requests] == [20, 5]
+    assert all(r.query["paymentType"] == ["eq.Receipt"] for r in requests)
+
+
 def test_a_429_waits_for_retry_after_and_succeeds(start, connect) -> None:
     server = start(faults=FaultConfig(burst_429=2, retry_after_s=0.01))
     customers = read(connect(server), settings.CUSTOMERS)

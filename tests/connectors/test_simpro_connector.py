@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.errors import ApiError, AuthenticationError, ConfigurationError
+from connectors.errors import ApiError, AuthenticationError, ConfigurationError, PayloadError
 from connectors.pagination import Page
 from connectors.ratelimit import shared_rate_limiter
 from connectors.simpro.connector import SimproConnector, SimproSettings
-from connectors.simpro.settings import COLLECTIONS, CONCURRENT_REQUESTS, STREAMS
+from connectors.simpro.settings import COLLECTIONS, CONCURRENT_REQUESTS, IDS_PER_FILTER, STREAMS
 from sandbox.faults import FaultConfig
 from sandbox.server import SandboxServer
 from sandbox.simpro.app import SimproApp
@@ -320,3 +320,20 @@ def test_key_listings_carry_ids_alone(simpro_sandbox, connect: Connect) -> None:
     # The IDs between the two pages' (none now) are asked for again: a delete could have
     # moved a row there.
     assert lists[2].query["ID"] == [f"between({simpro_id('invoice', 250) + 1},2511)"]
+
+
+def test_records_are_fetched_by_id_a_hundred_a_request(simpro_sandbox, connect: Connect) -> None:
+    server = simpro_sandbox(ledger_size={"customers": 6, "invoices": 120, "payments": 20})
+    connector = connect(server, page_size=10)
+    stream = STREAM["customer_invoices"]
+    everything = {str(r["ID"]): r for r in records(connector.extract(stream, since=None))}
+    wanted = sorted(everything, key=int)[: IDS_PER_FILTER + 5]
+    server.log.reset()
+
+    got = records(connector.extract_by_ids(stream, [*wanted, "999999"]))
+
+    assert sorted(got, key=lambda r: r["ID"]) == [everything[i] for i in wanted]
+    lists = server.log.records(path="/api/v1.0/companies/0/customerInvoices/")
+    assert [r.query["ID"][0].count(",") + 1 for r in lists] == [IDS_PER_FILTER, 6]
+    with pytest.raises(PayloadError, match="not a whole number"):
+        connector.extract_by_ids(stream, ["1),gt(0"])

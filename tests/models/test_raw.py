@@ -206,3 +206,45 @@ def test_a_listing_of_ids_marks_vanished_and_live_again_but_keeps_payloads_and_c
     with warehouse.connect(read_only=True) as conn:
         assert cursor_of(conn, "acme", STREAM.name) == cursor
         assert last_complete_listing(conn, "acme", STREAM.name) is not None
+
+
+def _unfetched(warehouse: Warehouse) -> list[str]:
+    with warehouse.connect(read_only=True) as conn:
+        return raw.unfetched(conn, "acme", STREAM.name)
+
+
+def test_a_listing_of_ids_notes_what_the_warehouse_lacks_until_a_batch_brings_it(warehouse, land):
+    # 1 live, 2 vanished, 3 quarantined, 4 never loaded.
+    _load(warehouse, land([_invoice(1), _invoice(2), _invoice(3, "1.00")], [_invoice(3, "2.00")]))
+    _load(
+        warehouse,
+        land([{"invoice_id": "1"}, {"invoice_id": "3"}], full_refresh=True, keys_only=True),
+    )
+    listed = [{"invoice_id": str(number)} for number in (1, 2, 3, 4, 4)]
+
+    _load(warehouse, land(listed, full_refresh=True, keys_only=True))
+    assert _unfetched(warehouse) == ["2", "4"]
+    _load(warehouse, land(listed[:3], full_refresh=True, keys_only=True))  # 4 went meanwhile
+    assert _unfetched(warehouse) == ["2"]
+
+    _load(warehouse, land([_invoice(2, "2.00")]))
+    assert _unfetched(warehouse) == []
+    assert _rows(warehouse)["2"] == ("2.00", False)
+
+    _load(warehouse, land(listed, full_refresh=True, keys_only=True))
+    assert _unfetched(warehouse) == ["4"]
+    _load(warehouse, land([_invoice(1)], full_refresh=True))  # a complete listing of records
+    assert _unfetched(warehouse) == []
+
+
+def test_ids_asked_for_and_not_found_are_not_asked_for_again(warehouse, land):
+    _load(warehouse, land([_invoice(1)]))
+    _load(
+        warehouse,
+        land([{"invoice_id": str(n)} for n in (1, 2, 3)], full_refresh=True, keys_only=True),
+    )
+
+    with warehouse.connect() as conn:
+        raw.resolve_unfetched(conn, "acme", STREAM.name, ["2"])
+
+    assert _unfetched(warehouse) == ["3"]

@@ -238,10 +238,29 @@ def test_last_modified_filter_is_strictly_after(bc: BC) -> None:
     }
 
 
+def test_ids_filter_with_or_on_the_same_field(bc: BC) -> None:
+    ids = [row["id"] for row in bc.get(f"{bc.company()}/salesInvoices").json()["value"]][:3]
+    unknown = "00000000-0000-4000-8000-000000000000"
+    text = " or ".join(f"id eq {i}" for i in [*ids, unknown])
+    rows = bc.get(f"{bc.company()}/salesInvoices", **{"$filter": text}).json()["value"]
+    assert [row["id"] for row in rows] == ids
+    since = f"({text}) and lastModifiedDateTime gt 2000-01-01T00:00:00Z"
+    rows = bc.get(f"{bc.company()}/salesInvoices", **{"$filter": since}).json()["value"]
+    assert [row["id"] for row in rows] == ids
+
+
 @pytest.mark.parametrize(
     ("params", "code"),
     [
         ({"$filter": "lastModifiedDateTime gt yesterday"}, "BadRequest"),
+        ({"$filter": "id eq 42"}, "BadRequest"),
+        (
+            {
+                "$filter": "id eq 00000000-0000-4000-8000-000000000000 or lastModifiedDateTime gt "
+                "2026-01-01T00:00:00Z"
+            },
+            "BadRequest",
+        ),
         ({"$filter": "lastModifiedDateTime gt 2026-01-01T00:00:00"}, "BadRequest"),
         ({"$filter": "amount gt 5"}, "BadRequest_PropertyNotFound"),
         ({"$select": "id,nonsense"}, "BadRequest_PropertyNotFound"),
