@@ -39,7 +39,7 @@ from connectors.errors import (
     ServerError,
     TransportError,
 )
-from connectors.ratelimit import RateLimiter
+from connectors.ratelimit import UNAVAILABLE_HINT, BudgetUnavailableError, RateLimiter
 from connectors.redaction import Redactor, body_excerpt, redact_url
 
 __all__ = [
@@ -254,6 +254,14 @@ class ApiClient:
         return self._client.build_request(method, url, params=merged or None, headers=headers)
 
     def _send(
+        self, request: httpx.Request, stream: str | None, *, parse_json: bool
+    ) -> tuple[Any, httpx.Response]:
+        try:
+            return self._send_with_retries(request, stream, parse_json=parse_json)
+        except BudgetUnavailableError as error:
+            raise self._config_error(str(error), stream=stream, hint=UNAVAILABLE_HINT) from None
+
+    def _send_with_retries(
         self, request: httpx.Request, stream: str | None, *, parse_json: bool
     ) -> tuple[Any, httpx.Response]:
         attempt = 0

@@ -2,8 +2,11 @@
 
 `RateLimiter` keeps a sliding-window log of request start times (exact, unlike a token bucket,
 which allows a burst of twice the limit across a window edge) plus an optional cap on requests
-in flight. Connections that share one server-side budget (Simpro companies on one build, Zoho
-connections on one organization) must share one limiter: get it from `shared_rate_limiter`.
+in flight. Connections that share one server-side budget (their source's budget domain: a Zoho
+organization, a Business Central tenant's app registration, a Simpro build, a Carbon key) must
+share one limiter: get it from `shared_rate_limiter`. Within one process that is enough; for
+processes on many machines the window is kept in a `BudgetStore` they all reach
+(`connectors.shared_budget`), and only the in-flight cap stays per process.
 """
 
 from __future__ import annotations
@@ -13,16 +16,30 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from connectors.errors import ConfigurationError
 
-__all__ = ["RateLimiter", "WINDOW_MARGIN", "account_budget", "shared_rate_limiter"]
+__all__ = [
+    "BudgetStore",
+    "BudgetUnavailableError",
+    "UNAVAILABLE_HINT",
+    "RateLimiter",
+    "WINDOW_MARGIN",
+    "account_budget",
+    "shared_rate_limiter",
+]
 
 # The window we enforce is this much longer than the documented one. The server counts arrivals,
 # we count starts; network jitter can bring two starts exactly one window apart closer together
 # on arrival. 5% (50 ms on Simpro's 10/s) absorbs that for a 5% cost in peak throughput.
 WINDOW_MARGIN = 0.05
+
+UNAVAILABLE_HINT = (
+    "check rate_budget.postgres in the connections file and that the server accepts connections "
+    "(the password comes from PGPASSWORD or ~/.pgpass); without rate_budget, budgets hold "
+    "within one process only"
+)
 
 
 class RateLimiter:
@@ -95,40 +112,62 @@ class RateLimiter:
             with self._cond:
                 while self.max_in_flight is not None and self._in_flight >= self.max_in_flight:
                     self._cond.wait()
-                now = self._clock()
-                wait = self._wait_time(now)
+                wait = self._try_start()
                 if wait <= 0:
-                    self._starts.append(now)
                     self._in_flight += 1
                     self._started += 1
                     return
             # Sleep outside the lock so other threads can release slots and see the pause.
             self._sleep(wait)
 
-    def _wait_time(self, now: float) -> float:
+    def _try_start(self) -> float:
+        """Record a start now if the window allows one (0), else how long to wait. Called with
+        the lock held."""
+        now = self._clock()
         if now < self._paused_until:
             return self._paused_until - now
         while self._starts and self._starts[0] <= now - self.window_s:
             self._starts.popleft()
         if len(self._starts) < self.max_requests:
+            self._starts.append(now)
             return 0.0
         return self._starts[0] + self.window_s - now
 
 
-_registry: dict[str, RateLimiter] = {}
+class BudgetUnavailableError(Exception):
+    """The store a shared budget is kept in cannot be reached; the message says which."""
+
+
+class BudgetStore(Protocol):
+    """Where the windows of budgets shared across processes are kept. Hashable: one limiter
+    per (store, budget domain) in a process."""
+
+    def limiter(self, domain: str, **budget: Any) -> RateLimiter:
+        """A limiter whose window is the one every process using this store shares for
+        `domain`; `budget` as `RateLimiter` takes it."""
+        ...
+
+    def __hash__(self) -> int: ...
+
+
+_registry: dict[tuple[BudgetStore | None, str], RateLimiter] = {}
 _registry_lock = threading.Lock()
 
 
-def shared_rate_limiter(key: str, **kwargs: Any) -> RateLimiter:
-    """The process-wide limiter for `key`, created with `kwargs` on first use.
+def shared_rate_limiter(
+    key: str, *, store: BudgetStore | None = None, **kwargs: Any
+) -> RateLimiter:
+    """The process-wide limiter for the budget domain `key`, created with `kwargs` on first use;
+    with `store`, one whose window holds across every process that uses the store.
 
     Later calls must ask for the same budget (``max_requests``, ``per_seconds``,
     ``max_in_flight``): two different budgets under one key is a configuration bug.
     """
     with _registry_lock:
-        limiter = _registry.get(key)
+        limiter = _registry.get((store, key))
         if limiter is None:
-            limiter = _registry[key] = RateLimiter(**kwargs)
+            limiter = RateLimiter(**kwargs) if store is None else store.limiter(key, **kwargs)
+            _registry[(store, key)] = limiter
             return limiter
     asked = RateLimiter(**kwargs)
     budget = ("max_requests", "per_seconds", "max_in_flight")
@@ -142,12 +181,26 @@ def shared_rate_limiter(key: str, **kwargs: Any) -> RateLimiter:
 
 
 def account_budget(
-    key: str, *, source: str, connection_id: str, setting: str, **budget: Any
+    key: str,
+    *,
+    source: str,
+    connection_id: str,
+    setting: str,
+    store: BudgetStore | None = None,
+    **budget: Any,
 ) -> RateLimiter:
     """`shared_rate_limiter` for a connection: two connections that share one account's limit but
-    ask for different budgets are a configuration error naming the setting to align."""
+    ask for different budgets are a configuration error naming the setting to align, and so is
+    a store that cannot be reached."""
     try:
-        return shared_rate_limiter(key, **budget)
+        return shared_rate_limiter(key, store=store, **budget)
+    except BudgetUnavailableError as error:
+        raise ConfigurationError(
+            str(error),
+            source=source,
+            connection_id=connection_id,
+            hint=UNAVAILABLE_HINT,
+        ) from None
     except ValueError as error:
         raise ConfigurationError(
             f"another connection sharing this account's request budget asks for a different one "

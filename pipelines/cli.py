@@ -188,7 +188,7 @@ def check(config: ConfigOption = None, debug: DebugOption = False) -> None:
         failed = False
         for connection in project.config.connections:
             try:
-                with connected(connection) as connector:
+                with connected(connection, project.config.budget_store()) as connector:
                     result = f"[green]ok[/green]: {connector.check()}"
             except ConnectorError as error:
                 failed = True

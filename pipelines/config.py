@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 import yaml
 
+from connectors.shared_budget import PostgresBudget
 from connectors.zoho_books.settings import DATA_CENTRES
 from models.lock_wait import WaitListener
 from models.reports import ExceptionKind
@@ -30,6 +31,7 @@ __all__ = [
     "ConnectionConfig",
     "DuckLakeConfig",
     "LedgersyncConfig",
+    "RateBudgetConfig",
     "ReportingConfig",
     "SimproConnectionConfig",
     "ZohoBooksConnectionConfig",
@@ -197,30 +199,49 @@ ConnectionConfig = Annotated[
 ]
 
 
+def _without_password(what: str) -> pydantic.AfterValidator:
+    """A PostgreSQL connection string must leave its password to libpq (PGPASSWORD, ~/.pgpass)."""
+
+    def check(url: str) -> str:
+        if re.search(r"password\s*=|://[^/@]*:[^/@]*@", url):
+            raise ValueError(
+                f"{what} must not hold a password: remove it and export PGPASSWORD (or use "
+                "~/.pgpass), which PostgreSQL's client library reads"
+            )
+        return url
+
+    return pydantic.AfterValidator(check)
+
+
 class DuckLakeConfig(pydantic.BaseModel):
     """`warehouse: {ducklake: {...}}`: a DuckLake with its catalog in PostgreSQL."""
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
-    catalog: str  # postgresql://user@host:5432/db; the password from PGPASSWORD or ~/.pgpass
+    # postgresql://user@host:5432/db; the password from PGPASSWORD or ~/.pgpass
+    catalog: Annotated[str, _without_password("the catalog")]
     data_path: str  # relative to the connections file, or absolute, or s3://…
     metadata_schema: str | None = None
-
-    @pydantic.field_validator("catalog")
-    @classmethod
-    def _no_password(cls, catalog: str) -> str:
-        if re.search(r"password\s*=|://[^/@]*:[^/@]*@", catalog):
-            raise ValueError(
-                "the catalog must not hold a password: remove it and export PGPASSWORD (or use "
-                "~/.pgpass), which PostgreSQL's client library reads"
-            )
-        return catalog
 
     def location(self, base: Path) -> DuckLake:
         data_path = self.data_path
         if "://" not in data_path:
             data_path = str(base / data_path)
         return DuckLake(self.catalog, data_path, self.metadata_schema)
+
+
+class RateBudgetConfig(pydantic.BaseModel):
+    """`rate_budget: {postgres: ...}`: each budget domain's window kept in PostgreSQL, so a
+    source's limit holds across every process and machine that syncs it. Without it a budget
+    holds within one process."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    # postgresql://user@host:5432/db; the password from PGPASSWORD or ~/.pgpass
+    postgres: Annotated[str, _without_password("rate_budget.postgres")]
+
+    def store(self) -> PostgresBudget:
+        return PostgresBudget(self.postgres)
 
 
 def _ducklake_section(value: Any) -> Any:  # noqa: ANN401 - whatever YAML gave
@@ -257,6 +278,7 @@ class LedgersyncConfig(pydantic.BaseModel):
     # How long a sync or report waits for another process (an analyst's DuckDB session, another
     # sync) to let go of the warehouse file, saying so while it waits.
     warehouse_lock_wait_s: Annotated[float, pydantic.Field(gt=0)] = 600.0
+    rate_budget: RateBudgetConfig | None = None
     customer_links: Path | None = None  # "same" / "never the same" customers, display names
     reporting: ReportingConfig = ReportingConfig()
     # How many reconciliation exceptions of a kind are expected; the check
@@ -288,6 +310,10 @@ class LedgersyncConfig(pydantic.BaseModel):
 
     def of_source(self, source: str) -> list[ConnectionConfig]:
         return [c for c in self.connections if c.source == source]
+
+    def budget_store(self) -> PostgresBudget | None:
+        """Where the connections' rate budgets are kept; None: in each process."""
+        return self.rate_budget.store() if self.rate_budget else None
 
     def open_warehouse(self, on_wait: WaitListener | None = None) -> Warehouse:
         """The warehouse, waiting `warehouse_lock_wait_s` for its lock and telling `on_wait`."""

@@ -72,7 +72,7 @@ def sync_connections(
         if connection_ids and connection.id not in connection_ids:
             continue
         try:
-            connector = open_connector(connection)
+            connector = open_connector(connection, config.budget_store())
             try:
                 sync_connection(
                     connector,

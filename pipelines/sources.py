@@ -25,6 +25,7 @@ from connectors.carbon.connector import CarbonConnector, CarbonSettings
 from connectors.carbon.mapping import MAPPINGS as CARBON_MAPPINGS
 from connectors.errors import AuthenticationError, ConfigurationError
 from connectors.http import DEFAULT_RETRY
+from connectors.ratelimit import BudgetStore
 from connectors.simpro import settings as simpro_settings
 from connectors.simpro.connector import SimproConnector, SimproSettings
 from connectors.simpro.mapping import MAPPINGS as SIMPRO_MAPPINGS
@@ -59,7 +60,7 @@ class SourceSpec:
     title: str
     streams: tuple[Stream, ...]
     mappings: tuple[Mapping, ...]
-    open: Callable[[ConnectionConfig], Connector]
+    open: Callable[[ConnectionConfig, BudgetStore | None], Connector]
 
     def streams_read_by(self, mapping: Mapping) -> list[str]:
         """The raw streams a mapping's relation reads (its `{stream}` placeholders)."""
@@ -202,15 +203,16 @@ def _opener(
     values: Callable[[Any], dict[str, Any]],
     settings_type: Callable[..., Any],
     connector_type: Callable[[Any], Connector],
-) -> Callable[[ConnectionConfig], Connector]:
-    """How a source's connections open: its settings from the values above, the page size, and
-    the connection's timeout and retry overrides."""
+) -> Callable[[ConnectionConfig, BudgetStore | None], Connector]:
+    """How a source's connections open: its settings from the values above, the page size, the
+    connection's timeout and retry overrides, and where its rate budget is kept."""
 
-    def open_(connection: ConnectionConfig) -> Connector:
+    def open_(connection: ConnectionConfig, rate_budget: BudgetStore | None) -> Connector:
         assert isinstance(connection, config_type)
         settings = settings_type(
             connection_id=connection.id,
             page_size=connection.page_size,
+            rate_budget=rate_budget,
             **values(connection),
             **http_settings(connection),
         )
@@ -258,15 +260,21 @@ SOURCES: dict[str, SourceSpec] = {
 }
 
 
-def open_connector(connection: ConnectionConfig) -> Connector:
-    return SOURCES[connection.source].open(connection)
+def open_connector(
+    connection: ConnectionConfig, rate_budget: BudgetStore | None = None
+) -> Connector:
+    """The connection's connector; its rate budget kept in `rate_budget` (the connections file's
+    `LedgersyncConfig.budget_store()`), or in this process."""
+    return SOURCES[connection.source].open(connection, rate_budget)
 
 
 @contextmanager
-def connected(connection: ConnectionConfig) -> Iterator[Connector]:
+def connected(
+    connection: ConnectionConfig, rate_budget: BudgetStore | None = None
+) -> Iterator[Connector]:
     """The connection's connector, closed on exit. When the source refuses the credentials, the
     fix names the environment variables that hold them."""
-    connector = open_connector(connection)
+    connector = open_connector(connection, rate_budget)
     try:
         yield connector
     except AuthenticationError as error:

@@ -25,7 +25,7 @@ from connectors.by_id import pages_by_id
 from connectors.errors import ConfigurationError, NotFoundError, PayloadError
 from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import NextLinkPaginator, Page
-from connectors.ratelimit import RateLimiter, account_budget
+from connectors.ratelimit import BudgetStore, RateLimiter, account_budget
 from connectors.streams import Stream
 
 from .mapping import MAPPINGS
@@ -48,7 +48,7 @@ from .settings import (
     TOKEN_PATH,
 )
 
-__all__ = ["BusinessCentralConnector", "BusinessCentralSettings"]
+__all__ = ["BusinessCentralConnector", "BusinessCentralSettings", "budget_domain"]
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -71,6 +71,7 @@ class BusinessCentralSettings:
     timeout_s: float = 60.0
     response_deadline_s: float = DEFAULT_RESPONSE_DEADLINE_S  # headers and body together
     retry: RetryPolicy = DEFAULT_RETRY
+    rate_budget: BudgetStore | None = None  # where the budget is kept; None: in this process
 
     @property
     def base_url(self) -> str:
@@ -79,6 +80,12 @@ class BusinessCentralSettings:
     @property
     def token_url(self) -> str:
         return f"{self.authority_url.rstrip('/')}/{self.tenant}{TOKEN_PATH}"
+
+
+def budget_domain(settings: BusinessCentralSettings) -> str:
+    """The user, i.e. the app registration in its tenant: Business Central's 6,000 requests per
+    five minutes are per user, whichever company or environment it reads."""
+    return f"{SOURCE}:{settings.api_url}:{settings.tenant}:{settings.client_id}"
 
 
 class BusinessCentralConnector:
@@ -122,12 +129,12 @@ class BusinessCentralConnector:
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
             response_deadline_s=settings.response_deadline_s,
             retry=settings.retry,
-            # The budget is per user (the app registration), whichever company it reads.
             rate_limiter=account_budget(
-                f"{SOURCE}:{settings.api_url}:{settings.tenant}:{settings.client_id}",
+                budget_domain(settings),
                 source=SOURCE,
                 connection_id=settings.connection_id,
                 setting="requests_per_five_minutes and max_in_flight",
+                store=settings.rate_budget,
                 max_requests=settings.requests_per_five_minutes,
                 per_seconds=300.0,
                 max_in_flight=settings.max_in_flight,

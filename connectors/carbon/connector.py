@@ -37,7 +37,7 @@ from connectors.by_id import pages_by_id
 from connectors.errors import ConfigurationError
 from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import OffsetPaginator, Page
-from connectors.ratelimit import RateLimiter, account_budget
+from connectors.ratelimit import BudgetStore, RateLimiter, account_budget
 from connectors.streams import Stream
 
 from .mapping import MAPPINGS
@@ -55,7 +55,7 @@ from .settings import (
     Endpoint,
 )
 
-__all__ = ["CarbonConnector", "CarbonSettings"]
+__all__ = ["CarbonConnector", "CarbonSettings", "budget_domain"]
 
 # Beyond this many rows to re-read by id, one listing of them all costs fewer requests.
 _MAX_REREAD_BY_ID = 10 * MAX_IDS_PER_FILTER
@@ -73,6 +73,14 @@ class CarbonSettings:
     timeout_s: float = 30.0
     response_deadline_s: float = DEFAULT_RESPONSE_DEADLINE_S  # headers and body together
     retry: RetryPolicy = DEFAULT_RETRY
+    rate_budget: BudgetStore | None = None  # where the budget is kept; None: in this process
+
+
+def budget_domain(settings: CarbonSettings) -> str:
+    """The API key (by a fingerprint, never the key): Carbon's limit is per key, whichever
+    connection or process uses it."""
+    fingerprint = hashlib.sha256(settings.api_key.encode()).hexdigest()[:16]
+    return f"{SOURCE}:{settings.api_url}:{fingerprint}"
 
 
 class CarbonConnector:
@@ -111,8 +119,6 @@ class CarbonConnector:
             if settings.self_hosted
             else StaticTokenAuth(settings.api_key)
         )
-        # Carbon's limit is per key, whichever connection or process uses it.
-        fingerprint = hashlib.sha256(settings.api_key.encode()).hexdigest()[:16]
         self._client = ApiClient(
             source=SOURCE,
             connection_id=settings.connection_id,
@@ -123,10 +129,11 @@ class CarbonConnector:
             retry=settings.retry,
             rate_limiter=rate_limiter
             or account_budget(
-                f"{SOURCE}:{settings.api_url}:{fingerprint}",
+                budget_domain(settings),
                 source=SOURCE,
                 connection_id=settings.connection_id,
                 setting="requests_per_minute",
+                store=settings.rate_budget,
                 max_requests=settings.requests_per_minute,
                 per_seconds=60.0,
             ),

@@ -32,7 +32,7 @@ from connectors.by_id import pages_by_id
 from connectors.errors import ApiError, ConfigurationError, PayloadError
 from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import Page, PageCountPaginator
-from connectors.ratelimit import account_budget
+from connectors.ratelimit import BudgetStore, account_budget
 from connectors.streams import Stream
 
 from .mapping import MAPPINGS
@@ -49,7 +49,7 @@ from .settings import (
     TOKEN_PATH,
 )
 
-__all__ = ["SimproConnector", "SimproSettings", "build_url"]
+__all__ = ["SimproConnector", "SimproSettings", "budget_domain", "build_url"]
 
 
 def build_url(url: str) -> str:
@@ -75,6 +75,12 @@ class SimproSettings:
     timeout_s: float = 30.0
     response_deadline_s: float = DEFAULT_RESPONSE_DEADLINE_S  # headers and body together
     retry: RetryPolicy = DEFAULT_RETRY
+    rate_budget: BudgetStore | None = None  # where the budget is kept; None: in this process
+
+
+def budget_domain(settings: SimproSettings) -> str:
+    """The build: its limit of 10 requests a second is shared by every company on it."""
+    return f"{SOURCE}:{build_url(settings.build_url)}"
 
 
 class SimproConnector:
@@ -103,12 +109,12 @@ class SimproConnector:
                 f"max_concurrent_requests to at most {MAX_CONCURRENT_REQUESTS}",
             )
         self._build_url = build_url(settings.build_url)
-        # Simpro's limit is per build: every company and connection on it shares it.
         limiter = account_budget(
-            f"{SOURCE}:{self._build_url}",
+            budget_domain(settings),
             source=SOURCE,
             connection_id=settings.connection_id,
             setting="requests_per_second",
+            store=settings.rate_budget,
             max_requests=settings.requests_per_second,
             per_seconds=1.0,
         )

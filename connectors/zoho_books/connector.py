@@ -20,7 +20,7 @@ from connectors.auth import OAuth2RefreshTokenAuth
 from connectors.errors import ConfigurationError, NotFoundError
 from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.pagination import KeysetPaginator, Page, PageNumberPaginator, Paginator
-from connectors.ratelimit import account_budget
+from connectors.ratelimit import BudgetStore, account_budget
 from connectors.streams import Stream
 
 from .mapping import MAPPINGS
@@ -35,7 +35,7 @@ from .settings import (
     TOKEN_PATH,
 )
 
-__all__ = ["ZohoBooksConnector", "ZohoBooksSettings"]
+__all__ = ["ZohoBooksConnector", "ZohoBooksSettings", "budget_domain"]
 
 _LIST_PARAMS: dict[str, dict[str, str]] = {
     "contacts": {"contact_type": "customer", "filter_by": "Status.All"},
@@ -61,6 +61,13 @@ class ZohoBooksSettings:
     timeout_s: float = 30.0
     response_deadline_s: float = DEFAULT_RESPONSE_DEADLINE_S  # headers and body together
     retry: RetryPolicy = DEFAULT_RETRY
+    rate_budget: BudgetStore | None = None  # where the budget is kept; None: in this process
+
+
+def budget_domain(settings: ZohoBooksSettings) -> str:
+    """The organization: Zoho's 100 requests a minute are per organization, whichever login,
+    connection or process calls."""
+    return f"{SOURCE}:{settings.api_url}:{settings.organization_id}"
 
 
 class ZohoBooksConnector:
@@ -98,12 +105,12 @@ class ZohoBooksConnector:
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
             response_deadline_s=settings.response_deadline_s,
             retry=settings.retry,
-            # Zoho's limit is per organization, whichever connection or process calls.
             rate_limiter=account_budget(
-                f"{SOURCE}:{settings.api_url}:{settings.organization_id}",
+                budget_domain(settings),
                 source=SOURCE,
                 connection_id=settings.connection_id,
                 setting="requests_per_minute",
+                store=settings.rate_budget,
                 max_requests=settings.requests_per_minute,
                 per_seconds=60.0,
             ),

@@ -63,8 +63,8 @@ class SourceResource(dg.ConfigurableResource):
 
     @contextmanager
     def connector(self, connection_id: str) -> Iterator[Connector]:
-        connection = load_config(Path(self.config_path)).connection(connection_id)
-        with connected(connection) as connector:
+        config = load_config(Path(self.config_path))
+        with connected(config.connection(connection_id), config.budget_store()) as connector:
             yield connector
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.shared_budget import PostgresBudget
 from pipelines.config import (
     BusinessCentralConnectionConfig,
     CarbonConnectionConfig,
@@ -144,3 +145,15 @@ def test_readme_documents_every_setting_in_its_source_row():
     ):
         own = set(model.model_fields) - common - {"source"}
         assert own <= keys([row for row in rows if row[1].startswith(f"{title}:")]), title
+
+
+def test_a_rate_budget_in_postgres_is_a_store_and_holds_no_password(tmp_path):
+    url = "postgresql://ledgersync@db.internal:5432/ledgersync"
+    config = load_config(_write(tmp_path, f"rate_budget:\n  postgres: {url}\nconnections: []\n"))
+    assert config.budget_store() == PostgresBudget(url)
+    assert load_config(_write(tmp_path, "connections: []\n")).budget_store() is None
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, "rate_budget:\n  postgres: postgresql://u:secret@h/db\n"))
+    assert ":2: rate_budget.postgres: rate_budget.postgres must not hold a password" in str(
+        error.value
+    )
