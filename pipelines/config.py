@@ -238,7 +238,7 @@ class RateBudgetConfig(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
     # postgresql://user@host:5432/db; the password from PGPASSWORD or ~/.pgpass
-    postgres: Annotated[str, _without_password("rate_budget.postgres")]
+    postgres: Annotated[str, _without_password("the URL")]
 
     def store(self) -> PostgresBudget:
         return PostgresBudget(self.postgres)

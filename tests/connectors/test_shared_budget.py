@@ -10,7 +10,7 @@ import pytest
 
 from connectors.errors import ConfigurationError
 from connectors.ratelimit import WINDOW_MARGIN, shared_rate_limiter
-from connectors.shared_budget import PostgresBudget, PostgresRateLimiter
+from connectors.shared_budget import LEASE_EXTRA_S, PostgresBudget, PostgresRateLimiter
 from connectors.simpro.connector import SimproConnector, SimproSettings
 from tests.postgres import PG_URI, require_postgres, scratch_schema
 
@@ -46,8 +46,10 @@ def test_two_processes_spend_one_window(limiter: Limiter) -> None:
     second = limiter("second", "simpro:https://build", 3, 60.0)
     other_build = limiter("second", "simpro:https://other", 3, 60.0)
 
-    assert [first._try_start(), second._try_start(), first._try_start()] == [0.0, 0.0, 0.0]
-    # The window is full for both: the next start waits for the first one to leave it.
+    for sharer in (first, second, first):
+        with sharer.slot():
+            pass
+    # Every slot is spent until a window after its request finished, for both processes.
     for full in (first, second):
         assert 59.0 < full._try_start() <= 60.0 * (1 + WINDOW_MARGIN)
     assert other_build._try_start() == 0.0
@@ -62,19 +64,27 @@ def test_a_retry_after_pauses_every_process(limiter: Limiter) -> None:
 
 
 @pytest.mark.postgres
-def test_starts_of_a_process_that_died_leave_the_window(limiter: Limiter) -> None:
+def test_a_slot_is_free_a_window_after_its_request_and_a_dead_process_s_after_its_lease(
+    limiter: Limiter,
+) -> None:
     died = limiter("died", "carbon:key", 2, 0.1)
-    assert [died._try_start(), died._try_start()] == [0.0, 0.0]
+    with died.slot():
+        pass
+    assert died._try_start() == 0.0  # a request it never finished: the process died
     survivor = limiter("survivor", "carbon:key", 2, 0.1)
     assert survivor._try_start() > 0
     time.sleep(0.1 * (1 + WINDOW_MARGIN) + 0.05)
     assert survivor._try_start() == 0.0
+    # The dead process's slot comes back when its lease runs out.
+    assert 0.1 + LEASE_EXTRA_S - 1.0 < survivor._try_start() <= 0.1 * 1.05 + LEASE_EXTRA_S
 
 
 @pytest.mark.postgres
-def test_a_changed_limit_keeps_the_newest_starts(limiter: Limiter) -> None:
+def test_a_changed_limit_keeps_the_busiest_slots(limiter: Limiter) -> None:
     before = limiter("before", "simpro:https://build", 3, 60.0)
-    assert [before._try_start() for _ in range(3)] == [0.0] * 3
+    for _ in range(3):
+        with before.slot():
+            pass
     raised = limiter("raised", "simpro:https://build", 5, 60.0)
     assert [raised._try_start() for _ in range(3)] == [0.0, 0.0, pytest.approx(63.0, abs=1.0)]
     lowered = limiter("lowered", "simpro:https://build", 2, 60.0)

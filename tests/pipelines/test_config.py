@@ -154,6 +154,4 @@ def test_a_rate_budget_in_postgres_is_a_store_and_holds_no_password(tmp_path):
     assert load_config(_write(tmp_path, "connections: []\n")).budget_store() is None
     with pytest.raises(ConfigError) as error:
         load_config(_write(tmp_path, "rate_budget:\n  postgres: postgresql://u:secret@h/db\n"))
-    assert ":2: rate_budget.postgres: rate_budget.postgres must not hold a password" in str(
-        error.value
-    )
+    assert ":2: rate_budget.postgres: the URL must not hold a password" in str(error.value)
