@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -13,7 +14,14 @@ if TYPE_CHECKING:
     from connectors.pagination import Page
     from models.mapping import Mapping
 
-__all__ = ["Connector", "KeyListing", "Reread", "Stream"]
+__all__ = [
+    "ChildDerivation",
+    "Connector",
+    "DerivingConnector",
+    "KeyListing",
+    "Reread",
+    "Stream",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +40,32 @@ class Reread:
 
 
 @dataclass(frozen=True, slots=True)
+class ChildDerivation:
+    """How a dependent stream's records follow from its parent's list rows, where the vendor's
+    contract makes them exact, so that only the rest cost a request each (Zoho's payment detail).
+
+    Both queries are SQL over the source's raw tables (`{stream}` placeholders, as in a
+    `Mapping`'s relation) for connection `$connection_id`, run where the loader runs: a million
+    list rows never cross into Python.
+
+    - `candidates` reads the temporary table `pending(record_id)` (parents whose dependent record
+      is missing or stale) and yields `record_id, payload` for each parent whose list row alone
+      may settle the record: the payload is the record as derived, in the shape the source would
+      send it. Every other pending parent is fetched.
+    - `confirmed` reads the temporary table `candidates(record_id, payload)` and yields the
+      `record_id` of each candidate the rest of the warehouse confirms (Zoho: the invoice's own
+      totals). An unconfirmed candidate is fetched.
+
+    `same(derived, fetched)` says whether a fetched record agrees with what was derived: each
+    sync fetches a sample of the records it derived and compares (continuous verification).
+    """
+
+    candidates: str
+    confirmed: str
+    same: Callable[[MappingOf[str, Any], MappingOf[str, Any]], bool]
+
+
+@dataclass(frozen=True, slots=True)
 class Stream:
     """One collection a source serves.
 
@@ -45,6 +79,8 @@ class Stream:
     A stream with `rereads` is passed, as `parent_ids`, the ids they derive (see `Reread`).
     Where the cursor field is null, `cursor_fallback_field` tells the record's change time
     (Carbon's `updatedAt` is null until a row's first edit; its `createdAt` then says).
+    A dependent stream with a `derivation` holds, beside the records fetched, records derived
+    from the parent's list rows: their payload's `models.raw.DERIVED_FROM` names the parent.
     """
 
     name: str
@@ -56,6 +92,7 @@ class Stream:
     keep_history: bool = False
     cursor_fallback_field: str | None = None
     rereads: Reread | None = None
+    derivation: ChildDerivation | None = None
 
     def cursor_value(self, record: dict[str, Any]) -> Any:
         """The record's change time as received (None without a cursor field)."""
@@ -103,6 +140,16 @@ class Connector(Protocol):
     def request_count(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class DerivingConnector(Protocol):
+    """Optional: a connector whose connection chooses whether a stream's `derivation` is used."""
+
+    def derivation_sample(self, stream: Stream) -> float | None:
+        """The share of derived records fetched anyway to verify them (at least one is), or None
+        where the connection fetches every record of the stream."""
+        ...
 
 
 @runtime_checkable

@@ -38,6 +38,7 @@ from models.landing import LandedBatch
 from models.queries import scalar
 
 __all__ = [
+    "DERIVED_FROM",
     "LoadResult",
     "RawStream",
     "changed_since_loaded",
@@ -46,10 +47,14 @@ __all__ = [
     "last_complete_listing",
     "load_batch",
     "pending_children",
+    "pending_children_sql",
     "resolve_unfetched",
     "unfetched",
 ]
 
+# The payload key that marks a dependent record derived from its parent's list row, not fetched
+# (connectors.streams.ChildDerivation); its value names the parent stream.
+DERIVED_FROM = "ledgersync_derived_from"
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _NO_ID = "<no id> "  # quarantine key prefix of a record without an id
 # Of a record's copies in one batch, the newest (by its cursor field) is kept.
@@ -145,24 +150,55 @@ def pending_children(
     child: RawStream,
     *,
     everything: bool = False,
+    refetch_before: datetime | None = None,
+    derived_pending: bool = True,
 ) -> list[str]:
     """Parent records whose dependent record (e.g. a payment's detail) is missing or older.
 
     With `everything`, all live parents: a full refresh fetches every dependent record again.
     """
-    rows = conn.execute(
-        f"""
+    conn.execute(
+        pending_children_sql(
+            parent,
+            child,
+            everything=everything,
+            refetch_before=refetch_before,
+            derived_pending=derived_pending,
+        ),
+        {"connection_id": connection_id},
+    )
+    return [row[0] for row in conn.fetchall()]
+
+
+def pending_children_sql(
+    parent: RawStream,
+    child: RawStream,
+    *,
+    everything: bool = False,
+    refetch_before: datetime | None = None,
+    derived_pending: bool = True,
+) -> str:
+    """SQL (for `$connection_id`) of the live parents whose dependent record must be fetched
+    or derived: it is missing, older than its parent, or (with `everything`) any; with
+    `refetch_before`, one stored before that moment (a full refresh still under way). A record
+    derived from the parent's list row is pending while `derived_pending` (derivation is not in
+    use for the connection: it fetches every record)."""
+    stale = ["c.record_id IS NULL", "c.fetched_at < p.changed_at"]
+    if everything:
+        stale.append("true")
+    if refetch_before is not None:
+        stale.append(f"c.fetched_at < '{refetch_before.isoformat()}'::TIMESTAMPTZ")
+    if derived_pending:
+        stale.append(f"(c.payload ->> '$.{DERIVED_FROM}') IS NOT NULL")
+    return f"""
         SELECT p.record_id
         FROM {parent.table} p
         LEFT JOIN {child.table} c
           ON c.connection_id = p.connection_id AND c.record_id = p.record_id
         WHERE p.connection_id = $connection_id AND p.vanished_at IS NULL
-          AND ($everything OR c.record_id IS NULL OR c.fetched_at < p.changed_at)
+          AND ({" OR ".join(stale)})
         ORDER BY p.record_id
-        """,
-        {"connection_id": connection_id, "everything": everything},
-    ).fetchall()
-    return [row[0] for row in rows]
+        """
 
 
 def changed_since_loaded(

@@ -118,7 +118,12 @@ PAYMENTS = sa.Table(
     sa.Column("currency_code", sa.Text, nullable=False),
     sa.Column("exchange_rate", RATE),
     sa.Column("amount", MONEY, nullable=False),
-    sa.Column("bank_charges", MONEY, nullable=False),
+    sa.Column(
+        "bank_charges",
+        MONEY,
+        comment="Fees on the payment; NULL where the source has not told them (a Zoho payment "
+        "whose detail was not fetched).",
+    ),
     sa.Column("method", sa.Text),
     sa.Column("reference", sa.Text),
     sa.Column("status", sa.Text, nullable=False, comment="posted, pending or void."),

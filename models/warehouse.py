@@ -88,6 +88,17 @@ _SYNC_TABLES = (
         listed_at TIMESTAMPTZ NOT NULL""",
         "connection_id, stream, record_id",
     ),
+    # A connection whose derived records disagreed with the fetched ones: the stream fetches
+    # every record from then on (models.derivation).
+    (
+        "sync.derivations_off",
+        """
+        connection_id VARCHAR NOT NULL,
+        stream VARCHAR NOT NULL,
+        turned_off_at TIMESTAMPTZ NOT NULL,
+        reason VARCHAR NOT NULL""",
+        "connection_id, stream",
+    ),
 )
 
 
@@ -179,7 +190,8 @@ class Warehouse:
         )
 
     def ensure_schema(self) -> None:
-        """Create what is missing; recreate canonical tables whose columns changed.
+        """Create what is missing; recreate canonical tables whose columns (or whether they may
+        be NULL) changed.
 
         Canonical tables are derived from raw, so a changed definition just means the next
         normalization rebuilds them: no re-extraction is ever needed for a schema change.
@@ -202,14 +214,15 @@ class Warehouse:
 
 def _ensure_table(conn: duckdb.DuckDBPyConnection, table: sa.Table) -> None:
     existing = [
-        row[0]
+        (row[0], row[1] == "YES")
         for row in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_catalog = "
-            "current_database() AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_catalog "
+            "= current_database() AND table_schema = ? AND table_name = ? "
+            "ORDER BY ordinal_position",
             [table.schema, table.name],
         ).fetchall()
     ]
-    wanted = [column.name for column in table.columns]
+    wanted = [(column.name, bool(column.nullable)) for column in table.columns]
     if existing == wanted:
         return
     if existing:

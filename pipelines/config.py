@@ -18,7 +18,11 @@ import pydantic
 import yaml
 
 from connectors.shared_budget import PostgresBudget
-from connectors.zoho_books.settings import DATA_CENTRES
+from connectors.zoho_books.settings import (
+    DATA_CENTRES,
+    DEFAULT_PAYMENT_DETAIL_SAMPLE,
+    PaymentDetails,
+)
 from models.lock_wait import WaitListener
 from models.reports import ExceptionKind
 from models.warehouse import DuckLake, Warehouse
@@ -106,6 +110,13 @@ class ZohoBooksConnectionConfig(_Connection):
     refresh_token_env: str = "ZOHO_REFRESH_TOKEN"
     page_size: Annotated[int, pydantic.Field(ge=1, le=200)] = 200
     requests_per_minute: Annotated[int, pydantic.Field(ge=1)] = 100  # Zoho's per-org limit
+    # derive: a payment's applications from its list row where that is exact, a detail request
+    # for the rest (fetch_all: one per payment); the share of derived payments fetched anyway
+    # to verify them.
+    payment_details: PaymentDetails = "derive"
+    payment_detail_sample: Annotated[float, pydantic.Field(ge=0, le=1)] = (
+        DEFAULT_PAYMENT_DETAIL_SAMPLE
+    )
 
     @pydantic.model_validator(mode="after")
     def _organization_unless_sandbox(self) -> ZohoBooksConnectionConfig:

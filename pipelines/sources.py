@@ -108,6 +108,10 @@ def http_settings(connection: ConnectionConfig) -> dict[str, object]:
 
 
 def _zoho_books_values(connection: ZohoBooksConnectionConfig) -> dict[str, Any]:
+    details = {
+        "payment_details": connection.payment_details,
+        "payment_detail_sample": connection.payment_detail_sample,
+    }
     if connection.sandbox == "embedded":
         account = sandboxes.zoho_books_account(connection.id, connection.sandbox_ledger)
         return {
@@ -118,6 +122,7 @@ def _zoho_books_values(connection: ZohoBooksConnectionConfig) -> dict[str, Any]:
             "api_url": account.api_url,
             "accounts_url": account.accounts_url,
             "requests_per_minute": sandboxes.EMBEDDED_REQUESTS_PER_MINUTE,
+            **details,
         }
     api_url, accounts_url = zoho_settings.DATA_CENTRES[connection.data_centre]
     return {
@@ -128,6 +133,7 @@ def _zoho_books_values(connection: ZohoBooksConnectionConfig) -> dict[str, Any]:
         "api_url": connection.api_url or api_url,
         "accounts_url": connection.accounts_url or accounts_url,
         "requests_per_minute": connection.requests_per_minute,
+        **details,
     }
 
 

@@ -36,7 +36,7 @@ from duckdb import DuckDBPyConnection
 
 from connectors.errors import ApiError, ConfigurationError, ConnectorError
 from connectors.pagination import Page
-from connectors.streams import Connector, KeyListing, Reread, Stream
+from connectors.streams import Connector, DerivingConnector, KeyListing, Reread, Stream
 from models.landing import BatchWriter, LandedBatch, LandingZone
 from models.mapping import Mapping
 from models.normalize import NormalizeResult, normalize_connection
@@ -54,6 +54,7 @@ from models.raw import (
     unfetched,
 )
 from models.warehouse import BULK_MEMORY_LIMIT, Warehouse
+from pipelines.derived_children import DerivedChildren, sync_derived_children
 from pipelines.sync_errors import (
     BatchSetAsideError,
     SetAsideBatch,
@@ -94,6 +95,8 @@ class StreamOutcome:
     reread: int = 0
     # Records a complete listing of ids showed missing from the warehouse, fetched by id.
     repaired: int = 0
+    derived: int = 0  # dependent records derived from their parents' list rows, not fetched
+    warnings: tuple[str, ...] = ()
 
 
 def sync_connection(
@@ -218,6 +221,26 @@ class _Run:
         ]
 
         everything = self.full_refresh or stream.complete_every_sync
+        derived = self._derive(stream, everything, deadline)
+        if derived is not None:
+            results = [*recovered, *(result for _, result in derived.batches)]
+            loads = [result for result in results if isinstance(result, LoadResult)]
+            return StreamOutcome(
+                stream=stream.name,
+                pages=sum(batch.pages for batch, _ in derived.batches),
+                records=sum(batch.records for batch, _ in derived.batches),
+                inserted=sum(load.inserted for load in loads) + derived.inserted,
+                updated=sum(load.updated for load in loads),
+                rejected=sum(load.rejected for load in loads),
+                vanished=sum(load.vanished for load in loads) + derived.vanished,
+                requests=self.connector.request_count - requests_before,
+                seconds=time.monotonic() - started,
+                cursor=None,
+                complete=everything and len(loads) == len(results),
+                set_aside=tuple(r for r in results if isinstance(r, SetAsideBatch)),
+                derived=derived.derived,
+                warnings=derived.warnings,
+            )
 
         def position(
             conn: DuckDBPyConnection,
@@ -318,6 +341,33 @@ class _Run:
             stream.name,
             tuple(raw(name) for name in reread.changed),
             through,
+        )
+
+    def _derive(self, stream: Stream, everything: bool, deadline: float) -> DerivedChildren | None:
+        """A dependent stream synced with its derivation, where the connection uses one."""
+        if stream.parent is None or stream.derivation is None:
+            return None
+        if not isinstance(self.connector, DerivingConnector):
+            return None
+        share = self.connector.derivation_sample(stream)
+        if share is None:
+            return None
+
+        def fetch(pages: Iterable[Page]) -> tuple[LandedBatch, LoadResult | SetAsideBatch]:
+            batch = self.land(stream, pages, deadline=deadline, full_refresh=False)
+            return batch, self.load(batch, stream)
+
+        source = self.connector.source
+        return sync_derived_children(
+            self.connector,
+            stream,
+            stream.derivation,
+            sample_share=share,
+            parent=self.streams[stream.parent].raw(source),
+            raw_tables={name: s.raw(source) for name, s in self.streams.items()},
+            warehouse=self.warehouse,
+            everything=everything,
+            fetch=fetch,
         )
 
     def _key_pages(self, stream: Stream) -> Iterator[Page] | None:

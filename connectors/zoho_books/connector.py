@@ -1,8 +1,10 @@
 """Zoho Books: contacts, invoices, and customer payments with their invoice applications.
 
-The payment list carries only `invoice_numbers`, so each new or changed payment's detail is
-fetched for its `invoices[]` (one call each: Zoho's free plan allows 1,000 calls a day, so the
-sync asks only for payments whose list row changed since their detail was stored).
+The payment list carries only `invoice_numbers`, so a payment's `invoices[]` is in its detail,
+one call each (Zoho's free plan allows 1,000 calls a day). The sync asks only for payments whose
+list row changed since their detail was stored, and with `payment_details: derive` (the default)
+not even for those whose applications the list row settles exactly (`derivation`), apart from a
+sample that verifies the derivation.
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ from connectors.streams import Stream
 from .mapping import MAPPINGS
 from .settings import (
     DATA_CENTRES,
+    DEFAULT_PAYMENT_DETAIL_SAMPLE,
     DETAILS_PER_LANDED_PAGE,
     MAX_PAGE_SIZE,
+    PAYMENT_DETAILS_MODES,
     REQUESTS_PER_MINUTE,
     SOURCE,
     STREAMS,
     TIMESTAMP_FORMAT,
     TOKEN_PATH,
+    PaymentDetails,
 )
 
 __all__ = ["ZohoBooksConnector", "ZohoBooksSettings", "budget_domain"]
@@ -61,6 +66,8 @@ class ZohoBooksSettings:
     timeout_s: float = 30.0
     response_deadline_s: float = DEFAULT_RESPONSE_DEADLINE_S  # headers and body together
     retry: RetryPolicy = DEFAULT_RETRY
+    payment_details: PaymentDetails = "derive"
+    payment_detail_sample: float = DEFAULT_PAYMENT_DETAIL_SAMPLE
     rate_budget: BudgetStore | None = None  # where the budget is kept; None: in this process
 
 
@@ -88,6 +95,21 @@ class ZohoBooksConnector:
                 source=SOURCE,
                 connection_id=settings.connection_id,
                 hint=f"set page_size to at most {MAX_PAGE_SIZE} in the connections file",
+            )
+        if settings.payment_details not in PAYMENT_DETAILS_MODES:
+            raise ConfigurationError(
+                f"payment_details is {settings.payment_details!r}",
+                source=SOURCE,
+                connection_id=settings.connection_id,
+                hint="set payment_details to derive or fetch_all in the connections file",
+            )
+        if not 0 <= settings.payment_detail_sample <= 1:
+            raise ConfigurationError(
+                f"payment_detail_sample is {settings.payment_detail_sample}, not a share",
+                source=SOURCE,
+                connection_id=settings.connection_id,
+                hint="set payment_detail_sample between 0 and 1 (0.02 verifies 2% of derived "
+                "payments, at least one) in the connections file",
             )
         self.connection_id = settings.connection_id
         self._settings = settings
@@ -125,6 +147,12 @@ class ZohoBooksConnector:
 
     def close(self) -> None:
         self._client.close()
+
+    def derivation_sample(self, stream: Stream) -> float | None:
+        """The share of derived payments verified by their detail; None with fetch_all."""
+        if stream.derivation is None or self._settings.payment_details == "fetch_all":
+            return None
+        return self._settings.payment_detail_sample
 
     def check(self) -> str:
         body, _ = self._client.get_json("/organizations", stream="organizations")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from models import mapping as m
+from models.raw import DERIVED_FROM
 from models.schema import CUSTOMERS, INVOICES, PAYMENT_APPLICATIONS, PAYMENTS
 
 from .settings import TIMESTAMP_FORMAT
@@ -79,7 +80,11 @@ INVOICE_MAPPING = m.Mapping(
 # Zoho deletes payments rather than voiding them: every payment it serves is posted. The
 # vendor's own list and detail samples carry neither currency_code nor last_modified_time: the
 # currency is then the customer's (a Zoho payment is in its customer's currency), and a
-# payment without a modified time loads without one.
+# payment without a modified time loads without one. Only the detail tells the bank charges:
+# they are unknown (NULL) for a payment whose applications were derived from its list row
+# (connectors.zoho_books.derivation) or whose detail is not in yet.
+_CHARGES = m.money("bank_charges", alias="d", required=False, default_zero=True)
+_CHARGES_KNOWN = f"d IS NOT NULL AND (d ->> '$.{DERIVED_FROM}') IS NULL"
 PAYMENT_MAPPING = m.Mapping(
     table=PAYMENTS,
     stream="customerpayments",
@@ -100,7 +105,9 @@ PAYMENT_MAPPING = m.Mapping(
         "currency_code": m.currency("currency_code", alias="currency"),
         "exchange_rate": m.rate("exchange_rate"),
         "amount": m.money("amount", non_negative=True),
-        "bank_charges": m.money("bank_charges", alias="d", required=False, default_zero=True),
+        "bank_charges": m.sql(
+            f"CASE WHEN {_CHARGES_KNOWN} THEN {_CHARGES.value} END", *_CHARGES.checks
+        ),
         "method": m.text("payment_mode"),
         "reference": m.text("reference_number"),
         "status": m.const("posted"),
@@ -109,12 +116,15 @@ PAYMENT_MAPPING = m.Mapping(
     },
 )
 
+# A payment applies to an invoice once (its detail has one line per invoice), so payment and
+# invoice name the application, whether it was fetched or derived from the list row (which has
+# no invoice_payment_id): the id does not change when a derived application is fetched.
 APPLICATION_MAPPING = m.Mapping(
     table=PAYMENT_APPLICATIONS,
     stream="customerpayment_details",
     relation=(
-        "SELECT connection_id, record_id || ':' || coalesce(p ->> '$.invoice_payment_id', "
-        "(p ->> '$.invoice_id')) AS record_id, p, parent, vanished_at FROM ("
+        "SELECT connection_id, record_id || ':' || (p ->> '$.invoice_id') AS record_id, "
+        "p, parent, vanished_at FROM ("
         "SELECT connection_id, record_id, payload AS parent, vanished_at, "
         "unnest(CAST(json_extract(payload, '$.invoices') AS JSON[])) AS p "
         "FROM {customerpayment_details})"

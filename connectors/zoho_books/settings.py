@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from connectors.streams import Stream
+
+from .derivation import PAYMENT_APPLICATIONS
 
 SOURCE = "zoho_books"
 
@@ -22,6 +26,11 @@ TOKEN_PATH = "/oauth/v2/token"
 MAX_PAGE_SIZE = 200
 REQUESTS_PER_MINUTE = 100  # per organization
 DETAILS_PER_LANDED_PAGE = 200
+# `payment_details`: derive what the payment list settles exactly, fetch the rest; or fetch all.
+PaymentDetails = Literal["derive", "fetch_all"]
+PAYMENT_DETAILS_MODES: tuple[str, ...] = get_args(PaymentDetails)
+# The share of derived payments whose detail is fetched anyway to verify them (at least one).
+DEFAULT_PAYMENT_DETAIL_SAMPLE = 0.02
 
 # `2025-04-09T11:25:54-0400`: the organization's offset, no colon.
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
@@ -31,8 +40,13 @@ INVOICES = Stream("invoices", "$.invoices", "$.invoice_id", cursor_field="last_m
 PAYMENTS = Stream(
     "customerpayments", "$.customerpayments", "$.payment_id", cursor_field="last_modified_time"
 )
-# Landed as a JSON array of detail responses, one per payment: `[{"payment": {...}}, ...]`.
+# Landed as a JSON array of detail responses, one per payment: `[{"payment": {...}}, ...]`;
+# where the list row settles a payment's applications, derived from it instead.
 PAYMENT_DETAILS = Stream(
-    "customerpayment_details", "$[*].payment", "$.payment_id", parent="customerpayments"
+    "customerpayment_details",
+    "$[*].payment",
+    "$.payment_id",
+    parent="customerpayments",
+    derivation=PAYMENT_APPLICATIONS,
 )
 STREAMS = (CONTACTS, INVOICES, PAYMENTS, PAYMENT_DETAILS)

@@ -82,17 +82,22 @@ def build_ingest_assets(
             except BatchSetAsideError as set_aside:
                 # The streams synced are materialized, with the set-aside batches counted;
                 # the run still fails, naming them.
-                yield from _results(spec, set_aside.outcomes, full_refresh)
+                yield from _results(context, spec, set_aside.outcomes, full_refresh)
                 raise
-        yield from _results(spec, outcomes, full_refresh)
+        yield from _results(context, spec, outcomes, full_refresh)
 
     return _sync
 
 
 def _results(
-    spec: SourceSpec, outcomes: Sequence[StreamOutcome], full_refresh: bool
+    context: dg.AssetExecutionContext,
+    spec: SourceSpec,
+    outcomes: Sequence[StreamOutcome],
+    full_refresh: bool,
 ) -> Iterator[dg.MaterializeResult]:
     for outcome in outcomes:
+        for warning in outcome.warnings:
+            context.log.warning(warning)
         yield dg.MaterializeResult(
             asset_key=[spec.name, outcome.stream], metadata=_metadata(outcome, full_refresh)
         )
@@ -101,6 +106,7 @@ def _results(
 def _metadata(outcome: StreamOutcome, full_refresh: bool) -> dict[str, object]:
     return {
         "records_fetched": outcome.records,
+        "records_derived": outcome.derived,
         "inserted": outcome.inserted,
         "updated": outcome.updated,
         "quarantined": outcome.rejected,

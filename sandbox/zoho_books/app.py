@@ -47,7 +47,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from sandbox.faults import FaultConfig
 from sandbox.ledger import Ledger
@@ -439,6 +439,11 @@ class ZohoBooksApp(App):
         if payment is None:
             return error(404, 1002, "Payment does not exist.")
         detail = render.payment_detail(payment, org)
+        understated = self.config.detail_understatement
+        if understated and detail["invoices"]:
+            first, *rest = cast("list[dict[str, Any]]", detail["invoices"])
+            first = {**first, "amount_applied": first["amount_applied"] - understated}
+            detail["invoices"] = [first, *rest]
         detail = self._served(org, "customerpayments", detail, payment.payment_id)[-1]
         return Response.json({"code": 0, "message": "success", "payment": detail})
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from sandbox.ledger import Ledger
@@ -71,6 +72,10 @@ class ZohoConfig:
     # UNCONFIRMED (SOURCES.md §3.1): the organization given in the X-com-zoho-books-
     # organizationid header, as many clients send it, instead of the query parameter.
     organization_header: bool = True
+    # Planted: every payment detail states its first application this much lower than the
+    # ledger and the payment's list row imply, a disagreement no list row can show (what the
+    # verification of derived applications must catch). 0: details as the ledger has them.
+    detail_understatement: Decimal = Decimal(0)
     max_per_page: int = 200
     page_size: int = 200  # per_page when the client sends none
     clock: Callable[[], float] = time.monotonic  # token expiry and quotas; tests move it
