@@ -45,7 +45,9 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(zoho_sandbox,
     assert amounts == {zoho_id(org_id, "payment", p.payment_id): p.amount for p in posted}
     assert actual_balances(project) == expected_balances({ORG: ledger}, _ids(org_id))
 
-    # A new payment arrives: the next sync asks each list once and fetches one detail.
+    # A new payment arrives: the next sync asks each list once and fetches one detail (its
+    # application is derived from the list row, and verified: each sync fetches at least one
+    # derived payment's detail).
     ledger, payment = new_payment(ledger)
     server.app.set_ledger(ORG, ledger)
     server.log.reset()
