@@ -147,8 +147,8 @@ class DerivingConnector(Protocol):
     """Optional: a connector whose connection chooses whether a stream's `derivation` is used."""
 
     def derivation_sample(self, stream: Stream) -> float | None:
-        """The share of derived records fetched anyway to verify them (at least one is), or None
-        where the connection fetches every record of the stream."""
+        """The share of derived records fetched anyway to verify them, or None where the
+        connection fetches every record of the stream."""
         ...
 
 

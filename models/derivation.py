@@ -6,8 +6,9 @@ pending (`models.raw.pending_children_sql`):
 1. `to_fetch_first`: the parents whose list row cannot settle their record are fetched first,
    so that what they say is in the warehouse for step 2;
 2. `derive`: the candidates the warehouse confirms are stored as derived records, in one
-   transaction; the unconfirmed ones are fetched, and a random sample of the derived ones too,
-   which the sync compares with what was derived;
+   transaction, but for a sample drawn from their ids (`sample_share` of them):
+   those are fetched, with the unconfirmed ones, and the sync compares them with what was
+   derived;
 3. on any difference, `turn_derivation_off` records it for the connection, and every derived
    record is pending again (fetched) from then on.
 
@@ -17,7 +18,6 @@ Derived records live in the dependent stream's raw table beside the fetched ones
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 _STORED_BY = "derived"  # the batch_id of a derived record: no landed batch holds it
+# A record's draw for the verification sample, uniform in [0, 1) and fixed by its id.
+_DRAW = "CAST('0x' || left(md5(c.record_id), 8) AS UBIGINT) / 4294967296.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,7 @@ class Derived:
     stored: int  # records derived from list rows and stored
     inserted: int  # of which new or changed
     unconfirmed: list[str]  # candidates the warehouse did not confirm: to fetch
-    sample: dict[str, dict[str, Any]]  # derived records to verify, by record id
+    sample: dict[str, dict[str, Any]]  # derived (not stored) to verify by a fetch, by record id
 
 
 def derivation_off(conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str) -> bool:
@@ -102,33 +104,44 @@ def derive(
     refetch_before: datetime | None,
     sample_share: float,
 ) -> Derived:
-    """Store the confirmed candidates' records; say which to fetch and which to verify."""
+    """Store the confirmed candidates' records but the sample's; say which to fetch, and what
+    the sample's were derived as."""
     params = {"connection_id": connection_id}
     conn.execute("BEGIN TRANSACTION")
     try:
         _candidates(conn, derivation, raw_tables, connection_id, parent, child, refetch_before)
         conn.execute(
             "CREATE OR REPLACE TEMP TABLE confirmed AS "
-            "SELECT c.record_id, c.payload, md5(c.payload::VARCHAR) AS payload_md5 "
+            "SELECT c.record_id, c.payload, md5(c.payload::VARCHAR) AS payload_md5, "
+            f"{_DRAW} AS draw "
             f"FROM candidates c JOIN ({derivation.confirmed.format(**raw_tables)}) k "
             "USING (record_id)",
             params,
         )
+        # The sample: the records whose draw falls under the share. Drawn from the id, it is the
+        # same however syncs group the changes (a killed sync's rerun, two runs compared), which
+        # "at least one a sync" would not be; not stored, a sampled record stays pending until
+        # its fetch is loaded.
+        conn.execute(
+            "CREATE OR REPLACE TEMP TABLE sampled AS SELECT record_id, payload FROM confirmed "
+            "WHERE draw < $share",
+            {"share": sample_share},
+        )
+        conn.execute("DELETE FROM confirmed WHERE record_id IN (SELECT record_id FROM sampled)")
         inserted = _store(conn, child.table, connection_id)
         stored = int(scalar(conn, "SELECT count(*) FROM confirmed"))
         unconfirmed = [
             row[0]
             for row in conn.execute(
-                "SELECT record_id FROM candidates "
-                "WHERE record_id NOT IN (SELECT record_id FROM confirmed) ORDER BY record_id"
+                "SELECT record_id FROM candidates WHERE record_id NOT IN "
+                "(SELECT record_id FROM confirmed UNION ALL SELECT record_id FROM sampled) "
+                "ORDER BY record_id"
             ).fetchall()
         ]
-        size = min(stored, max(1, math.ceil(stored * sample_share))) if stored else 0
         sample = {
             record_id: orjson.loads(payload)
             for record_id, payload in conn.execute(
-                f"SELECT record_id, payload::VARCHAR FROM confirmed "
-                f"USING SAMPLE reservoir({size} ROWS)"
+                "SELECT record_id, payload::VARCHAR FROM sampled"
             ).fetchall()
         }
         conn.execute("COMMIT")

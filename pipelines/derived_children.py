@@ -3,8 +3,8 @@ exact (`connectors.streams.ChildDerivation`), fetching only the rest, and verify
 
 1. The pending parents that are no candidates are fetched, landed and loaded first.
 2. The candidates the warehouse confirms are stored as derived records (`models.derivation`).
-3. The unconfirmed candidates are fetched, with a random sample of the derived ones
-   (`sample_share` of them, at least one).
+3. The unconfirmed candidates are fetched, with a sample of the confirmed ones
+   (`sample_share` of them, drawn from their ids: the same in any run).
 4. A sampled record whose fetched version differs from what was derived turns derivation off
    for the connection (`sync.derivations_off`), with a warning, and every derived record of the
    connection is fetched at once. From then on the stream fetches every record.
@@ -151,8 +151,7 @@ def sync_derived_children(
         vanished = warehouse.write(
             lambda conn: mark_unrefreshed_vanished(conn, child, connection_id, started)
         )
-    # Sampled records are stored as fetched now; after a difference, every one is.
-    still_derived = 0 if differing else derived.stored - len(fetched_sample)
+    still_derived = 0 if differing else derived.stored  # after a difference, all are fetched
     return DerivedChildren(batches, still_derived, derived.inserted, vanished, tuple(warnings))
 
 

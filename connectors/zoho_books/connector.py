@@ -109,7 +109,7 @@ class ZohoBooksConnector:
                 source=SOURCE,
                 connection_id=settings.connection_id,
                 hint="set payment_detail_sample between 0 and 1 (0.02 verifies 2% of derived "
-                "payments, at least one) in the connections file",
+                "payments) in the connections file",
             )
         self.connection_id = settings.connection_id
         self._settings = settings

@@ -29,7 +29,7 @@ DETAILS_PER_LANDED_PAGE = 200
 # `payment_details`: derive what the payment list settles exactly, fetch the rest; or fetch all.
 PaymentDetails = Literal["derive", "fetch_all"]
 PAYMENT_DETAILS_MODES: tuple[str, ...] = get_args(PaymentDetails)
-# The share of derived payments whose detail is fetched anyway to verify them (at least one).
+# The share of derived payments whose detail is fetched anyway to verify them.
 DEFAULT_PAYMENT_DETAIL_SAMPLE = 0.02
 
 # `2025-04-09T11:25:54-0400`: the organization's offset, no colon.
