@@ -36,9 +36,11 @@ TRAINING_SEEDS = ("train1", "train2")
 EVALUATION_SEEDS = ("eval1", "eval2", "eval3")
 PER_SOURCE = 2  # accounts per source
 TRAINING_CUSTOMERS = 1_000  # per account
-U_SAMPLE_PAIRS = 2e7
+U_SAMPLE_PAIRS = 1e8
 U_SEED = 19
-UNSEEN = 1e-6
+UNSEEN = 1e-6  # m of a level no true pair reached
+# u of a level no sampled pair reached: unseen in U_SAMPLE_PAIRS pairs, about one in that many.
+UNSEEN_U = 1 / U_SAMPLE_PAIRS
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def train(root: Path, *, customers: int = TRAINING_CUSTOMERS, out: Path = MODEL_
                 continue
             # A level no pair reached is rare, not impossible.
             level["m_probability"] = level.get("m_probability") or UNSEEN
-            level["u_probability"] = u_level.get("u_probability") or UNSEEN
+            level["u_probability"] = u_level.get("u_probability") or UNSEEN_U
     model[MATCHES_PER_CUSTOMER] = round(matches / records, 6)
     model.pop("linker_uid", None)
     out.write_text(json.dumps(model, indent=2, ensure_ascii=False) + "\n")
