@@ -3,8 +3,9 @@
 The sandbox framework serves it (`sandbox.server.SandboxServer`: keep-alive HTTP/1.1, the request
 log, the `latency_s` knob) with the Zoho sandbox's token grant, authentication and error bodies;
 only the pages come from files (`benchmarks.dataset`) instead of being rendered per request, so
-the server is not what a benchmark measures. It answers full listings (`page`, `per_page=200`)
-and payment details; `last_modified_time` is refused (a benchmark sync is a full sync).
+the server is not what a benchmark measures. It answers full listings (`page`, `per_page=200`,
+and `date_start` on page 1, as Zoho's keyset paging asks) and payment details;
+`last_modified_time` is refused (a benchmark sync is a full sync).
 
     python -m benchmarks.pageserver DIR
 
@@ -21,6 +22,8 @@ import resource
 import sys
 from array import array
 from pathlib import Path
+
+import orjson
 
 from benchmarks.dataset import LISTINGS, PAGE_SIZE, Dataset, page_body
 from sandbox.routing import App, Handler, Request, Response
@@ -88,13 +91,44 @@ class PrerenderedZohoApp(App):
             if request.arg("last_modified_time") is not None:
                 return error(400, 2, "the pre-rendered pages are full listings only")
             page = int(page_text)
-            if page > self.dataset.pages[listing]:
+            date_start = request.arg("date_start")
+            if date_start is not None:
+                if page != 1:
+                    return error(400, 2, "the pre-rendered pages answer date_start on page 1")
+                body = self._from_date(listing, date_start)
+            elif page > self.dataset.pages[listing]:
                 body = page_body(listing, [], page, self.dataset.records[listing])
             else:
                 body = self.dataset.page_path(listing, page).read_bytes()
             return Response(200, body, {"Content-Type": _JSON})
 
         return handler
+
+    def _rows(self, listing: str, page: int) -> list[dict[str, object]]:
+        if page > self.dataset.pages[listing]:
+            return []
+        rows: list[dict[str, object]] = orjson.loads(
+            self.dataset.page_path(listing, page).read_bytes()
+        )[listing]
+        return rows
+
+    def _from_date(self, listing: str, date_start: str) -> bytes:
+        """Page 1 of the rows dated `date_start` or later, as a keyset client asks for every page
+        after its first. The files hold the rows in date order: the first such row is found by
+        bisecting the pages, and the page is cut from the files around it."""
+        low, high = 1, self.dataset.pages[listing] + 1  # first page ending on or after the date
+        while low < high:
+            middle = (low + high) // 2
+            rows = self._rows(listing, middle)
+            if rows and str(rows[-1]["date"]) >= date_start:
+                high = middle
+            else:
+                low = middle + 1
+        first = self._rows(listing, low)
+        earlier = sum(1 for row in first if str(row["date"]) < date_start)
+        served = (first[earlier:] + self._rows(listing, low + 1))[:PAGE_SIZE]
+        remaining = self.dataset.records[listing] - (low - 1) * PAGE_SIZE - earlier
+        return page_body(listing, served, 1, remaining)
 
     def _detail(self, request: Request) -> Response:
         try:
