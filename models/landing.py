@@ -25,8 +25,8 @@ the same transaction as its rows, which makes loading a batch twice a no-op. A l
 renamed `.loaded` before it is deleted, so a kill half-way through the deletion never leaves a
 `.ready` batch without its manifest.
 
-A batch whose data DuckDB cannot load (not UTF-8, not the JSON its stream expects, a record too
-large for the memory limit) is set aside: renamed `.set-aside`, with the error in `set-aside.txt`,
+A batch whose data DuckDB cannot load (not UTF-8, not the JSON its stream expects) is set
+aside: renamed `.set-aside`, with the error in `set-aside.txt`,
 kept for inspection and never loaded again, so it cannot wedge the syncs after it. Its cursor
 never advanced, so its records are fetched again from the source.
 

@@ -588,11 +588,15 @@ def _quarantine_conflicts(
     conn.execute(
         """
         CREATE OR REPLACE TEMP TABLE conflicts AS
-        WITH copies AS (
+        WITH repeated_ids AS (  -- the few ids that came more than once; the payloads stay behind
+            SELECT record_id FROM incoming WHERE record_id IS NOT NULL
+            GROUP BY record_id HAVING count(*) > 1
+        ),
+        copies AS (
             SELECT record_id, payload, payload_md5,
                    coalesce(changed = max(changed) OVER same_id, false)
                      AND count(changed) OVER same_id = count(*) OVER same_id AS newest
-            FROM incoming WHERE record_id IS NOT NULL
+            FROM incoming SEMI JOIN repeated_ids USING (record_id)
             WINDOW same_id AS (PARTITION BY record_id)
         )
         SELECT record_id, count(*) AS copies, any_value(payload) AS payload

@@ -32,9 +32,11 @@ __all__ = [
 ]
 
 STREAM_DEADLINE_SETTING = "stream_deadline_s"
-# DuckDB's errors about the data it was given: a value it cannot convert, input it cannot parse,
-# more memory than the limit allows for it.
-_DATA_ERRORS = (duckdb.DataError, duckdb.InvalidInputException, duckdb.OutOfMemoryException)
+# DuckDB's errors about the data it was given: a value it cannot convert, input it cannot parse.
+# Running out of memory is not one: records too large to load are screened out as their pages
+# land (max_record_bytes), so a batch that meets the memory limit stays landed for the next sync
+# rather than being set aside, with its records, on every sync of a large first listing.
+_DATA_ERRORS = (duckdb.DataError, duckdb.InvalidInputException)
 _EXCERPT = 300  # characters of DuckDB's message in a one-line error
 
 
