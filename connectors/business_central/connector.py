@@ -24,6 +24,7 @@ from connectors.auth import OAuth2ClientCredentialsAuth
 from connectors.by_id import pages_by_id
 from connectors.errors import ConfigurationError, NotFoundError, PayloadError
 from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
+from connectors.limits import check_limits
 from connectors.pagination import NextLinkPaginator, Page
 from connectors.ratelimit import BudgetStore, RateLimiter, account_budget
 from connectors.streams import Stream
@@ -35,6 +36,7 @@ from .settings import (
     AUTHORITY_URL,
     COLLECTIONS,
     IDS_PER_FILTER,
+    LIMITS,
     MAX_IN_FLIGHT,
     MAX_PAGE_SIZE,
     PAGE_SIZE,
@@ -100,19 +102,7 @@ class BusinessCentralConnector:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not 1 <= settings.page_size <= MAX_PAGE_SIZE:
-            raise self._config_error(
-                settings,
-                f"page_size must be between 1 and {MAX_PAGE_SIZE}",
-                f"set page_size to at most {MAX_PAGE_SIZE} (BC's largest page) in the connections "
-                "file",
-            )
-        if not 1 <= settings.max_in_flight <= MAX_IN_FLIGHT:
-            raise self._config_error(
-                settings,
-                f"max_in_flight must be between 1 and {MAX_IN_FLIGHT}",
-                f"Business Central processes at most {MAX_IN_FLIGHT} requests of a user at once",
-            )
+        check_limits(settings, LIMITS.values(), source=SOURCE, connection_id=settings.connection_id)
         self.connection_id = settings.connection_id
         self._settings = settings
         self.auth = OAuth2ClientCredentialsAuth(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from connectors.limits import Limit, limits
 from connectors.streams import Stream
 
 SOURCE = "business_central"
@@ -16,6 +17,16 @@ MAX_PAGE_SIZE = 20_000  # BC online serves at most this many entities per page
 PAGE_SIZE = 1_000  # asked for with `Prefer: odata.maxpagesize`
 REQUESTS_PER_FIVE_MINUTES = 6_000  # per user (sliding window)
 MAX_IN_FLIGHT = 5  # BC processes at most 5 requests of a user at once; more queue, then 429
+LIMITS = limits(
+    Limit("page_size", PAGE_SIZE, most=MAX_PAGE_SIZE, why="BC's largest page"),
+    Limit("requests_per_five_minutes", REQUESTS_PER_FIVE_MINUTES),
+    Limit(
+        "max_in_flight",
+        MAX_IN_FLIGHT,
+        most=MAX_IN_FLIGHT,
+        why=f"Business Central processes at most {MAX_IN_FLIGHT} requests of a user at once",
+    ),
+)
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 # Ids in one `$filter=id eq … or id eq …` (about 2 KB of URL; `in` needs $schemaversion=2.1).
 IDS_PER_FILTER = 40
@@ -52,7 +63,13 @@ PAYMENT_LINES = Stream(
     complete_every_sync=True,
 )
 # Invoices load before payment lines, so an invoice's version at a line's last sighting is known.
-STREAMS = (CUSTOMERS, SALES_INVOICES, SALES_CREDIT_MEMOS, PAYMENT_JOURNALS, PAYMENT_LINES)
+STREAMS: tuple[Stream, ...] = (
+    CUSTOMERS,
+    SALES_INVOICES,
+    SALES_CREDIT_MEMOS,
+    PAYMENT_JOURNALS,
+    PAYMENT_LINES,
+)
 
 # Per stream: the collection under `companies({id})/` and the fields the mapping reads.
 COLLECTIONS: dict[str, str] = {

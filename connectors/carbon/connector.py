@@ -36,6 +36,7 @@ from connectors.auth import StaticTokenAuth
 from connectors.by_id import pages_by_id
 from connectors.errors import ConfigurationError
 from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
+from connectors.limits import check_limits
 from connectors.pagination import OffsetPaginator, Page
 from connectors.ratelimit import BudgetStore, RateLimiter, account_budget
 from connectors.streams import Stream
@@ -46,7 +47,7 @@ from .settings import (
     ENDPOINTS,
     HOSTED_API_URL,
     KEY_HEADER,
-    MAX_CONCURRENT_REQUESTS,
+    LIMITS,
     MAX_IDS_PER_FILTER,
     MAX_ROWS,
     REQUESTS_PER_MINUTE,
@@ -96,22 +97,7 @@ class CarbonConnector:
         sleep: Callable[[float], None] = time.sleep,
         rate_limiter: RateLimiter | None = None,
     ) -> None:
-        for name in ("page_size", "requests_per_minute"):
-            if getattr(settings, name) < 1:
-                raise ConfigurationError(
-                    f"{name} must be at least 1",
-                    source=SOURCE,
-                    connection_id=settings.connection_id,
-                    hint=f"set {name} to a positive number in the connections file",
-                )
-        if not 1 <= settings.max_concurrent_requests <= MAX_CONCURRENT_REQUESTS:
-            raise ConfigurationError(
-                f"max_concurrent_requests must be between 1 and {MAX_CONCURRENT_REQUESTS}",
-                source=SOURCE,
-                connection_id=settings.connection_id,
-                hint="more pages in flight only wait on the key's rate limit; set "
-                f"max_concurrent_requests to at most {MAX_CONCURRENT_REQUESTS}",
-            )
+        check_limits(settings, LIMITS.values(), source=SOURCE, connection_id=settings.connection_id)
         self.connection_id = settings.connection_id
         self._settings = settings
         auth = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from connectors.limits import Limit, limits
 from connectors.streams import Reread, Stream
 
 SOURCE = "carbon"
@@ -18,6 +19,17 @@ REQUESTS_PER_MINUTE = 60  # per API key (Carbon's docs)
 CONCURRENT_REQUESTS = 8
 MAX_CONCURRENT_REQUESTS = 16
 MAX_ROWS = 1000  # Carbon's db-max-rows; a larger page is silently cut to this
+MAX_PAGE_SIZE = 10_000  # a self-hosted Carbon may raise its db-max-rows up to this
+LIMITS = limits(
+    Limit("page_size", MAX_ROWS, most=MAX_PAGE_SIZE, why="a self-hosted Carbon's largest page"),
+    Limit("requests_per_minute", REQUESTS_PER_MINUTE),
+    Limit(
+        "max_concurrent_requests",
+        CONCURRENT_REQUESTS,
+        most=MAX_CONCURRENT_REQUESTS,
+        why="more pages in flight only wait on the key's rate limit",
+    ),
+)
 MAX_IDS_PER_FILTER = 100  # ids in one `id=in.(…)` (keeps URLs far below proxy limits)
 
 # PostgreSQL writes timestamptz as `2024-05-01T12:34:56.789012+00:00` (fraction optional);
@@ -94,7 +106,15 @@ INVOICES = Stream(
 )
 # Order matters: the settlements and invoices are read after the memos and payments that say
 # which of them to read again.
-STREAMS = (CUSTOMERS, CUSTOMER_PAYMENTS, PAYMENT_TERMS, MEMOS, PAYMENTS, SETTLEMENTS, INVOICES)
+STREAMS: tuple[Stream, ...] = (
+    CUSTOMERS,
+    CUSTOMER_PAYMENTS,
+    PAYMENT_TERMS,
+    MEMOS,
+    PAYMENTS,
+    SETTLEMENTS,
+    INVOICES,
+)
 
 ENDPOINTS: dict[str, Endpoint] = {
     "customer": Endpoint("customer", select=CUSTOMER_COLUMNS),

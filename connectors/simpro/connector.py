@@ -31,6 +31,7 @@ from connectors.auth import OAuth2ClientCredentialsAuth, StaticTokenAuth
 from connectors.by_id import pages_by_id
 from connectors.errors import ApiError, ConfigurationError, PayloadError
 from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
+from connectors.limits import check_limits
 from connectors.pagination import Page, PageCountPaginator
 from connectors.ratelimit import BudgetStore, account_budget
 from connectors.streams import Stream
@@ -41,7 +42,7 @@ from .settings import (
     COLLECTIONS,
     CONCURRENT_REQUESTS,
     IDS_PER_FILTER,
-    MAX_CONCURRENT_REQUESTS,
+    LIMITS,
     MAX_PAGE_SIZE,
     REQUESTS_PER_SECOND,
     SOURCE,
@@ -97,17 +98,7 @@ class SimproConnector:
     ) -> None:
         self.connection_id = settings.connection_id
         self._settings = settings
-        if not 1 <= settings.page_size <= MAX_PAGE_SIZE:
-            raise self._config_error(
-                f"page_size must be between 1 and {MAX_PAGE_SIZE}",
-                hint=f"set page_size to at most {MAX_PAGE_SIZE} in the connections file",
-            )
-        if not 1 <= settings.max_concurrent_requests <= MAX_CONCURRENT_REQUESTS:
-            raise self._config_error(
-                f"max_concurrent_requests must be between 1 and {MAX_CONCURRENT_REQUESTS}",
-                hint="more pages in flight only wait on the build's rate limit; set "
-                f"max_concurrent_requests to at most {MAX_CONCURRENT_REQUESTS}",
-            )
+        check_limits(settings, LIMITS.values(), source=SOURCE, connection_id=settings.connection_id)
         self._build_url = build_url(settings.build_url)
         limiter = account_budget(
             budget_domain(settings),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from connectors.limits import Limit, limits
 from connectors.streams import Stream
 
 SOURCE = "simpro"
@@ -16,6 +17,16 @@ REQUESTS_PER_SECOND = 10  # per build, whichever company or connection calls
 # busy up to 0.8 s a round trip; the rate limiter has the last word, so more only wait on it.
 CONCURRENT_REQUESTS = 8
 MAX_CONCURRENT_REQUESTS = 16
+LIMITS = limits(
+    Limit("page_size", MAX_PAGE_SIZE, most=MAX_PAGE_SIZE),
+    Limit("requests_per_second", REQUESTS_PER_SECOND),
+    Limit(
+        "max_concurrent_requests",
+        CONCURRENT_REQUESTS,
+        most=MAX_CONCURRENT_REQUESTS,
+        why="more pages in flight only wait on the build's rate limit",
+    ),
+)
 
 # `2018-05-21T19:53:39+10:00` (documented) and `2026-08-30 09:12:44+10` (seen on live builds).
 TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z")
@@ -39,7 +50,7 @@ CUSTOMER_INDIVIDUALS = Stream("customer_individuals", "$[*]", "$.ID", cursor_fie
 CUSTOMER_INVOICES = Stream("customer_invoices", "$[*]", "$.ID", cursor_field="DateModified")
 CREDIT_NOTES = Stream("credit_notes", "$[*]", "$.ID", cursor_field="DateModified")
 CUSTOMER_PAYMENTS = Stream("customer_payments", "$[*]", "$.ID", cursor_field="DateModified")
-STREAMS = (
+STREAMS: tuple[Stream, ...] = (
     CUSTOMER_COMPANIES,
     CUSTOMER_INDIVIDUALS,
     CUSTOMER_INVOICES,

@@ -21,6 +21,7 @@ import orjson
 from connectors.auth import OAuth2RefreshTokenAuth
 from connectors.errors import ConfigurationError, NotFoundError
 from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
+from connectors.limits import check_limits
 from connectors.pagination import KeysetPaginator, Page, PageNumberPaginator, Paginator
 from connectors.ratelimit import BudgetStore, account_budget
 from connectors.streams import Stream
@@ -30,6 +31,7 @@ from .settings import (
     DATA_CENTRES,
     DEFAULT_PAYMENT_DETAIL_SAMPLE,
     DETAILS_PER_LANDED_PAGE,
+    LIMITS,
     MAX_PAGE_SIZE,
     PAYMENT_DETAILS_MODES,
     REQUESTS_PER_MINUTE,
@@ -89,13 +91,7 @@ class ZohoBooksConnector:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not 1 <= settings.page_size <= MAX_PAGE_SIZE:
-            raise ConfigurationError(
-                f"page_size must be between 1 and {MAX_PAGE_SIZE}",
-                source=SOURCE,
-                connection_id=settings.connection_id,
-                hint=f"set page_size to at most {MAX_PAGE_SIZE} in the connections file",
-            )
+        check_limits(settings, LIMITS.values(), source=SOURCE, connection_id=settings.connection_id)
         if settings.payment_details not in PAYMENT_DETAILS_MODES:
             raise ConfigurationError(
                 f"payment_details is {settings.payment_details!r}",

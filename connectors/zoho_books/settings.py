@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+from connectors.limits import Limit, limits
 from connectors.streams import Stream
 
 from .derivation import PAYMENT_APPLICATIONS
@@ -25,6 +26,10 @@ TOKEN_PATH = "/oauth/v2/token"
 
 MAX_PAGE_SIZE = 200
 REQUESTS_PER_MINUTE = 100  # per organization
+LIMITS = limits(
+    Limit("page_size", MAX_PAGE_SIZE, most=MAX_PAGE_SIZE),
+    Limit("requests_per_minute", REQUESTS_PER_MINUTE),
+)
 DETAILS_PER_LANDED_PAGE = 200
 # `payment_details`: derive what the payment list settles exactly, fetch the rest; or fetch all.
 PaymentDetails = Literal["derive", "fetch_all"]
@@ -49,4 +54,4 @@ PAYMENT_DETAILS = Stream(
     parent="customerpayments",
     derivation=PAYMENT_APPLICATIONS,
 )
-STREAMS = (CONTACTS, INVOICES, PAYMENTS, PAYMENT_DETAILS)
+STREAMS: tuple[Stream, ...] = (CONTACTS, INVOICES, PAYMENTS, PAYMENT_DETAILS)

@@ -268,7 +268,7 @@ def test_timestamps_and_settings(start, connect) -> None:
         2026, 5, 1, 12, 34, 56, 500_000, tzinfo=UTC
     )
     assert connector.parse_timestamp("2026-01-01T00:00:00Z") == datetime(2026, 1, 1, tzinfo=UTC)
-    with pytest.raises(ConfigurationError, match="page_size must be at least 1"):
+    with pytest.raises(ConfigurationError, match="page_size must be between 1 and 10000"):
         CarbonConnector(CarbonSettings(connection_id="x", api_key="crbn_x", page_size=0))
     assert "crbn_" not in repr(CarbonSettings(connection_id="x", api_key="crbn_secret"))
 
