@@ -38,6 +38,7 @@ from pipelines.project import (
     writable_directory,
     write_starter,
 )
+from pipelines.registry import SANDBOXES, SOURCES
 from pipelines.report_output import (
     ReportFormat,
     print_balance_summary,
@@ -49,10 +50,15 @@ from pipelines.report_output import (
 from pipelines.runner import RunOutcome, run_reports, run_syncs
 from pipelines.sources import connected
 
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 app = typer.Typer(
     help=(
-        "Sync receivables from Zoho Books, Business Central, Simpro and Carbon into DuckDB, and "
-        "reconcile payments against invoices."
+        f"Sync receivables from {_listed([spec.title for spec in SOURCES.values()])} into "
+        "DuckDB, and reconcile payments against invoices."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -288,7 +294,7 @@ def schedules(config: ConfigOption = None, debug: DebugOption = False) -> None:
 
 sandbox_app = typer.Typer(help="The local sandboxes that speak each source's API.")
 app.add_typer(sandbox_app, name="sandbox")
-_FIRST_PORT = min(fixed_port for fixed_port, _ in sandboxes.SERVE.values())
+_FIRST_PORT = min(sandbox.port for sandbox in SANDBOXES.values())
 
 
 @sandbox_app.command("serve")
@@ -309,7 +315,7 @@ def sandbox_serve(
         typer.Option(
             "--port",
             min=1,
-            max=65535 - len(sandboxes.SERVE) + 1,
+            max=65535 - len(SANDBOXES) + 1,
             help="The first sandbox's port; the others take the ports after it.",
         ),
     ] = _FIRST_PORT,
@@ -320,14 +326,14 @@ def sandbox_serve(
     def body() -> None:
         if ledger is not None:
             replay = sandboxes.ledger_file(ledger)
-            fixed_port, serve = sandboxes.SERVE[replay.source]
-            source_port = port + fixed_port - _FIRST_PORT
+            sandbox = SANDBOXES[replay.source]
+            source_port = port + sandbox.port - _FIRST_PORT
             plan = [
                 (
                     replay.source,
                     (replay.account,),
                     source_port,
-                    partial(serve, (replay.account,), source_port, replay),
+                    partial(sandbox.serve, (replay.account,), source_port, replay),
                 )
             ]
         else:
@@ -336,10 +342,10 @@ def sandbox_serve(
                 (
                     source,
                     accounts,
-                    port + fixed_port - _FIRST_PORT,
-                    partial(serve, accounts, port + fixed_port - _FIRST_PORT),
+                    port + sandbox.port - _FIRST_PORT,
+                    partial(sandbox.serve, accounts, port + sandbox.port - _FIRST_PORT, None),
                 )
-                for source, (fixed_port, serve) in sandboxes.SERVE.items()
+                for source, sandbox in SANDBOXES.items()
             ]
         with ExitStack() as running:
             for source, served, source_port, start in plan:
@@ -349,7 +355,7 @@ def sandbox_serve(
                     raise UsageError(
                         f"the {source} sandbox cannot listen on port {source_port} "
                         f"({error.strerror}). Fix: stop what uses it, or pass --port N to "
-                        f"serve on ports N to N+{len(sandboxes.SERVE) - 1}"
+                        f"serve on ports N to N+{len(SANDBOXES) - 1}"
                     ) from None
                 running.callback(server.stop)
                 console.print(

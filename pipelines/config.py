@@ -12,33 +12,26 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Union
 
 import pydantic
 import yaml
 
+from connectors.connection import ConnectionConfig
 from connectors.shared_budget import PostgresBudget
-from connectors.zoho_books.settings import (
-    DATA_CENTRES,
-    DEFAULT_PAYMENT_DETAIL_SAMPLE,
-    PaymentDetails,
-)
 from models.lock_wait import WaitListener
 from models.reports import ExceptionKind
 from models.warehouse import DuckLake, Warehouse
-from pipelines.sync import DEFAULT_MAX_RECORD_BYTES, DEFAULT_STREAM_DEADLINE
+from pipelines.registry import SOURCES
 
 __all__ = [
-    "BusinessCentralConnectionConfig",
-    "CarbonConnectionConfig",
+    "AnyConnection",
     "ConfigError",
     "ConnectionConfig",
     "DuckLakeConfig",
     "LedgersyncConfig",
     "RateBudgetConfig",
     "ReportingConfig",
-    "SimproConnectionConfig",
-    "ZohoBooksConnectionConfig",
     "default_config_path",
     "load_config",
 ]
@@ -46,150 +39,9 @@ __all__ = [
 CONFIG_ENV = "LEDGERSYNC_CONFIG"
 DEFAULT_CONFIG = "connections.yaml"
 
-_CONNECTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-
-
-def _connection_id(value: str) -> str:
-    if not _CONNECTION_ID.match(value):
-        raise ValueError(
-            f"connection id {value!r} must be 1-63 lowercase letters, digits, '-' or '_', "
-            "starting with a letter or digit (it names directories and Dagster partitions)"
-        )
-    return value
-
-
-ConnectionId = Annotated[str, pydantic.AfterValidator(_connection_id)]
-
 
 class ConfigError(ValueError):
     """The connections file is missing or invalid; the message says where and how to fix it."""
-
-
-class _Connection(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-    id: ConnectionId
-    sandbox: Literal["embedded"] | None = None
-    # An embedded sandbox serving this ledger file (docs/ledger-files.md) instead of a
-    # generated ledger; relative to the connections file.
-    sandbox_ledger: Path | None = None
-    lookback_minutes: Annotated[int, pydantic.Field(ge=0, le=7 * 24 * 60)] = 15
-    sync_cron: str = "0 */6 * * *"
-    timezone: str = "UTC"
-    max_staleness_hours: Annotated[float, pydantic.Field(gt=0)] = 24.0
-    # Deletes only show in a complete listing: one at least this often (ids only where the API
-    # allows), and on every full refresh. 0 lists completely on every sync.
-    full_key_reconciliation_hours: Annotated[float, pydantic.Field(ge=0)] = 24.0
-    # Patience with a slow or failing source; unset keeps the source's defaults.
-    timeout_s: Annotated[float, pydantic.Field(gt=0)] | None = None
-    response_deadline_s: Annotated[float, pydantic.Field(gt=0)] | None = None  # headers + body
-    max_attempts: Annotated[int, pydantic.Field(ge=1, le=20)] | None = None
-    retry_backoff_s: Annotated[float, pydantic.Field(ge=0)] | None = None
-    # A record larger than this (bytes of JSON) is quarantined, never loaded whole.
-    max_record_bytes: Annotated[int, pydantic.Field(ge=1024)] = DEFAULT_MAX_RECORD_BYTES
-    # A stream's sync stops between two pages past this; what it fetched stays loaded.
-    stream_deadline_s: Annotated[float, pydantic.Field(gt=0)] = (
-        DEFAULT_STREAM_DEADLINE.total_seconds()
-    )
-
-    @pydantic.model_validator(mode="after")
-    def _ledger_only_embedded(self) -> _Connection:
-        if self.sandbox_ledger is not None and self.sandbox != "embedded":
-            raise ValueError("sandbox_ledger needs sandbox: embedded (it is what that serves)")
-        return self
-
-
-class ZohoBooksConnectionConfig(_Connection):
-    source: Literal["zoho_books"]
-    organization_id: str | None = None
-    data_centre: Literal[tuple(DATA_CENTRES)] = "com"  # type: ignore[valid-type]
-    api_url: str | None = None
-    accounts_url: str | None = None
-    client_id_env: str = "ZOHO_CLIENT_ID"
-    client_secret_env: str = "ZOHO_CLIENT_SECRET"
-    refresh_token_env: str = "ZOHO_REFRESH_TOKEN"
-    page_size: Annotated[int, pydantic.Field(ge=1, le=200)] = 200
-    requests_per_minute: Annotated[int, pydantic.Field(ge=1)] = 100  # Zoho's per-org limit
-    # derive: a payment's applications from its list row where that is exact, a detail request
-    # for the rest (fetch_all: one per payment); the share of derived payments fetched anyway
-    # to verify them.
-    payment_details: PaymentDetails = "derive"
-    payment_detail_sample: Annotated[float, pydantic.Field(ge=0, le=1)] = (
-        DEFAULT_PAYMENT_DETAIL_SAMPLE
-    )
-
-    @pydantic.model_validator(mode="after")
-    def _organization_unless_sandbox(self) -> ZohoBooksConnectionConfig:
-        if self.sandbox is None and not self.organization_id:
-            raise ValueError(
-                "organization_id is required for a real Zoho account (Zoho Books → Settings → "
-                "Organization Profile → Organization ID)"
-            )
-        return self
-
-
-class BusinessCentralConnectionConfig(_Connection):
-    """One Business Central company, read by an Entra app registration (client credentials)."""
-
-    source: Literal["business_central"]
-    tenant: str | None = None  # Entra tenant id or domain (contoso.onmicrosoft.com)
-    environment: str = "production"
-    company_id: str | None = None  # pin the company by id, or
-    company_name: str | None = None  # by name; neither: the environment's only company
-    api_url: str | None = None
-    authority_url: str | None = None
-    client_id_env: str = "BC_CLIENT_ID"
-    client_secret_env: str = "BC_CLIENT_SECRET"
-    page_size: Annotated[int, pydantic.Field(ge=1, le=20_000)] = 1_000
-    requests_per_five_minutes: Annotated[int, pydantic.Field(ge=1)] = 6_000  # BC's per-user limit
-    max_in_flight: Annotated[int, pydantic.Field(ge=1, le=5)] = 5  # BC runs 5 at once per user
-
-    @pydantic.model_validator(mode="after")
-    def _tenant_unless_sandbox(self) -> BusinessCentralConnectionConfig:
-        if self.sandbox is None and not self.tenant:
-            raise ValueError(
-                "tenant is required for a real Business Central environment (the Entra tenant "
-                "id or domain: Business Central → Help and Support → Troubleshooting)"
-            )
-        if self.company_id is not None and self.company_name is not None:
-            raise ValueError("set company_id or company_name, not both")
-        return self
-
-
-class SimproConnectionConfig(_Connection):
-    """One company on a Simpro build, read with an API key or an OAuth client."""
-
-    source: Literal["simpro"]
-    build_url: str | None = None  # https://<build>.simprosuite.com
-    company_id: Annotated[int, pydantic.Field(ge=0)] | None = None  # None: the build's only one
-    auth: Literal["api_key", "oauth"] = "api_key"
-    api_key_env: str = "SIMPRO_API_KEY"
-    client_id_env: str = "SIMPRO_CLIENT_ID"
-    client_secret_env: str = "SIMPRO_CLIENT_SECRET"
-    page_size: Annotated[int, pydantic.Field(ge=1, le=250)] = 250
-    requests_per_second: Annotated[int, pydantic.Field(ge=1)] = 10  # Simpro's per-build limit
-    max_concurrent_requests: Annotated[int, pydantic.Field(ge=1, le=16)] = 8  # pages in flight
-
-    @pydantic.model_validator(mode="after")
-    def _build_unless_sandbox(self) -> SimproConnectionConfig:
-        if self.sandbox is None and not self.build_url:
-            raise ValueError(
-                "build_url is required for a real Simpro build (the address you sign in at, "
-                "e.g. https://acme.simprosuite.com)"
-            )
-        return self
-
-
-class CarbonConnectionConfig(_Connection):
-    """One Carbon company, read with one of its API keys (a key belongs to one company)."""
-
-    source: Literal["carbon"]
-    api_url: str = "https://rest.carbon.ms"  # self-hosted: <SUPABASE_URL>/rest/v1
-    self_hosted: bool = False  # send the key as `carbon-key` instead of a Bearer token
-    api_key_env: str = "CARBON_API_KEY"
-    page_size: Annotated[int, pydantic.Field(ge=1, le=10_000)] = 1_000  # Carbon's max-rows
-    requests_per_minute: Annotated[int, pydantic.Field(ge=1)] = 60  # Carbon's per-key limit
-    max_concurrent_requests: Annotated[int, pydantic.Field(ge=1, le=16)] = 8  # pages in flight
 
 
 class ReportingConfig(pydantic.BaseModel):
@@ -201,11 +53,9 @@ class ReportingConfig(pydantic.BaseModel):
     rates: Path | None = None  # CSV with columns date,from,to,rate (1 from = rate to)
 
 
-ConnectionConfig = Annotated[
-    ZohoBooksConnectionConfig
-    | BusinessCentralConnectionConfig
-    | SimproConnectionConfig
-    | CarbonConnectionConfig,
+# An entry of `connections:`: the registered source's config model its `source` names.
+AnyConnection = Annotated[
+    Union[tuple(spec.config for spec in SOURCES.values())],  # noqa: UP007 - built at run time
     pydantic.Field(discriminator="source"),
 ]
 
@@ -295,7 +145,7 @@ class LedgersyncConfig(pydantic.BaseModel):
     # How many reconciliation exceptions of a kind are expected; the check
     # exceptions_within_threshold warns above them (a kind not listed: 0).
     exception_thresholds: dict[ExceptionKind, Annotated[int, pydantic.Field(ge=0)]] = {}
-    connections: Sequence[ConnectionConfig] = ()
+    connections: Sequence[AnyConnection] = ()
 
     @pydantic.field_validator("connections")
     @classmethod
@@ -390,7 +240,7 @@ def _describe(path: Path, root: yaml.Node | None, error: pydantic.ValidationErro
     return "invalid connections file:\n  " + "\n  ".join(lines)
 
 
-_UNION_TAGS = frozenset({"zoho_books", "business_central", "simpro", "carbon"})
+_UNION_TAGS = frozenset(SOURCES)  # the union's tags, which pydantic puts in a location
 
 
 def line_of(node: yaml.Node | None, location: tuple[str | int, ...]) -> int:

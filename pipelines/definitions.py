@@ -33,8 +33,8 @@ from pipelines.defs.reports import (
     ar_aging_daily,
     report_assets,
 )
-from pipelines.defs.resources import LedgersyncResource, source_resources
-from pipelines.sources import SOURCES
+from pipelines.defs.resources import LedgersyncResource
+from pipelines.registry import SOURCES
 
 __all__ = ["build_definitions", "defs"]
 
@@ -79,10 +79,7 @@ def build_definitions(config: LedgersyncConfig, config_path: str) -> dg.Definiti
             health_schedule(checking),
             aging_history_schedule,
         ],
-        resources={
-            "ledgersync": LedgersyncResource(config_path=config_path),
-            **source_resources(config_path),
-        },
+        resources={"ledgersync": LedgersyncResource(config_path=config_path)},
     )
 
 

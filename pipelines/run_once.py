@@ -2,9 +2,9 @@
 
     python -m pipelines.run_once --config connections.yaml --as-of 2026-10-31
 
-It calls the functions the Dagster assets call (`pipelines.sync.sync_connection`,
-`pipelines.sync.normalize`, `models.reports.materialize_reports`) in this one process, which
-starts in half a second: the crash tests kill it at random points many times over (see
+It calls the functions the Dagster assets call (`pipelines.steps.sync_one`,
+`pipelines.steps.rebuild_canonical`, `models.reports.materialize_reports`) in this one process,
+which starts in half a second: the crash tests kill it at random points many times over (see
 `benchmarks.kill_anywhere`), and it is a quick way to debug a connection without an instance.
 
 Before each phase it writes one line to stderr and flushes it: `phase extract <connection>
@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from connectors.errors import ConnectorError
@@ -27,8 +27,7 @@ from models.landing import ConnectionBusyError, LandingZone
 from models.reports import materialize_reports
 from models.warehouse import WarehouseBusyError
 from pipelines.config import ConfigError, LedgersyncConfig, load_config
-from pipelines.sources import SOURCES, open_connector
-from pipelines.sync import normalize, sync_connection
+from pipelines.steps import rebuild_canonical, sync_one
 from pipelines.sync_errors import SyncError
 
 __all__ = ["main", "rebuild", "run_once", "sync_connections"]
@@ -72,22 +71,15 @@ def sync_connections(
         if connection_ids and connection.id not in connection_ids:
             continue
         try:
-            connector = open_connector(connection, config.budget_store())
-            try:
-                sync_connection(
-                    connector,
-                    warehouse=warehouse,
-                    landing=landing,
-                    full_refresh=full_refresh,
-                    lookback=timedelta(minutes=connection.lookback_minutes),
-                    reconcile_every=timedelta(hours=connection.full_key_reconciliation_hours),
-                    max_record_bytes=connection.max_record_bytes,
-                    stream_deadline=timedelta(seconds=connection.stream_deadline_s),
-                    holder=HOLDER,
-                    on_phase=_for_connection(on_phase, connection.id),
-                )
-            finally:
-                connector.close()
+            sync_one(
+                connection,
+                warehouse=warehouse,
+                landing=landing,
+                full_refresh=full_refresh,
+                holder=HOLDER,
+                rate_budget=config.budget_store(),
+                on_phase=_for_connection(on_phase, connection.id),
+            )
         except (ConnectorError, ConnectionBusyError, WarehouseBusyError, SyncError) as error:
             failures.append(str(error))
     return failures
@@ -96,17 +88,11 @@ def sync_connections(
 def rebuild(config: LedgersyncConfig, *, as_of: date, on_phase: PhaseListener = _ignore) -> None:
     """What the report job does: every connection's canonical rows, then every report."""
     warehouse = config.open_warehouse(_say)
-    warehouse.ensure_schema()
-    for connection in config.connections:
-        on_phase("normalize", connection.id)
-        spec = SOURCES[connection.source]
-        normalize(
-            warehouse,
-            connection_id=connection.id,
-            source=spec.name,
-            streams=spec.streams,
-            mappings=spec.mappings,
-        )
+    rebuild_canonical(
+        warehouse,
+        config.connections,
+        before=lambda connection_id: on_phase("normalize", connection_id),
+    )
     on_phase("report", "all")
     warehouse.write(lambda conn: materialize_reports(conn, as_of))
 
@@ -125,7 +111,13 @@ def _print_phase(phase: str, what: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.run_once", description=__doc__)
-    parser.add_argument("--config", "-c", type=Path, default=Path("connections.yaml"))
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        default=None,
+        help="default: $LEDGERSYNC_CONFIG, else ./connections.yaml",
+    )
     parser.add_argument("--as-of", type=date.fromisoformat, required=True)
     parser.add_argument("--connection", action="append", default=[])
     parser.add_argument("--full-refresh", action="store_true")

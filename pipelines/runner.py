@@ -18,6 +18,7 @@ import dagster as dg
 
 from pipelines.config import LedgersyncConfig
 from pipelines.definitions import build_definitions
+from pipelines.defs.ingest import NO_RETRY_TAG
 from pipelines.defs.jobs import REPORTS_JOB
 from pipelines.defs.reports import REPORTS_OP
 from pipelines.instance import open_instance
@@ -75,7 +76,7 @@ def run_syncs(
                     },
                     **_logging(log_level),
                 },
-                tags={"connection": connection.id},
+                tags={"connection": connection.id, NO_RETRY_TAG: "true"},
             )
             outcomes.append(_outcome(connection.id, result))
     return outcomes
@@ -134,5 +135,8 @@ def _failure_message(event: dg.DagsterEvent) -> str:
     return _OWN_CLASS.sub("", error.message.strip(), count=1)
 
 
-_WRAPPERS = frozenset({"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"})
+# `Failure`: how the ingest asset says an error is not worth retrying (its cause is the error).
+_WRAPPERS = frozenset(
+    {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError", "Failure"}
+)
 _OWN_CLASS = re.compile(r"^(?:connectors|models|pipelines|sandbox)(?:\.\w+)+: ")

@@ -34,6 +34,7 @@ from typing import Literal
 import duckdb
 from duckdb import DuckDBPyConnection
 
+from connectors.connection import DEFAULT_MAX_RECORD_BYTES, DEFAULT_STREAM_DEADLINE
 from connectors.errors import ApiError, ConfigurationError, ConnectorError
 from connectors.pagination import Page
 from connectors.streams import Connector, DerivingConnector, KeyListing, Reread, Stream
@@ -64,7 +65,14 @@ from pipelines.sync_errors import (
     one_line,
 )
 
-__all__ = ["Phase", "PhaseCallback", "StreamOutcome", "normalize", "sync_connection"]
+__all__ = [
+    "Phase",
+    "PhaseCallback",
+    "ProgressCallback",
+    "StreamOutcome",
+    "normalize",
+    "sync_connection",
+]
 
 ProgressCallback = Callable[[str, int, int], None]  # stream, pages so far, records so far
 # extract: waiting on the API for a page; land: writing it (or sealing the batch) to disk;
@@ -73,8 +81,6 @@ Phase = Literal["extract", "land", "load"]
 PhaseCallback = Callable[[Phase, str], None]  # phase about to start, stream
 
 DEFAULT_RECONCILE_EVERY = timedelta(hours=24)
-DEFAULT_MAX_RECORD_BYTES = 2**20
-DEFAULT_STREAM_DEADLINE = timedelta(hours=2)
 
 
 @dataclass(frozen=True, slots=True)

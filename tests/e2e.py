@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from pipelines.registry import SOURCES
 from pipelines.runner import run_reports, run_syncs
-from pipelines.sources import SOURCES
 from sandbox.generator import record_payment
 from sandbox.ledger import Ledger, Payment
 from sandbox.truth import expected_exceptions as truth_exceptions

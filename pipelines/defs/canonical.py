@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from connectors.source import SourceSpec
 from models.schema import CANONICAL_TABLES, REJECTED_RECORDS
 from pipelines.defs.ingest import OWNER
 from pipelines.defs.resources import LedgersyncResource
-from pipelines.sources import SOURCES, SourceSpec
-from pipelines.sync import normalize
+from pipelines.steps import rebuild_canonical
 
 __all__ = ["WAREHOUSE_POOL", "build_canonical_assets", "canonical_key"]
 
@@ -50,29 +50,20 @@ def build_canonical_assets(specs: list[SourceSpec]) -> dg.AssetsDefinition:
                 group_name="canonical",
                 kinds={"duckdb", "sql"},
                 owners=[OWNER],
-                automation_condition=dg.AutomationCondition.eager(),
             )
             for name in tables
         ],
-        required_resource_keys={"ledgersync"},
         pool=WAREHOUSE_POOL,
     )
-    def _canonical(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
-        ledgersync: LedgersyncResource = context.resources.ledgersync
-        config = ledgersync.config()
+    def _canonical(
+        context: dg.AssetExecutionContext, ledgersync: LedgersyncResource
+    ) -> Iterator[dg.MaterializeResult]:
         warehouse = ledgersync.warehouse(context.log)
-        warehouse.ensure_schema()
-        for connection in config.connections:
-            spec = SOURCES[connection.source]
-            for result in normalize(
-                warehouse,
-                connection_id=connection.id,
-                source=spec.name,
-                streams=spec.streams,
-                mappings=spec.mappings,
-            ):
+        rebuilt = rebuild_canonical(warehouse, ledgersync.config().connections)
+        for connection_id, results in rebuilt.items():
+            for result in results:
                 context.log.info(
-                    f"{connection.id}: {result.table} {result.loaded} rows, "
+                    f"{connection_id}: {result.table} {result.loaded} rows, "
                     f"{result.rejected} quarantined"
                 )
         with warehouse.connect(read_only=True) as conn:

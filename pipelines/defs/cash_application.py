@@ -49,7 +49,6 @@ class CashApplicationConfig(dg.Config):
     group_name="reports",
     kinds={"duckdb", "sql", "python"},
     owners=[OWNER],
-    automation_condition=dg.AutomationCondition.eager(),
     pool=WAREHOUSE_POOL,
 )
 def cash_application_suggestions(

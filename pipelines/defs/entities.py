@@ -39,7 +39,6 @@ ENTITIES = canonical_key("customer_entities")
     group_name="canonical",
     kinds={"duckdb", "splink"},
     owners=[OWNER],
-    automation_condition=dg.AutomationCondition.eager(),
     pool=WAREHOUSE_POOL,
 )
 def customer_entities(ledgersync: LedgersyncResource) -> dg.MaterializeResult:
@@ -92,7 +91,6 @@ def no_weak_same_connection_merges(ledgersync: LedgersyncResource) -> dg.AssetCh
             group_name="reports",
             kinds={"duckdb", "sql"},
             owners=[OWNER],
-            automation_condition=dg.AutomationCondition.eager(),
         )
         for name in ENTITY_REPORTS
     ],

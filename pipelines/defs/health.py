@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from connectors.source import SourceSpec
 from pipelines.config import ConnectionConfig
 from pipelines.defs.resources import LedgersyncResource
-from pipelines.sources import SourceSpec
 
 __all__ = ["FAILING_RUNS", "build_health_checks"]
 

@@ -6,21 +6,42 @@ partition in the UI (a backfill run re-extracts everything; scheduled runs are i
 
 # No `from __future__ import annotations` here: Dagster reads these signatures at runtime.
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 
 import dagster as dg
 
+from connectors.errors import RateLimitedError, ServerError, TransportError
+from connectors.source import SourceSpec
+from models.landing import ConnectionBusyError
+from models.warehouse import WarehouseBusyError
 from pipelines import progress
 from pipelines.config import ConnectionConfig
-from pipelines.defs.resources import LedgersyncResource, SourceResource
-from pipelines.sources import SourceSpec
-from pipelines.sync import StreamOutcome, sync_connection
+from pipelines.defs.resources import LedgersyncResource
+from pipelines.steps import sync_one
+from pipelines.sync import StreamOutcome
 from pipelines.sync_errors import BatchSetAsideError
 
-__all__ = ["OWNER", "SyncConfig", "build_ingest_assets", "ingest_partitions"]
+__all__ = [
+    "INGEST_RETRY",
+    "NO_RETRY_TAG",
+    "OWNER",
+    "SyncConfig",
+    "build_ingest_assets",
+    "ingest_partitions",
+]
 
 OWNER = "team:receivables"
 BACKFILL_TAG = "dagster/backfill"
+# A sync that failed for a passing reason (the source down or throttling past the requests' own
+# retries, another process holding the connection or the warehouse) is tried again minutes
+# later: 2, 4 and 8 minutes, give or take a fifth. Any other failure (bad settings or
+# credentials, bad data, a deadline) would fail the same way again, so it is not retried.
+INGEST_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=120, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+TRANSIENT = (RateLimitedError, ServerError, TransportError, ConnectionBusyError, WarehouseBusyError)
+# The command line runs a job in its own process and reports a failure at once (the user runs
+# it again): its runs carry this tag, and are not retried.
+NO_RETRY_TAG = "ledgersync/no_retry"
 
 
 class SyncConfig(dg.Config):
@@ -51,42 +72,51 @@ def build_ingest_assets(
             for stream in spec.streams
         ],
         partitions_def=ingest_partitions(connections),
-        required_resource_keys={"ledgersync", spec.name},
         can_subset=False,
+        retry_policy=INGEST_RETRY,
     )
     def _sync(
-        context: dg.AssetExecutionContext, config: SyncConfig
+        context: dg.AssetExecutionContext, config: SyncConfig, ledgersync: LedgersyncResource
     ) -> Iterator[dg.MaterializeResult]:
-        connection_id = context.partition_key
-        ledgersync: LedgersyncResource = context.resources.ledgersync
-        source: SourceResource = getattr(context.resources, spec.name)
-        full_refresh = config.full_refresh or BACKFILL_TAG in context.run.tags
-        # Read per run, like the connector's settings: an edited file takes effect at once.
-        settings = ledgersync.config().connection(connection_id)
-        with source.connector(connection_id) as connector:
-            try:
-                outcomes = sync_connection(
-                    connector,
-                    warehouse=ledgersync.warehouse(context.log),
-                    landing=ledgersync.landing(),
-                    full_refresh=full_refresh,
-                    lookback=timedelta(minutes=settings.lookback_minutes),
-                    reconcile_every=timedelta(hours=settings.full_key_reconciliation_hours),
-                    max_record_bytes=settings.max_record_bytes,
-                    stream_deadline=timedelta(seconds=settings.stream_deadline_s),
-                    holder=f"Dagster run {context.run.run_id}",
-                    progress=lambda stream, pages, records: progress.report(
-                        connection_id, stream, pages, records
-                    ),
-                )
-            except BatchSetAsideError as set_aside:
-                # The streams synced are materialized, with the set-aside batches counted;
-                # the run still fails, naming them.
-                yield from _results(context, spec, set_aside.outcomes, full_refresh)
-                raise
-        yield from _results(context, spec, outcomes, full_refresh)
+        try:
+            yield from _synced(context, config, ledgersync, spec)
+        except TRANSIENT as error:
+            if NO_RETRY_TAG in context.run.tags:
+                raise dg.Failure(str(error), allow_retries=False) from error
+            raise
+        except Exception as error:
+            raise dg.Failure(str(error), allow_retries=False) from error
 
     return _sync
+
+
+def _synced(
+    context: dg.AssetExecutionContext,
+    config: SyncConfig,
+    ledgersync: LedgersyncResource,
+    spec: SourceSpec,
+) -> Iterator[dg.MaterializeResult]:
+    connection_id = context.partition_key
+    full_refresh = config.full_refresh or BACKFILL_TAG in context.run.tags
+    connections_file = ledgersync.config()
+    try:
+        outcomes = sync_one(
+            connections_file.connection(connection_id),
+            warehouse=ledgersync.warehouse(context.log),
+            landing=ledgersync.landing(),
+            full_refresh=full_refresh,
+            holder=f"Dagster run {context.run.run_id}",
+            rate_budget=connections_file.budget_store(),
+            progress=lambda stream, pages, records: progress.report(
+                connection_id, stream, pages, records
+            ),
+        )
+    except BatchSetAsideError as set_aside:
+        # The streams synced are materialized, with the set-aside batches counted; the run
+        # still fails, naming them.
+        yield from _results(context, spec, set_aside.outcomes, full_refresh)
+        raise
+    yield from _results(context, spec, outcomes, full_refresh)
 
 
 def _results(

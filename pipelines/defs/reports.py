@@ -105,7 +105,6 @@ def report_assets() -> dg.AssetsDefinition:
                 group_name="reports",
                 kinds={"duckdb", "sql"},
                 owners=[OWNER],
-                automation_condition=dg.AutomationCondition.eager(),
                 skippable=True,
             )
             for name in REPORTS
@@ -137,55 +136,56 @@ def report_assets() -> dg.AssetsDefinition:
 DAILY = dg.DailyPartitionsDefinition(start_date=HISTORY_START, end_offset=0)
 
 # A year's backfill is then one run writing day after day, not 365 runs queueing for the
-# warehouse's single writer. (`backfill_policy` is still marked beta in Dagster 1.13.)
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.BetaWarning)
+# warehouse's single writer. `backfill_policy` is still marked beta in Dagster 1.13: that one
+# warning is silenced, by its message, wherever this module is loaded.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
-    @dg.asset(
-        key=report_asset_key(AGING_HISTORY),
-        description=(
-            f"{TABLE_COMMENTS[AGING_HISTORY]} Each partition replaces its day's rows, so running a "
-            "day again gives the same numbers while the canonical tables are unchanged. Backfill a "
-            "date range from the UI to chart history."
-        ),
-        deps=_DEPS,
-        partitions_def=DAILY,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="report_history",
-        kinds={"duckdb", "sql"},
-        owners=[OWNER],
-    )
-    def ar_aging_daily(
-        context: dg.AssetExecutionContext, config: AgingOptions, ledgersync: LedgersyncResource
-    ) -> dg.MaterializeResult:
-        aging = config.aging()
-        days = [date.fromisoformat(key) for key in context.partition_keys]
-        warehouse = ledgersync.warehouse(context.log)
-        rows = 0
+
+@dg.asset(
+    key=report_asset_key(AGING_HISTORY),
+    description=(
+        f"{TABLE_COMMENTS[AGING_HISTORY]} Each partition replaces its day's rows, so running a "
+        "day again gives the same numbers while the canonical tables are unchanged. Backfill a "
+        "date range from the UI to chart history."
+    ),
+    deps=_DEPS,
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="report_history",
+    kinds={"duckdb", "sql"},
+    owners=[OWNER],
+)
+def ar_aging_daily(
+    context: dg.AssetExecutionContext, config: AgingOptions, ledgersync: LedgersyncResource
+) -> dg.MaterializeResult:
+    aging = config.aging()
+    days = [date.fromisoformat(key) for key in context.partition_keys]
+    warehouse = ledgersync.warehouse(context.log)
+    rows = 0
+    with warehouse.connect() as conn:
+        install_report_macros(conn)
+    for day in days:  # a connection per day lets syncs write in between
         with warehouse.connect() as conn:
-            install_report_macros(conn)
-        for day in days:  # a connection per day lets syncs write in between
-            with warehouse.connect() as conn:
-                rows += snapshot_aging(conn, day, aging, install=False)
-        last = max(days)
-        with warehouse.connect(read_only=True) as conn:
-            totals = aging_totals(conn, AGING_HISTORY, "as_of = $as_of", {"as_of": last})
-            schema = column_schema(conn, AGING_HISTORY)
-        return dg.MaterializeResult(
-            metadata={
-                "days": len(days),
-                "dagster/row_count": rows,
-                "dagster/column_schema": schema,
-                "aging": f"{'/'.join(aging.labels)} by {aging.basis}",
-                f"aging_on_{last.isoformat()}": dg.MetadataValue.md(
-                    markdown_table(
-                        ["currency", *aging.labels, "total"],
-                        [(code, *amounts, sum(amounts)) for code, amounts in totals.items()],
-                    )
-                ),
-                "aging_chart": dg.MetadataValue.md(aging_chart_markdown(aging.labels, totals)),
-            }
-        )
+            rows += snapshot_aging(conn, day, aging, install=False)
+    last = max(days)
+    with warehouse.connect(read_only=True) as conn:
+        totals = aging_totals(conn, AGING_HISTORY, "as_of = $as_of", {"as_of": last})
+        schema = column_schema(conn, AGING_HISTORY)
+    return dg.MaterializeResult(
+        metadata={
+            "days": len(days),
+            "dagster/row_count": rows,
+            "dagster/column_schema": schema,
+            "aging": f"{'/'.join(aging.labels)} by {aging.basis}",
+            f"aging_on_{last.isoformat()}": dg.MetadataValue.md(
+                markdown_table(
+                    ["currency", *aging.labels, "total"],
+                    [(code, *amounts, sum(amounts)) for code, amounts in totals.items()],
+                )
+            ),
+            "aging_chart": dg.MetadataValue.md(aging_chart_markdown(aging.labels, totals)),
+        }
+    )
 
 
 aging_history_job = dg.define_asset_job(

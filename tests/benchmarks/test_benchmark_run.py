@@ -16,7 +16,7 @@ from benchmarks.results import NOTES_MARKER, write_results
 from benchmarks.run import Options, run
 from sandbox.zoho_books.app import start_zoho_sandbox
 from sandbox.zoho_books.config import ZohoConfig
-from tests.conftest import ZOHO_CLIENT
+from sandbox.zoho_books.testing import ZOHO_CLIENT
 
 SIZE = {"customers": 20, "invoices": 300, "payments": 300}
 

@@ -29,8 +29,9 @@ from connectors.errors import (
 from models.landing import LandingZone
 from models.warehouse import Warehouse
 from pipelines.sync import normalize, sync_connection
+from sandbox.business_central.testing import BC_APP
 from sandbox.faults import FaultConfig
-from tests.conftest import BC_APP, TEST_REQUESTS_PER_MINUTE
+from sandbox.testing import TEST_REQUESTS_PER_MINUTE
 
 COMPANY = "connector-co"
 SIZE = {"customers": 10, "invoices": 60, "payments": 50}

@@ -19,7 +19,8 @@ from sandbox.faults import FaultConfig
 from sandbox.server import SandboxServer
 from sandbox.simpro.app import SimproApp
 from sandbox.simpro.ids import ledger_id, simpro_id
-from tests.conftest import SIMPRO_API_KEY, SIMPRO_CLIENT, TEST_REQUESTS_PER_SECOND
+from sandbox.simpro.testing import SIMPRO_API_KEY, SIMPRO_CLIENT
+from sandbox.testing import TEST_REQUESTS_PER_SECOND
 from tests.connectors.conftest import InFlightProbe
 
 STREAM = {stream.name: stream for stream in STREAMS}

@@ -9,8 +9,9 @@ import pytest
 from connectors.errors import AuthenticationError, ConfigurationError
 from connectors.zoho_books.connector import ZohoBooksConnector, ZohoBooksSettings
 from connectors.zoho_books.settings import PAYMENT_DETAILS, PAYMENTS, STREAMS
+from sandbox.testing import TEST_REQUESTS_PER_MINUTE
 from sandbox.zoho_books.ids import zoho_id
-from tests.conftest import TEST_REQUESTS_PER_MINUTE, ZOHO_CLIENT
+from sandbox.zoho_books.testing import ZOHO_CLIENT
 
 ORG = "connector-books"
 

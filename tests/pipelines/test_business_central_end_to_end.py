@@ -14,10 +14,10 @@ from decimal import Decimal
 import httpx
 
 from sandbox.business_central.ids import bc_id
+from sandbox.business_central.testing import BC_APP, bc_connection
 from sandbox.faults import FaultConfig
 from sandbox.ledger import Ledger
 from sandbox.truth import invoice_truth
-from tests.conftest import BC_APP, bc_connection
 from tests.e2e import (
     IdMap,
     actual_balances,

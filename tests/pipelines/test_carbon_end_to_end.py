@@ -18,10 +18,10 @@ from decimal import Decimal
 
 from pipelines.runner import run_syncs
 from sandbox.carbon.ids import carbon_id
+from sandbox.carbon.testing import carbon_connection
 from sandbox.faults import FaultConfig
 from sandbox.generator import record_payment, void_payment
 from sandbox.ledger import Ledger
-from tests.conftest import carbon_connection
 from tests.e2e import (
     EVERY_BALANCE,
     actual_balances,

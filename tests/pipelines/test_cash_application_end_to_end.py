@@ -16,7 +16,7 @@ from pipelines.definitions import build_definitions
 from pipelines.defs.jobs import REPORTS_JOB
 from pipelines.defs.reports import REPORTS_OP
 from sandbox.zoho_books.ids import ledger_id
-from tests.conftest import zoho_connection
+from sandbox.zoho_books.testing import zoho_connection
 from tests.e2e import sync
 
 ORG = "cash-books"

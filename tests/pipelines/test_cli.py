@@ -25,7 +25,8 @@ import yaml
 from pipelines.instance import LOCAL_HOME
 from pipelines.project import STARTER
 from pipelines.runner import run_syncs
-from tests.conftest import BC_APP, ZOHO_CLIENT, bc_connection, zoho_connection
+from sandbox.business_central.testing import BC_APP, bc_connection
+from sandbox.zoho_books.testing import ZOHO_CLIENT, zoho_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGERSYNC = Path(sys.executable).with_name("ledgersync")

@@ -9,15 +9,12 @@ import pytest
 
 from connectors.shared_budget import PostgresBudget
 from pipelines.config import (
-    BusinessCentralConnectionConfig,
-    CarbonConnectionConfig,
     ConfigError,
+    ConnectionConfig,
     LedgersyncConfig,
-    SimproConnectionConfig,
-    ZohoBooksConnectionConfig,
-    _Connection,
     load_config,
 )
+from pipelines.registry import SOURCES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,16 +132,11 @@ def test_readme_documents_every_setting_in_its_source_row():
         return {key for row in rows for key in re.findall(r"`(\w+)`", row[0])}
 
     assert set(LedgersyncConfig.model_fields) <= keys(rows)
-    common = set(_Connection.model_fields)
+    common = set(ConnectionConfig.model_fields)
     assert common <= keys(rows)
-    for model, title in (
-        (ZohoBooksConnectionConfig, "Zoho"),
-        (BusinessCentralConnectionConfig, "Business Central"),
-        (SimproConnectionConfig, "Simpro"),
-        (CarbonConnectionConfig, "Carbon"),
-    ):
-        own = set(model.model_fields) - common - {"source"}
-        assert own <= keys([row for row in rows if row[1].startswith(f"{title}:")]), title
+    for spec in SOURCES.values():
+        own = set(spec.config.model_fields) - common
+        assert own <= keys([row for row in rows if row[1].startswith(f"{spec.title}:")]), spec.title
 
 
 def test_a_rate_budget_in_postgres_is_a_store_and_holds_no_password(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.zoho_books.ids import zoho_id
-from tests.conftest import zoho_connection
+from sandbox.zoho_books.testing import zoho_connection
 from tests.e2e import actual_balances, expected_balances, report
 
 ORGS = ("north-books", "south-books", "east-books")

@@ -8,7 +8,7 @@ import pytest
 from pipelines.definitions import build_definitions
 from pipelines.defs.health import FAILING_RUNS
 from pipelines.runner import run_syncs
-from tests.conftest import zoho_connection
+from sandbox.zoho_books.testing import zoho_connection
 
 
 @pytest.fixture

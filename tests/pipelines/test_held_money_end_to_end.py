@@ -11,7 +11,7 @@ from decimal import Decimal
 from sandbox import truth
 from sandbox.generator import record_invoice, record_payment, void_invoice
 from sandbox.zoho_books.ids import Kind, ledger_id, zoho_id
-from tests.conftest import zoho_connection
+from sandbox.zoho_books.testing import zoho_connection
 from tests.e2e import (
     actual_balances,
     actual_exceptions,

@@ -12,7 +12,7 @@ import pytest
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
 from pipelines.runner import run_syncs
-from tests.conftest import zoho_connection
+from sandbox.zoho_books.testing import zoho_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 PG = {"host": "127.0.0.1", "port": "5432", "dbname": "test", "user": "postgres"}

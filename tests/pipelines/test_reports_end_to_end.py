@@ -26,18 +26,15 @@ from pipelines.defs.reports import AGING_HISTORY_JOB, REPORTS_OP
 from pipelines.report_output import ReportFormat, write_reports
 from sandbox import truth
 from sandbox.business_central.ids import ledger_id as bc_ledger_id
+from sandbox.business_central.testing import bc_connection
 from sandbox.carbon.ids import ledger_id as carbon_ledger_id
+from sandbox.carbon.testing import carbon_connection
 from sandbox.ledger import Ledger
 from sandbox.simpro.ids import ledger_id as simpro_ledger_id
+from sandbox.simpro.testing import simpro_connection
 from sandbox.zoho_books.ids import ledger_id as zoho_ledger_id
-from tests.conftest import (
-    Project,
-    bc_connection,
-    both_warehouse_backends,
-    carbon_connection,
-    simpro_connection,
-    zoho_connection,
-)
+from sandbox.zoho_books.testing import zoho_connection
+from tests.conftest import Project, both_warehouse_backends
 from tests.e2e import report, sync
 
 SIZE = {"customers": 12, "invoices": 90, "payments": 80}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import simpro_connection
+from sandbox.simpro.testing import simpro_connection
 from tests.postgres import PG_URI, require_postgres, scratch_schema
 
 COMPANIES = ("summit-plumbing", "summit-electrical")

@@ -22,7 +22,7 @@ from pipelines.sources import open_connector
 from sandbox.generator import void_payment
 from sandbox.ledger import Ledger
 from sandbox.simpro.ids import simpro_id
-from tests.conftest import simpro_connection
+from sandbox.simpro.testing import simpro_connection
 from tests.e2e import (
     actual_balances,
     actual_exceptions,

@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.definitions import build_definitions
-from tests.conftest import zoho_connection
+from pipelines.defs.ingest import NO_RETRY_TAG
+from sandbox.zoho_books.testing import zoho_connection
 
 ORG = "locked-books"
 
@@ -41,7 +42,9 @@ def test_the_dagster_log_says_who_holds_the_warehouse(zoho_sandbox, make_project
     )
     instance = dg.DagsterInstance.ephemeral()
 
-    result = job.execute_in_process(partition_key=ORG, instance=instance, raise_on_error=False)
+    result = job.execute_in_process(
+        partition_key=ORG, instance=instance, raise_on_error=False, tags={NO_RETRY_TAG: "true"}
+    )
 
     assert not result.success
     messages = [entry.user_message for entry in instance.all_logs(result.run_id)]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 
 from sandbox.zoho_books.ids import zoho_id
-from tests.conftest import both_warehouse_backends, zoho_connection
+from sandbox.zoho_books.testing import zoho_connection
+from tests.conftest import both_warehouse_backends
 from tests.e2e import IdMap, actual_balances, expected_balances, new_payment, report, snapshot, sync
 
 ORG = "acme-books"

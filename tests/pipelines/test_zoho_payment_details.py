@@ -15,7 +15,8 @@ from pipelines.run_once import rebuild, sync_connections
 from sandbox.server import SandboxServer
 from sandbox.zoho_books.app import ZohoBooksApp
 from sandbox.zoho_books.ids import zoho_id
-from tests.conftest import Project, zoho_connection
+from sandbox.zoho_books.testing import zoho_connection
+from tests.conftest import Project
 
 ORG = "derived-books"
 SIZE = {"customers": 15, "invoices": 150, "payments": 120}

@@ -17,7 +17,8 @@ from sandbox.requestlog import RequestRecord
 from sandbox.server import SandboxServer
 from sandbox.zoho_books.app import ZohoBooksApp
 from sandbox.zoho_books.ids import zoho_id
-from tests.conftest import Project, zoho_connection
+from sandbox.zoho_books.testing import zoho_connection
+from tests.conftest import Project
 
 ORG = "reliable-books"
 LISTS = ("/books/v3/contacts", "/books/v3/invoices", "/books/v3/customerpayments")

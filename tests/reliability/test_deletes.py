@@ -21,7 +21,7 @@ from models.warehouse import Warehouse
 from pipelines.sync import sync_connection
 from sandbox.generator import void_payment
 from sandbox.zoho_books.ids import zoho_id
-from tests.conftest import ZOHO_CLIENT
+from sandbox.zoho_books.testing import ZOHO_CLIENT
 from tests.reliability.conftest import (
     LISTS,
     ORG,

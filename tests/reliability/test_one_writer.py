@@ -14,7 +14,7 @@ import dagster as dg
 from pipelines.definitions import build_definitions
 from pipelines.defs.jobs import CONNECTION_TAG
 from sandbox.faults import FaultConfig
-from tests.conftest import zoho_connection
+from sandbox.zoho_books.testing import zoho_connection
 from tests.reliability.conftest import ORG, ZohoProject, assert_matches_truth
 
 SMALL = {"customers": 5, "invoices": 20, "payments": 15}

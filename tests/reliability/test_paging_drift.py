@@ -12,11 +12,14 @@ import pytest
 
 from pipelines.runner import run_syncs
 from sandbox.business_central.ids import bc_id
+from sandbox.business_central.testing import bc_connection
 from sandbox.carbon.ids import carbon_id
+from sandbox.carbon.testing import carbon_connection
 from sandbox.faults import FaultConfig
 from sandbox.simpro.ids import simpro_id
+from sandbox.simpro.testing import simpro_connection
 from sandbox.zoho_books.ids import zoho_id
-from tests.conftest import bc_connection, carbon_connection, simpro_connection, zoho_connection
+from sandbox.zoho_books.testing import zoho_connection
 from tests.e2e import actual_balances, expected_balances, report, sync
 
 ACCOUNT = "drifting-ledger"

@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.runner import run_syncs
 from sandbox.faults import FaultConfig
-from tests.conftest import zoho_connection
+from sandbox.zoho_books.testing import zoho_connection
 
 ORG = "slow-books"
 

@@ -17,7 +17,7 @@ from models.landing import LandingZone
 from pipelines.runner import run_reports, run_syncs
 from sandbox.faults import FaultConfig
 from sandbox.zoho_books.config import OAuthClient
-from tests.conftest import zoho_connection
+from sandbox.zoho_books.testing import zoho_connection
 from tests.reliability.conftest import ORG
 
 TOKEN = uuid.uuid4().hex

@@ -14,10 +14,10 @@ import pytest
 
 from sandbox.business_central.app import BusinessCentralApp
 from sandbox.business_central.ids import bc_id, company_id, ledger_id
+from sandbox.business_central.testing import BC_APP
 from sandbox.faults import FaultConfig
 from sandbox.generator import generate_ledger
 from sandbox.server import SandboxServer
-from tests.conftest import BC_APP
 
 COMPANY = "Cronus Test"
 OTHER = "Fabrikam Test"

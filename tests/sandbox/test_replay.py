@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -10,13 +11,16 @@ import httpx
 import pytest
 
 from pipelines import sandboxes
+from pipelines.registry import SANDBOXES
 from sandbox.business_central.app import BusinessCentralApp
+from sandbox.business_central.testing import BC_APP
 from sandbox.carbon.app import CarbonApp
 from sandbox.replay import LedgerFileError, load_replay
 from sandbox.server import SandboxServer
 from sandbox.simpro.app import SimproApp
+from sandbox.simpro.testing import SIMPRO_API_KEY
 from sandbox.zoho_books.app import ZohoBooksApp
-from tests.conftest import BC_APP, SIMPRO_API_KEY, ZOHO_CLIENT
+from sandbox.zoho_books.testing import ZOHO_CLIENT
 
 ORG = "replayed-books"
 LEDGERS = Path(__file__).parents[1] / "fixtures" / "ledgers"
@@ -153,7 +157,8 @@ def test_the_zoho_sandbox_serves_a_ledger_file_with_paging_around_its_verbatim_p
 def test_sandbox_serve_ledger_serves_the_file_on_its_source_port(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(sandboxes.SERVE, "zoho_books", (0, sandboxes.serve_zoho_books))
+    sandbox = SANDBOXES["zoho_books"]
+    monkeypatch.setitem(SANDBOXES, "zoho_books", dataclasses.replace(sandbox, port=0))
     server, guide = sandboxes.serve_ledger(sandboxes.ledger_file(SAMPLE))
     try:
         account = server.app.config.organizations[0]

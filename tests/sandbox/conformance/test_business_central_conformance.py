@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from sandbox.business_central.app import BusinessCentralApp
+from sandbox.business_central.testing import BC_APP
 from sandbox.server import SandboxServer
-from tests.conftest import BC_APP
 
 COMPANY = "CRONUS Conformance"
 SIZE = {"customers": 12, "invoices": 60, "payments": 30}  # credit memos among them

@@ -15,7 +15,7 @@ import pytest
 
 from sandbox.server import SandboxServer
 from sandbox.simpro.app import SimproApp
-from tests.conftest import SIMPRO_API_KEY
+from sandbox.simpro.testing import SIMPRO_API_KEY
 
 SIZE = {"customers": 23, "invoices": 40, "payments": 30}
 COLLECTIONS = (

@@ -16,8 +16,9 @@ import pytest
 from connectors.zoho_books.connector import ZohoBooksConnector, ZohoBooksSettings
 from connectors.zoho_books.settings import STREAMS
 from sandbox.server import SandboxServer
+from sandbox.testing import TEST_REQUESTS_PER_MINUTE
 from sandbox.zoho_books.app import ZohoBooksApp
-from tests.conftest import TEST_REQUESTS_PER_MINUTE, ZOHO_CLIENT
+from sandbox.zoho_books.testing import ZOHO_CLIENT
 
 ORG = "conformance-books"
 SIZE = {"customers": 30, "invoices": 80, "payments": 60}  # every status, mode and filter
