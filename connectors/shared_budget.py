@@ -206,14 +206,20 @@ class _Session:
             try:
                 return self._execute(sql, params)
             except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                self._conn = None  # the server restarted or the network dropped: once more
+                self._drop()  # the server restarted or the network dropped: once more
             except psycopg2.Error as error:
                 raise self._unavailable(error) from None
             try:
                 return self._execute(sql, params)
             except psycopg2.Error as error:
-                self._conn = None
+                self._drop()
                 raise self._unavailable(error) from None
+
+    def _drop(self) -> None:
+        """Close the broken connection (its socket and libpq state) so the next call opens one."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _execute(self, sql: str, params: tuple[object, ...]) -> tuple[Any, ...]:
         if self._conn is None:

@@ -10,7 +10,8 @@ exact (`connectors.streams.ChildDerivation`), fetching only the rest, and verify
    connection is fetched at once. From then on the stream fetches every record.
 
 A full refresh fetches or derives every record again; what none of the steps stored again then
-belongs to a parent that is gone and is marked vanished, as one complete listing would.
+belongs to a parent that is gone and is marked vanished, as one complete listing would (unless a
+fetched batch was set aside: its records were not stored again, yet are not gone).
 """
 
 from __future__ import annotations
@@ -147,7 +148,9 @@ def sync_derived_children(
             batches.append(fetch(connector.extract(stream, since=None, parent_ids=refetch)))
 
     vanished = 0
-    if everything:
+    # A batch set aside stored nothing again, so its records would look gone: only a full
+    # refresh whose every fetch loaded may mark the rest vanished.
+    if everything and not any(isinstance(result, SetAsideBatch) for _, result in batches):
         vanished = warehouse.write(
             lambda conn: mark_unrefreshed_vanished(conn, child, connection_id, started)
         )

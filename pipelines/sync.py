@@ -322,13 +322,17 @@ class _Run:
         self, source: KeyListing, stream: Stream, ids: list[str], *, deadline: float
     ) -> tuple[int, LoadResult | SetAsideBatch]:
         """Fetch the records with these ids (which a listing of ids found missing), load them
-        through the normal path, and stop asking for them; the records fetched, and the load.
+        through the normal path, and once loaded stop asking for them; the records fetched, and the
+        load.
         (A complete listing of records, when one is due, fetches them anyway.)"""
         pages = source.extract_by_ids(stream, ids)
         batch = self.land(stream, pages, deadline=deadline, full_refresh=False, moves_cursor=False)
         loaded = self.load(batch, stream)
-        connection_id = self.connector.connection_id
-        self.warehouse.write(lambda conn: resolve_unfetched(conn, connection_id, stream.name, ids))
+        if isinstance(loaded, LoadResult):  # a batch set aside leaves them to ask for again
+            connection_id = self.connector.connection_id
+            self.warehouse.write(
+                lambda conn: resolve_unfetched(conn, connection_id, stream.name, ids)
+            )
         return batch.records, loaded
 
     def rereads(self, conn: DuckDBPyConnection, stream: Stream, reread: Reread) -> list[str]:

@@ -11,7 +11,12 @@ from decimal import Decimal
 import pytest
 
 from benchmarks.truth import truth_differences
+from connectors.streams import Stream
+from models.landing import LandedBatch, LandingZone
 from pipelines.run_once import rebuild, sync_connections
+from pipelines.sources import open_connector
+from pipelines.sync import _Run, sync_connection
+from pipelines.sync_errors import BatchSetAsideError, SetAsideBatch
 from sandbox.server import SandboxServer
 from sandbox.zoho_books.app import ZohoBooksApp
 from sandbox.zoho_books.ids import zoho_id
@@ -133,3 +138,38 @@ def test_a_detail_that_disagrees_turns_derivation_off_and_the_result_stays_exact
     assert _derived(derive) == set()
     assert _tables(derive) == _tables(fetch_all)
     assert _bank_charges(derive) == _bank_charges(fetch_all)
+
+
+def test_a_full_refresh_whose_fetched_details_are_set_aside_marks_none_vanished(
+    zoho_sandbox, make_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full refresh marks vanished the details nothing stored again; a fetched batch set aside
+    stored nothing, yet its payments are still at the source."""
+    server = zoho_sandbox(organizations=(ORG,), ledger_size=SIZE)
+    project = _synced(server, make_project, "set-aside")
+    fetched = f"SELECT count(*) FROM {DETAIL_TABLE} WHERE NOT ({DERIVED})"
+    assert project.query(fetched)[0][0] > 0  # some details could not be derived
+    refused = _Run.load
+
+    def details_refused(run: _Run, batch: LandedBatch, stream: Stream) -> object:
+        if stream.name != "customerpayment_details":
+            return refused(run, batch, stream)
+        return SetAsideBatch(stream.name, batch.path, "refused for this test")
+
+    monkeypatch.setattr(_Run, "load", details_refused)
+    config = project.config
+    connector = open_connector(config.connections[0])
+    try:
+        with pytest.raises(BatchSetAsideError, match="customerpayment_details"):
+            sync_connection(
+                connector,
+                warehouse=config.open_warehouse(lambda message: None),
+                landing=LandingZone(config.landing),
+                full_refresh=True,
+            )
+    finally:
+        connector.close()
+
+    assert project.query(f"SELECT count(*) FROM {DETAIL_TABLE} WHERE vanished_at IS NOT NULL") == [
+        (0,)
+    ]

@@ -13,11 +13,13 @@ import pytest
 
 from connectors.business_central.connector import BusinessCentralConnector
 from connectors.errors import TransportError
+from connectors.pagination import Page
 from models.landing import LandingZone
 from pipelines.run_once import rebuild, sync_connections
 from pipelines.runner import run_syncs
 from pipelines.sources import open_connector
 from pipelines.sync import sync_connection
+from pipelines.sync_errors import BatchSetAsideError
 from sandbox.ledger import Ledger
 from sandbox.server import SandboxServer
 from tests.conftest import Project
@@ -89,6 +91,23 @@ def test_a_listing_of_ids_fetches_what_the_warehouse_lacks(
     _assert_balances_match_truth(source, server, project)
 
 
+def _sync_repairs(project: Project, reconcile_every: timedelta) -> dict[str, int]:
+    """One sync of the project's connection, as `sync_connection` runs it; the records each
+    stream fetched by id."""
+    config = project.config
+    connector = open_connector(config.connections[0])
+    try:
+        outcomes = sync_connection(
+            connector,
+            warehouse=config.open_warehouse(lambda message: None),
+            landing=LandingZone(config.landing),
+            reconcile_every=reconcile_every,
+        )
+    finally:
+        connector.close()
+    return {outcome.stream: outcome.repaired for outcome in outcomes}
+
+
 def test_ids_found_missing_are_fetched_by_the_next_sync_if_this_one_stops_first(
     request: pytest.FixtureRequest, make_project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -97,30 +116,42 @@ def test_ids_found_missing_are_fetched_by_the_next_sync_if_this_one_stops_first(
     though no listing is due then."""
     source = "business_central"
     server, project, _ = _synced_then_lost(source, request, make_project)
-    config = project.config
-    connection = config.connections[0]
-    warehouse, landing = config.open_warehouse(lambda message: None), LandingZone(config.landing)
-
-    def sync(reconcile_every: timedelta) -> dict[str, int]:
-        connector = open_connector(connection)
-        try:
-            outcomes = sync_connection(
-                connector, warehouse=warehouse, landing=landing, reconcile_every=reconcile_every
-            )
-        finally:
-            connector.close()
-        return {outcome.stream: outcome.repaired for outcome in outcomes}
 
     def unreachable(*args: object) -> None:
-        raise TransportError("the source went away", source=source, connection_id=connection.id)
+        raise TransportError("the source went away", source=source, connection_id="any")
 
     with monkeypatch.context() as patched:
         patched.setattr(BusinessCentralConnector, "extract_by_ids", unreachable)
         with pytest.raises(TransportError):
-            sync(timedelta(0))
+            _sync_repairs(project, timedelta(0))
     assert project.query("SELECT count(*) FROM sync.unfetched") == [(1,)]
 
-    repaired = sync(timedelta(hours=24))  # no listing due
+    repaired = _sync_repairs(project, timedelta(hours=24))  # no listing due
+
+    assert repaired["sales_invoices"] == 1
+    assert project.query("SELECT count(*) FROM sync.unfetched") == [(0,)]
+    _assert_balances_match_truth(source, server, project)
+
+
+def test_ids_whose_fetched_batch_is_set_aside_are_asked_for_again(
+    request: pytest.FixtureRequest, make_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repair whose batch DuckDB refuses for its data stored nothing: the ids stay in
+    `sync.unfetched`, and the next sync fetches them."""
+    source = "business_central"
+    server, project, _ = _synced_then_lost(source, request, make_project)
+
+    def unloadable(self: BusinessCentralConnector, stream: object, ids: object) -> list[Page]:
+        not_utf8 = b'{"value": [{"id": "x", "number": "caf\xe9"}]}'
+        return [Page(number=1, records=[{"id": "x"}], body=not_utf8, url="by-id")]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(BusinessCentralConnector, "extract_by_ids", unloadable)
+        with pytest.raises(BatchSetAsideError, match="sales_invoices"):
+            _sync_repairs(project, timedelta(0))
+    assert project.query("SELECT count(*) FROM sync.unfetched") == [(1,)]
+
+    repaired = _sync_repairs(project, timedelta(hours=24))  # no listing due
 
     assert repaired["sales_invoices"] == 1
     assert project.query("SELECT count(*) FROM sync.unfetched") == [(0,)]
