@@ -47,7 +47,8 @@ def _name() -> cl.CustomComparison:
                 "name_norm_l = name_norm_r AND kind_l = 'company' AND kind_r = 'company'"
             ).configure(label_for_charts="name"),
             cll.CustomLevel(
-                "name_norm_l = name_norm_r AND coalesce(kind_l, kind_r) = 'company'"
+                "name_norm_l = name_norm_r AND ((kind_l IS NULL AND kind_r = 'company') "
+                "OR (kind_r IS NULL AND kind_l = 'company'))"
             ).configure(label_for_charts="name (one kind unknown)"),
             cll.CustomLevel(
                 "name_norm_l = name_norm_r AND kind_l IS NULL AND kind_r IS NULL"
