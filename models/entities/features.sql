@@ -70,6 +70,16 @@ shared_domains AS (
     GROUP BY email_domain
     HAVING count(DISTINCT name_norm) > $shared_domain_names
 ),
+-- How many first names wear each person's surname here: one person (and a relative or two)
+-- for a rare surname, ever more as the warehouse grows for a common one, whose equal full
+-- names are then often namesakes.
+surname_spread AS (
+    SELECT string_split(name_norm, ' ')[-1] AS surname,
+           count(DISTINCT string_split(name_norm, ' ')[1]) AS first_names
+    FROM cleaned
+    WHERE kind = 'person' AND len(string_split(name_norm, ' ')) >= 2
+    GROUP BY ALL
+),
 -- Blocking keys: the first and the last four letters of each name word of four letters or more
 -- (one typo leaves one of them intact), unless so many customers share a key that it would
 -- compare thousands of pairs that mostly differ.
@@ -93,6 +103,9 @@ SELECT c.* EXCLUDE (email_domain, website_domain),
            if(c.email_domain IN (SELECT domain FROM shared_domains), NULL, c.email_domain),
            c.website_domain
        ) AS domain,
-       coalesce(k.name_keys, []::VARCHAR[]) AS name_keys
+       coalesce(k.name_keys, []::VARCHAR[]) AS name_keys,
+       s.first_names AS surname_first_names
 FROM cleaned c
-LEFT JOIN usable_keys k USING (unique_id);
+LEFT JOIN usable_keys k USING (unique_id)
+LEFT JOIN surname_spread s
+       ON c.kind = 'person' AND s.surname = string_split(c.name_norm, ' ')[-1];

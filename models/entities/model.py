@@ -34,9 +34,15 @@ MATCHES_PER_CUSTOMER = "ledgersync_matches_per_customer"  # stored beside splink
 
 COMPARISONS = ("name", "contact", "tax_id", "phone", "postal_code", "currency_code")
 
+# A surname worn here with at most this many first names: one person's and a relative's. Two
+# persons of one full name are then most likely one person; with a common surname (worn with
+# ever more first names as the warehouse grows) they are often namesakes.
+RARE_SURNAME = 2
+
 
 def _name() -> cl.CustomComparison:
-    """Company names agree more tellingly than person names: two "Sam Patel"s are common. Where
+    """Company names agree more tellingly than person names: two "Sam Patel"s are common, two
+    persons of one full name with a rare surname are not (`RARE_SURNAME`). Where
     a connection does not tell persons from companies (its kind is NULL: Carbon calls every
     customer a company), an equal name is weaker evidence than between two known companies."""
     return cl.CustomComparison(
@@ -53,6 +59,10 @@ def _name() -> cl.CustomComparison:
             cll.CustomLevel(
                 "name_norm_l = name_norm_r AND kind_l IS NULL AND kind_r IS NULL"
             ).configure(label_for_charts="name (kinds unknown)"),
+            cll.CustomLevel(
+                "name_norm_l = name_norm_r AND kind_l = 'person' AND kind_r = 'person' "
+                f"AND greatest(surname_first_names_l, surname_first_names_r) <= {RARE_SURNAME}"
+            ).configure(label_for_charts="person name (rare surname)"),
             cll.ExactMatchLevel("name_norm").configure(label_for_charts="person name"),
             cll.DamerauLevenshteinLevel("name_norm", 1).configure(label_for_charts="name~"),
             cll.JaroWinklerLevel("name_norm", 0.9).configure(label_for_charts="name≈"),

@@ -179,7 +179,13 @@ def same_connection_without_strong_evidence(
 
 
 _JOINING = ("linked", "same (override)")
-_EQUAL_NAMES = ("name", "name (one kind unknown)", "name (kinds unknown)", "person name")
+_EQUAL_NAMES = (
+    "name",
+    "name (one kind unknown)",
+    "name (kinds unknown)",
+    "person name (rare surname)",
+    "person name",
+)
 _FEATURES_SQL = resources.files("models.entities").joinpath("features.sql").read_text()
 
 
