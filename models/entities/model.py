@@ -35,8 +35,10 @@ MATCHES_PER_CUSTOMER = "ledgersync_matches_per_customer"  # stored beside splink
 COMPARISONS = ("name", "contact", "tax_id", "phone", "postal_code", "currency_code")
 
 # A surname worn here with at most this many first names: one person's and a relative's. Two
-# persons of one full name are then most likely one person; with a common surname (worn with
-# ever more first names as the warehouse grows) they are often namesakes.
+# records of one full name, a person and a person or a customer of unknown kind (Carbon's), are
+# then most likely one person; with a common surname (worn with ever more first names as the
+# warehouse grows) they are often namesakes. `surname_first_names` is counted over persons only,
+# so a customer of unknown kind takes its partner's (`greatest` skips NULLs).
 RARE_SURNAME = 2
 
 
@@ -60,7 +62,8 @@ def _name() -> cl.CustomComparison:
                 "name_norm_l = name_norm_r AND kind_l IS NULL AND kind_r IS NULL"
             ).configure(label_for_charts="name (kinds unknown)"),
             cll.CustomLevel(
-                "name_norm_l = name_norm_r AND kind_l = 'person' AND kind_r = 'person' "
+                "name_norm_l = name_norm_r "
+                "AND coalesce(kind_l, 'person') = 'person' AND coalesce(kind_r, 'person') = 'person' "
                 f"AND greatest(surname_first_names_l, surname_first_names_r) <= {RARE_SURNAME}"
             ).configure(label_for_charts="person name (rare surname)"),
             cll.ExactMatchLevel("name_norm").configure(label_for_charts="person name"),

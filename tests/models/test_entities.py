@@ -265,32 +265,41 @@ def test_a_customer_with_little_on_record_does_not_chain_two_that_differ(tmp_pat
 
 
 def test_equal_person_names_weigh_by_how_common_the_surname_is(tmp_path: Path) -> None:
-    """Two Ada Quenbys are likely one person: Quenby goes with no other first name here. Two
-    Sam Patels, among an Ann, a Bob and a Raj Patel, are as likely namesakes."""
+    """Two Ada Quenbys are likely one person: Quenby goes with no other first name here, and a
+    source that does not tell persons from companies (Carbon) does not change that. Two Sam
+    Patels, among an Ann, a Bob and a Raj Patel, are as likely namesakes."""
     warehouse = Warehouse(tmp_path / "w.duckdb")
     warehouse.ensure_schema()
     people = [
-        ("zoho-1", "zoho_books", "1", "Ada Quenby"),
-        ("bc-1", "business_central", "1", "Ada Quenby"),
-        ("zoho-1", "zoho_books", "2", "Sam Patel"),
-        ("bc-1", "business_central", "2", "Sam Patel"),
-        ("zoho-1", "zoho_books", "3", "Ann Patel"),
-        ("bc-1", "business_central", "3", "Bob Patel"),
-        ("simpro-1", "simpro", "3", "Raj Patel"),
+        ("zoho-1", "zoho_books", "1", "Ada Quenby", "person"),
+        ("bc-1", "business_central", "1", "Ada Quenby", "person"),
+        ("carbon-1", "carbon", "1", "Ada Quenby", None),
+        ("zoho-1", "zoho_books", "2", "Sam Patel", "person"),
+        ("bc-1", "business_central", "2", "Sam Patel", "person"),
+        ("zoho-1", "zoho_books", "3", "Ann Patel", "person"),
+        ("bc-1", "business_central", "3", "Bob Patel", "person"),
+        ("simpro-1", "simpro", "3", "Raj Patel", "person"),
     ]
     with warehouse.connect() as conn:
-        for connection_id, source, customer_id, name in people:
+        for connection_id, source, customer_id, name, kind in people:
             conn.execute(
                 "INSERT INTO canonical.customers (connection_id, source, customer_id, name, "
-                "kind, currency_code) VALUES (?, ?, ?, ?, 'person', 'USD')",
-                [connection_id, source, customer_id, name],
+                "kind, currency_code) VALUES (?, ?, ?, ?, ?, 'USD')",
+                [connection_id, source, customer_id, name, kind],
             )
         resolve_customer_entities(conn)
-        evidence = dict(
-            conn.execute(
-                "SELECT customer_id_l, evidence FROM canonical.customer_entity_links "
-                "WHERE customer_id_l = customer_id_r"
+        evidence = {
+            (left, right): why.split(",")[0]
+            for left, right, why in conn.execute(
+                "SELECT connection_id_l || ':' || customer_id_l, "
+                "connection_id_r || ':' || customer_id_r, evidence "
+                "FROM canonical.customer_entity_links"
             ).fetchall()
-        )
-    assert evidence["1"].startswith("person name (rare surname)")
-    assert evidence["2"].startswith("person name") and "rare" not in evidence["2"]
+        }
+    quenbys = {"zoho-1:1", "bc-1:1", "carbon-1:1"}
+    assert {why for pair, why in evidence.items() if set(pair) <= quenbys} == {
+        "person name (rare surname)"
+    }
+    assert {why for pair, why in evidence.items() if set(pair) == {"zoho-1:2", "bc-1:2"}} == {
+        "person name"
+    }
