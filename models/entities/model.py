@@ -63,7 +63,8 @@ def _name() -> cl.CustomComparison:
             ).configure(label_for_charts="name (kinds unknown)"),
             cll.CustomLevel(
                 "name_norm_l = name_norm_r "
-                "AND coalesce(kind_l, 'person') = 'person' AND coalesce(kind_r, 'person') = 'person' "
+                "AND coalesce(kind_l, 'person') = 'person' "
+                "AND coalesce(kind_r, 'person') = 'person' "
                 f"AND greatest(surname_first_names_l, surname_first_names_r) <= {RARE_SURNAME}"
             ).configure(label_for_charts="person name (rare surname)"),
             cll.ExactMatchLevel("name_norm").configure(label_for_charts="person name"),
