@@ -37,8 +37,10 @@ CREATE OR REPLACE MACRO reports.aging_date(issue_date, due_date, basis) AS
                WHEN 'issue_date' THEN issue_date
                ELSE error('aging basis must be due_date or issue_date') END;
 
+-- An amount in base currency. DECIMAL(18,4) times DECIMAL(18,8) is a DECIMAL(18,12) in DuckDB,
+-- which overflows from 1,000,000: the product is taken, and kept, at width 38.
 CREATE OR REPLACE MACRO reports.in_base(amount, exchange_rate) AS
-    round(amount * exchange_rate, 4)::DECIMAL(18, 4);
+    round(amount::DECIMAL(38, 4) * exchange_rate, 4)::DECIMAL(38, 4);
 
 -- A sum of amounts already in base currency, or NULL when a document in it has no known rate.
 CREATE OR REPLACE MACRO reports.sum_in_base(amount_base, exchange_rate) AS

@@ -363,6 +363,44 @@ def test_base_amounts_need_a_known_rate(conn):
     assert nzd[0]["base_currency"] is None  # no document at rate 1: the base is unknown
 
 
+def test_base_amounts_of_millions_at_a_rate_are_exact_in_every_report(warehouse_conn):
+    """2,500,000.00 at 1.1 is 2,750,000.0000 in base: beyond what DECIMAL(18,4) times
+    DECIMAL(18,8) can hold, which once made every report fail."""
+    conn = warehouse_conn
+    customer(conn)
+    invoice(conn, "big", currency="EUR", rate="1.10000000", total="2500000.00", due=D)
+    invoice(conn, "usd", total="1000000.00", due=D)
+    payment(conn, "p1", amount="1500000.00", currency="EUR", rate="1.10000000")
+    apply(conn, "p1", "big", "1000000.00")
+
+    rows_written = materialize_reports(conn, D)
+
+    assert rows_written["invoice_balances"] == 2
+    big = by_key(conn, "invoice_balances", "invoice_id")["big"]
+    assert (big["total_amount_base"], big["applied_amount_base"], big["open_balance_base"]) == (
+        Decimal("2750000.0000"),
+        Decimal("1100000.0000"),
+        Decimal("1650000.0000"),
+    )
+    eur = rows(conn, "SELECT * FROM reports.customer_balances WHERE currency_code = 'EUR'")[0]
+    assert (eur["invoiced_base"], eur["open_balance_base"], eur["unapplied_cash_base"]) == (
+        Decimal("2750000.0000"),
+        Decimal("1650000.0000"),
+        Decimal("550000.0000"),
+    )
+    assert eur["net_balance_base"] == Decimal("1100000.0000")
+    aging = rows(conn, "SELECT * FROM reports.ar_aging ORDER BY currency_code")
+    assert [(a["currency_code"], a["total_base"]) for a in aging] == [
+        ("EUR", Decimal("1650000.0000")),
+        ("USD", Decimal("1000000.0000")),
+    ]
+    unapplied = rows(conn, "SELECT * FROM reports.unapplied_payments")[0]
+    assert (unapplied["amount_base"], unapplied["unapplied_amount_base"]) == (
+        Decimal("1650000.0000"),
+        Decimal("550000.0000"),
+    )
+
+
 def test_unapplied_payments_by_kind(conn):
     customer(conn)
     invoice(conn, "i1", total="500.00")
