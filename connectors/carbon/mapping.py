@@ -34,7 +34,7 @@ def _changed_at() -> m.Field:
 
 def _rounded_money(path: str) -> m.Field:
     raw = f"(p ->> '$.{path}')"
-    value = f"CAST(round(TRY_CAST({raw} AS DECIMAL(38,12)), 4) AS DECIMAL(18,4))"
+    value = f"TRY_CAST(round(TRY_CAST({raw} AS DECIMAL(38,12)), 4) AS DECIMAL(18,4))"
     return m.Field(
         value,
         (

@@ -139,7 +139,7 @@ INVOICE_MAPPING = m.Mapping(
     },
 )
 
-_LINES = "CAST(json_extract(payload, '$.Invoices') AS JSON[])"
+_LINES = "TRY_CAST(json_extract(payload, '$.Invoices') AS JSON[])"
 # Over a payment's line amounts: their sum, and what would make that sum wrong.
 _LINE_TOTALS = (
     "struct_pack(total := sum(TRY_CAST(amount AS DECIMAL(18,4))), "
@@ -161,7 +161,14 @@ PAYMENT_MAPPING = m.Mapping(
         "FROM {customer_payments}"
     ),
     fields={
-        "payment_id": m.text("ID", required=True),
+        "payment_id": m.sql(
+            m.text("ID", required=True).value,
+            *m.text("ID", required=True).checks,
+            m.Check(
+                "json_type(p, '$.Invoices') NOT IN ('ARRAY', 'NULL')",
+                "'Invoices is not a list: ' || left(p ->> '$.Invoices', 60)",
+            ),
+        ),
         "payment_number": m.text("ID"),
         "customer_id": m.sql(
             "(first_invoice ->> '$.Customer.ID')",

@@ -119,21 +119,39 @@ PAYMENT_MAPPING = m.Mapping(
 # A payment applies to an invoice once (its detail has one line per invoice), so payment and
 # invoice name the application, whether it was fetched or derived from the list row (which has
 # no invoice_payment_id): the id does not change when a derived application is fetched.
+_DETAIL_LINES = "TRY_CAST(json_extract(payload, '$.invoices') AS JSON[])"
+_AMOUNT = m.money("amount_applied")
 APPLICATION_MAPPING = m.Mapping(
     table=PAYMENT_APPLICATIONS,
     stream="customerpayment_details",
     relation=(
-        "SELECT connection_id, record_id || ':' || (p ->> '$.invoice_id') AS record_id, "
-        "p, parent, vanished_at FROM ("
+        "SELECT connection_id, record_id || ':' || coalesce(p ->> '$.invoice_id', '#' || line) "
+        "AS record_id, p, parent, vanished_at, false AS unreadable FROM ("
         "SELECT connection_id, record_id, payload AS parent, vanished_at, "
-        "unnest(CAST(json_extract(payload, '$.invoices') AS JSON[])) AS p "
-        "FROM {customerpayment_details})"
+        f"unnest({_DETAIL_LINES}) AS p, generate_subscripts({_DETAIL_LINES}, 1) AS line "
+        "FROM {customerpayment_details}) "
+        "UNION ALL "
+        "SELECT connection_id, record_id, NULL, payload, vanished_at, true "
+        "FROM {customerpayment_details} "
+        f"WHERE json_type(payload, '$.invoices') NOT IN ('ARRAY', 'NULL')"
     ),
     fields={
         "application_id": m.sql("record_id"),
         "payment_id": m.text("payment_id", required=True, alias="parent"),
-        "invoice_id": m.text("invoice_id", required=True),
-        "amount_applied": m.money("amount_applied"),
+        "invoice_id": m.sql(
+            "(p ->> '$.invoice_id')",
+            m.Check(
+                "unreadable",
+                "'invoices is not a list: ' || left(parent ->> '$.invoices', 60)",
+            ),
+            m.Check(
+                "NOT unreadable AND (p ->> '$.invoice_id') IS NULL", "'invoice_id is missing'"
+            ),
+        ),
+        "amount_applied": m.sql(
+            f"CASE WHEN NOT unreadable THEN {_AMOUNT.value} END",
+            *(m.Check(f"NOT unreadable AND {c.failed}", c.reason) for c in _AMOUNT.checks),
+        ),
         # Zoho's application lines carry the invoice's date, not their own: use the payment's.
         "applied_date": m.date("date", alias="parent"),
     },

@@ -209,3 +209,21 @@ def test_a_settlement_amount_that_would_round_quarantines_its_invoice(warehouse)
     )
     assert record_id == "inv1"
     assert "not an exact DECIMAL(18,4)" in reason
+
+
+def test_a_balance_too_large_for_decimal_18_4_quarantines_its_invoice_and_the_rest_loads(
+    warehouse,
+) -> None:
+    load(
+        warehouse,
+        {
+            "sales_invoices": [invoice(), invoice(id="inv2", invoiceId="INV-2", balance=1e14)],
+            "payment": [],
+            "memo": [],
+            "invoice_settlement": [],
+        },
+    )
+    assert query(warehouse, "SELECT invoice_id FROM canonical.invoices") == [("inv1",)]
+    assert query(warehouse, "SELECT stream, record_id, reason FROM canonical.rejected_records") == [
+        ("sales_invoices", "inv2", "balance does not fit DECIMAL(18,4): 100000000000000.0")
+    ]

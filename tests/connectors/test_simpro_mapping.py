@@ -239,3 +239,21 @@ def _at(hour: int, *, day: int = 15) -> datetime:
     """A UTC instant in October 2026 (the payloads carry +10:00/+11:00 offsets)."""
     minute = 30 if day == 15 else 0
     return datetime(2026, 10, day, hour, minute, tzinfo=UTC)
+
+
+def test_a_payment_whose_invoices_are_not_a_list_is_quarantined(tmp_path: Path) -> None:
+    not_a_list = payment(43, []) | {"Invoices": {"Invoice": {"ID": 12}, "Amount": 10}}
+    warehouse = normalize(
+        tmp_path,
+        customer_invoices=[invoice(12)],
+        customer_payments=[not_a_list, payment(53, [(12, 10)])],
+    )
+    assert query(warehouse, "SELECT payment_id FROM canonical.payments") == [("53",)]
+    assert query(warehouse, "SELECT application_id FROM canonical.payment_applications") == [
+        ("53:1",)
+    ]
+    [(record_id, reason)] = query(
+        warehouse, "SELECT record_id, reason FROM canonical.rejected_records"
+    )
+    assert record_id == "43"
+    assert reason.startswith('Invoices is not a list: {"Invoice":{"ID":12},"Amount":10}')
