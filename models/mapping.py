@@ -6,8 +6,9 @@ vectorized query that types every value and gathers, per record, every reason it
 Records with a reason go to quarantine; the rest load. Because it runs over the raw tables,
 changing a mapping never needs another API call.
 
-Expressions are SQL over the relation's aliases (`p` is the record's payload). Paths are code
-constants, never user input.
+A field's value and checks are `models.expressions.Expr`: SQL over the relation's aliases (`p`
+is the record's payload) whose JSON reads (`at`, `type_of`) stay structured, so normalizing can
+read each path once per record. Paths are code constants, never user input.
 
 Exactness: DuckDB reads JSON numbers as IEEE doubles and prints them back in their shortest
 round-trip form, which reproduces the source's text for any value of up to 15 significant
@@ -24,22 +25,34 @@ from dataclasses import dataclass, field
 import pycountry
 import sqlalchemy as sa
 
+from models.expressions import Expr, JsonPath, TextAt, TypeAt, expr, literal, template
+
 __all__ = [
     "Check",
     "Field",
     "Mapping",
+    "at",
+    "check",
+    "coalesce",
     "const",
     "currency",
     "date",
     "enum",
     "exact_money",
+    "expr",
     "first_text",
     "integer",
+    "is_number",
+    "literal",
     "money",
     "rate",
+    "rounded_money",
     "sql",
+    "template",
     "text",
     "timestamp",
+    "type_of",
+    "with_checks",
 ]
 
 _NUMBER_TYPES = "('UBIGINT', 'BIGINT', 'DOUBLE', 'HUGEINT')"
@@ -48,13 +61,13 @@ _CURRENCY_CODES = sorted(currency.alpha_3 for currency in pycountry.currencies)
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    failed: str  # SQL condition, true when the value is bad
-    reason: str  # SQL text expression saying why
+    failed: Expr  # true when the value is bad
+    reason: Expr  # text saying why
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    value: str  # SQL expression of the typed value
+    value: Expr  # the typed value
     checks: tuple[Check, ...] = ()
 
 
@@ -73,81 +86,100 @@ class Mapping:
     fields: MappingType[str, Field] = field(default_factory=dict)
 
 
-def _path(path: str) -> str:
-    parts = path.split(".")
-    return "$." + ".".join(f'"{part}"' if not part.isidentifier() else part for part in parts)
+def _sql(piece: str | Expr) -> Expr:
+    return piece if isinstance(piece, Expr) else Expr((piece,))
 
 
-def _text_at(path: str, alias: str) -> str:
-    return f"({alias} ->> '{_path(path)}')"
+def at(path: str, *, alias: str = "p") -> Expr:
+    """The text of the JSON value at `path` (dotted keys) of `alias`."""
+    return expr(TextAt(alias, JsonPath.parse(path)))
 
 
-def _type_at(path: str, alias: str) -> str:
-    return f"json_type({alias}, '{_path(path)}')"
+def type_of(path: str, *, alias: str = "p") -> Expr:
+    """The JSON type of the value at `path` of `alias`."""
+    return expr(TypeAt(alias, JsonPath.parse(path)))
 
 
-def _lit(text_value: str) -> str:
-    return "'" + text_value.replace("'", "''") + "'"
+def is_number(path: str, *, alias: str = "p") -> Expr:
+    """True when the value at `path` is a JSON number."""
+    return expr(type_of(path, alias=alias), f" IN {_NUMBER_TYPES}")
+
+
+def check(failed: str | Expr, reason: str | Expr) -> Check:
+    """A check from SQL: `failed` is true for a bad value, `reason` an SQL text expression."""
+    return Check(_sql(failed), _sql(reason))
 
 
 def _missing(path: str, alias: str) -> Check:
-    return Check(f"{_text_at(path, alias)} IS NULL", _lit(f"{path} is missing"))
+    return Check(expr(at(path, alias=alias), " IS NULL"), literal(f"{path} is missing"))
 
 
-def _said(path: str, problem: str, alias: str) -> str:
-    return f"{_lit(f'{path} {problem}: ')} || left({_text_at(path, alias)}, 60)"
+def _said(path: str, problem: str, alias: str) -> Expr:
+    return expr(literal(f"{path} {problem}: "), " || left(", at(path, alias=alias), ", 60)")
 
 
 def text(path: str, *, required: bool = False, alias: str = "p") -> Field:
-    value = f"nullif(trim({_text_at(path, alias)}), '')"
+    value = expr("nullif(trim(", at(path, alias=alias), "), '')")
     checks = [
         Check(
-            f"{_type_at(path, alias)} IN ('OBJECT', 'ARRAY')",
-            _lit(f"{path} is an object or list, expected text"),
+            expr(type_of(path, alias=alias), " IN ('OBJECT', 'ARRAY')"),
+            literal(f"{path} is an object or list, expected text"),
         )
     ]
     if required:
-        checks.insert(0, Check(f"{value} IS NULL", _lit(f"{path} is missing")))
+        checks.insert(0, Check(expr(value, " IS NULL"), literal(f"{path} is missing")))
     return Field(value, tuple(checks))
 
 
 def first_text(*paths: str, required: bool = False, alias: str = "p") -> Field:
     """The first of several paths that holds non-blank text."""
-    value = "coalesce(" + ", ".join(f"nullif(trim({_text_at(p, alias)}), '')" for p in paths) + ")"
-    checks = (Check(f"{value} IS NULL", _lit(f"{' and '.join(paths)} are missing")),)
+    texts = [expr("nullif(trim(", at(p, alias=alias), "), '')") for p in paths]
+    value = expr("coalesce(", *_joined(texts, ", "), ")")
+    checks = (Check(expr(value, " IS NULL"), literal(f"{' and '.join(paths)} are missing")),)
     return Field(value, checks if required else ())
+
+
+def _joined(items: list[Expr], separator: str) -> list[str | Expr]:
+    joined: list[str | Expr] = []
+    for item in items:
+        joined.extend((separator, item) if joined else (item,))
+    return joined
 
 
 def _decimal(
     path: str, *, scale: int, required: bool, non_negative: bool, default: str, alias: str
 ) -> Field:
-    raw = _text_at(path, alias)
-    exact = f"TRY_CAST({raw} AS DECIMAL(18,{scale}))"
-    present = f"{raw} IS NOT NULL"
-    is_number = f"{_type_at(path, alias)} IN {_NUMBER_TYPES}"
-    mantissa = f"replace(regexp_replace(lower({raw}), '^-|e.*$', '', 'g'), '.', '')"
-    significant_digits = f"length(trim({mantissa}, '0'))"
+    raw = at(path, alias=alias)
+    exact = expr("TRY_CAST(", raw, f" AS DECIMAL(18,{scale}))")
+    present = expr(raw, " IS NOT NULL")
+    number = is_number(path, alias=alias)
+    mantissa = expr("replace(regexp_replace(lower(", raw, "), '^-|e.*$', '', 'g'), '.', '')")
+    significant_digits = expr("length(trim(", mantissa, ", '0'))")
     checks = [
-        Check(f"{present} AND NOT ({is_number})", _said(path, "is not a number", alias)),
+        Check(expr(present, " AND NOT (", number, ")"), _said(path, "is not a number", alias)),
         Check(
-            f"{present} AND {is_number} AND {significant_digits} > 15",
+            expr(present, " AND ", number, " AND ", significant_digits, " > 15"),
             _said(path, "has more than 15 significant digits and cannot be read exactly", alias),
         ),
         Check(
-            f"{present} AND {is_number} AND {exact} IS NULL",
+            expr(present, " AND ", number, " AND ", exact, " IS NULL"),
             _said(path, f"does not fit DECIMAL(18,{scale})", alias),
         ),
         Check(
-            f"{present} AND {is_number} AND {exact} IS NOT NULL "
-            f"AND TRY_CAST({raw} AS DECIMAL(38,12)) <> {exact}",
+            expr(
+                present, " AND ", number, " AND ", exact, " IS NOT NULL AND TRY_CAST(", raw,
+                " AS DECIMAL(38,12)) <> ", exact,
+            ),
             _said(path, f"has more than {scale} decimal places", alias),
         ),
-    ]
+    ]  # fmt: skip
     if required:
         checks.insert(0, _missing(path, alias))
     if non_negative:
-        checks.append(Check(f"{exact} < 0", _said(path, "is negative", alias)))
-    value = f"coalesce({exact}, {default})" if not required and default != "NULL" else exact
+        checks.append(Check(expr(exact, " < 0"), _said(path, "is negative", alias)))
+    value = (
+        expr("coalesce(", exact, f", {default})") if not required and default != "NULL" else exact
+    )
     return Field(value, tuple(checks))
 
 
@@ -165,17 +197,40 @@ def money(
     )
 
 
+def rounded_money(path: str, *, alias: str = "p") -> Field:
+    """A number the source computed (a division), rounded to 4 places instead of quarantined;
+    one that does not fit DECIMAL(18,4) even so is quarantined."""
+    raw = at(path, alias=alias)
+    value = expr("TRY_CAST(round(TRY_CAST(", raw, " AS DECIMAL(38,12)), 4) AS DECIMAL(18,4))")
+    return Field(
+        value,
+        (
+            Check(
+                expr(
+                    raw, " IS NOT NULL AND ", type_of(path, alias=alias), f" NOT IN {_NUMBER_TYPES}"
+                ),
+                _said(path, "is not a number", alias),
+            ),
+            Check(
+                expr(raw, " IS NOT NULL AND ", value, " IS NULL"),
+                _said(path, "does not fit DECIMAL(18,4)", alias),
+            ),
+        ),
+    )
+
+
 def rate(path: str, *, alias: str = "p") -> Field:
     return _decimal(path, scale=8, required=False, non_negative=True, default="NULL", alias=alias)
 
 
 def integer(path: str, *, alias: str = "p") -> Field:
-    raw = _text_at(path, alias)
+    raw = at(path, alias=alias)
+    value = expr("TRY_CAST(", raw, " AS INTEGER)")
     return Field(
-        f"TRY_CAST({raw} AS INTEGER)",
+        value,
         (
             Check(
-                f"{raw} IS NOT NULL AND TRY_CAST({raw} AS INTEGER) IS NULL",
+                expr(raw, " IS NOT NULL AND ", value, " IS NULL"),
                 _said(path, "is not a whole number", alias),
             ),
         ),
@@ -183,11 +238,11 @@ def integer(path: str, *, alias: str = "p") -> Field:
 
 
 def date(path: str, *, required: bool = True, alias: str = "p") -> Field:
-    raw = _text_at(path, alias)
-    value = f"CAST(try_strptime({raw}, '%Y-%m-%d') AS DATE)"
+    raw = at(path, alias=alias)
+    value = expr("CAST(try_strptime(", raw, ", '%Y-%m-%d') AS DATE)")
     checks = [
         Check(
-            f"{raw} IS NOT NULL AND {value} IS NULL",
+            expr(raw, " IS NOT NULL AND ", value, " IS NULL"),
             _said(path, "is not a date (YYYY-MM-DD)", alias),
         )
     ]
@@ -199,10 +254,14 @@ def date(path: str, *, required: bool = True, alias: str = "p") -> Field:
 def timestamp(
     path: str, *, formats: tuple[str, ...], required: bool = False, alias: str = "p"
 ) -> Field:
-    raw = _text_at(path, alias)
-    value = f"try_strptime({raw}, [{', '.join(_lit(f) for f in formats)}])::TIMESTAMPTZ"
+    raw = at(path, alias=alias)
+    formats_sql = ", ".join(literal(f).render() for f in formats)
+    value = expr("try_strptime(", raw, f", [{formats_sql}])::TIMESTAMPTZ")
     checks = [
-        Check(f"{raw} IS NOT NULL AND {value} IS NULL", _said(path, "is not a timestamp", alias))
+        Check(
+            expr(raw, " IS NOT NULL AND ", value, " IS NULL"),
+            _said(path, "is not a timestamp", alias),
+        )
     ]
     if required:
         checks.insert(0, _missing(path, alias))
@@ -210,11 +269,11 @@ def timestamp(
 
 
 def currency(path: str, *, required: bool = True, alias: str = "p") -> Field:
-    raw = _text_at(path, alias)
-    codes = "[" + ", ".join(_lit(code) for code in _CURRENCY_CODES) + "]"
-    value = f"upper(trim({raw}))"
+    raw = at(path, alias=alias)
+    codes = "[" + ", ".join(literal(code).render() for code in _CURRENCY_CODES) + "]"
+    value = expr("upper(trim(", raw, "))")
     known = Check(
-        f"{raw} IS NOT NULL AND NOT list_contains({codes}, {value})",
+        expr(raw, f" IS NOT NULL AND NOT list_contains({codes}, ", value, ")"),
         _said(path, "is not an ISO 4217 currency code", alias),
     )
     return Field(value, (_missing(path, alias), known) if required else (known,))
@@ -222,14 +281,19 @@ def currency(path: str, *, required: bool = True, alias: str = "p") -> Field:
 
 def enum(path: str, values: MappingType[str, str], *, alias: str = "p") -> Field:
     """A source vocabulary mapped to the canonical one; an unknown word is quarantined."""
-    raw = _text_at(path, alias)
-    cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in values.items())
-    value = f"(CASE lower(trim({raw})) {cases} END)"
+    raw = at(path, alias=alias)
+    cases = " ".join(
+        f"WHEN {literal(k).render()} THEN {literal(v).render()}" for k, v in values.items()
+    )
+    value = expr("(CASE lower(trim(", raw, f")) {cases} END)")
     return Field(
         value,
         (
             _missing(path, alias),
-            Check(f"{raw} IS NOT NULL AND {value} IS NULL", _said(path, "is not known", alias)),
+            Check(
+                expr(raw, " IS NOT NULL AND ", value, " IS NULL"),
+                _said(path, "is not known", alias),
+            ),
         ),
     )
 
@@ -244,10 +308,24 @@ def exact_money(text_sql: str) -> str:
     return f"(CASE WHEN TRY_CAST({text_sql} AS DECIMAL(38,12)) = {exact} THEN {exact} END)"
 
 
-def sql(expression: str, *checks: Check) -> Field:
+def sql(expression: str | Expr, *checks: Check) -> Field:
     """Any SQL expression, for derivations no helper covers."""
-    return Field(f"({expression})", checks)
+    return Field(expr("(", _sql(expression), ")"), checks)
+
+
+def coalesce(*fields: Field) -> Field:
+    """The first of the fields' values that is not NULL; every field's checks."""
+    values = [f.value for f in fields]
+    return Field(
+        expr("coalesce(", *_joined(values, ", "), ")"),
+        tuple(c for f in fields for c in f.checks),
+    )
+
+
+def with_checks(field: Field, *checks: Check) -> Field:
+    """`field` with more checks."""
+    return Field(field.value, (*field.checks, *checks))
 
 
 def const(value: str | None) -> Field:
-    return Field("NULL" if value is None else _lit(value))
+    return Field(Expr(("NULL",)) if value is None else literal(value))

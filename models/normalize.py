@@ -8,13 +8,13 @@ duplicates, missing ids). A record leaves quarantine as soon as its raw version 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping as MappingType
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
 
+from models.expressions import Ref, TextAt, expr, literal
 from models.mapping import Check, Field, Mapping
 from models.queries import scalar
 
@@ -37,7 +37,7 @@ def select_sql(mapping: Mapping, raw_tables: MappingType[str, str]) -> str:
     columns = [c.name for c in mapping.table.columns if c.name not in _ENGINE_COLUMNS]
     fields_given = dict(mapping.fields)
     if "deleted_at" in columns and "deleted_at" not in fields_given:
-        fields_given["deleted_at"] = Field("vanished_at")
+        fields_given["deleted_at"] = Field(expr("vanished_at"))
     mapping = Mapping(mapping.table, mapping.stream, mapping.relation, fields_given)
     missing = set(columns) - set(mapping.fields)
     extra = set(mapping.fields) - set(columns)
@@ -46,10 +46,12 @@ def select_sql(mapping: Mapping, raw_tables: MappingType[str, str]) -> str:
             f"mapping for {mapping.table.name}: missing {sorted(missing)}, unknown {sorted(extra)}"
         )
     fields = {name: _with_not_null_check(mapping, name) for name in columns}
-    paths = _ParsedOnce()
-    values = ",\n        ".join(f"{paths.rewrite(f.value)} AS {name}" for name, f in fields.items())
+    paths = _JsonReads()
+    values = ",\n        ".join(
+        f"{f.value.render(paths.read)} AS {name}" for name, f in fields.items()
+    )
     reasons = ", ".join(
-        f"CASE WHEN {paths.rewrite(check.failed)} THEN {paths.rewrite(check.reason)} END"
+        f"CASE WHEN {check.failed.render(paths.read)} THEN {check.reason.render(paths.read)} END"
         for f in fields.values()
         for check in f.checks
     )
@@ -64,14 +66,8 @@ def select_sql(mapping: Mapping, raw_tables: MappingType[str, str]) -> str:
     """
 
 
-# A value at a JSON path, as the models.mapping helpers write it: `(p ->> '$.total')`, and its
-# JSON type: `json_type(p, '$.total')`.
-_TEXT_AT = re.compile(r"\((\w+) ->> '(\$[^']*)'\)")
-_TYPE_AT = re.compile(r"json_type\((\w+), '(\$[^']*)'\)")
-
-
-class _ParsedOnce:
-    """Rewrites field SQL so each record's JSON is parsed once, not once per path use.
+class _JsonReads:
+    """Reads each JSON path a mapping refers to once per record, not once per use.
 
     DuckDB parses a JSON document anew for every `->>` and `json_type`, and a mapping reads a
     dozen paths several times each (value and checks): ~100 parses per record. One
@@ -82,12 +78,13 @@ class _ParsedOnce:
     def __init__(self) -> None:
         self._paths: dict[str, list[str]] = {}
 
-    def rewrite(self, sql: str) -> str:
-        sql = _TYPE_AT.sub(lambda m: f"json_type({self._slot(m[1], m[2])})", sql)
-        return _TEXT_AT.sub(lambda m: f"({self._slot(m[1], m[2])} ->> '$')", sql)
+    def read(self, ref: Ref) -> str:
+        """SQL for `ref`, over the extracted value of its path."""
+        slot = self._slot(ref.alias, ref.path.render())
+        return f"({slot} ->> '$')" if isinstance(ref, TextAt) else f"json_type({slot})"
 
     def extractions(self) -> str:
-        """The select-list items computing every rewritten path's value, or a constant."""
+        """The select-list items computing every path's value, or a constant."""
         items = [
             f"json_extract({alias}, [{', '.join(map(_literal, paths))}]) AS {_values_of(alias)}"
             for alias, paths in self._paths.items()
@@ -106,14 +103,14 @@ def _values_of(alias: str) -> str:
 
 
 def _literal(path: str) -> str:
-    return f"'{path}'"  # _TEXT_AT and _TYPE_AT match no quote inside a path
+    return f"'{path}'"  # JsonPath keys hold no quote
 
 
 def _with_not_null_check(mapping: Mapping, name: str) -> Field:
     field = mapping.fields[name]
     if mapping.table.columns[name].nullable:
         return field
-    derived = Check(f"{field.value} IS NULL", f"'{name} could not be derived'")
+    derived = Check(expr(field.value, " IS NULL"), literal(f"{name} could not be derived"))
     return Field(field.value, (*field.checks, derived))
 
 

@@ -28,19 +28,19 @@ from models.schema import CUSTOMERS, INVOICES, PAYMENT_APPLICATIONS, PAYMENTS
 from .settings import EMPTY_GUID, TIMESTAMP_FORMATS
 
 _ONE_TABLE = "SELECT connection_id, record_id, payload AS p, vanished_at FROM {%s}"
-_NUMBER_TYPES = "('UBIGINT', 'BIGINT', 'DOUBLE', 'HUGEINT')"
 
 
 def _local_rate(alias: str) -> m.Field:
     """BC's API carries no exchange rate, but a document in the company's local currency (its
     `currencyId` the empty GUID) is at 1 to it: the base currency is then known, and local
     documents have base amounts. Foreign ones stay without a rate."""
-    return m.sql(f"if((({alias} ->> '$.currencyId') = '{EMPTY_GUID}'), 1, NULL)::DECIMAL(18, 8)")
+    local = m.expr("(", m.at("currencyId", alias=alias), f" = '{EMPTY_GUID}')")
+    return m.sql(m.expr("if(", local, ", 1, NULL)::DECIMAL(18, 8)"))
 
 
 def _dropping(field: m.Field, empty: str) -> m.Field:
     """`field`, NULL where BC writes its "no value" (a 0 credit limit, a 0001-01-01 date)."""
-    return m.Field(f"nullif({field.value}, {empty})", field.checks)
+    return m.Field(m.expr("nullif(", field.value, f", {empty})"), field.checks)
 
 
 CUSTOMER_MAPPING = m.Mapping(
@@ -105,8 +105,13 @@ INVOICE_MAPPING = m.Mapping(
         "invoice_number": m.text("number"),
         "customer_id": m.text("customerId", required=True),
         "status": m.sql(
-            f"CASE WHEN {_STATUS.value} = 'open' AND {_REMAINING.value} < {_TOTAL.value} "
-            f"THEN 'partially_paid' ELSE {_STATUS.value} END",
+            m.template(
+                "CASE WHEN {status} = 'open' AND {remaining} < {total} THEN 'partially_paid' "
+                "ELSE {status} END",
+                status=_STATUS.value,
+                remaining=_REMAINING.value,
+                total=_TOTAL.value,
+            ),
             *_STATUS.checks,
         ),
         "issue_date": m.date("invoiceDate"),
@@ -118,7 +123,7 @@ INVOICE_MAPPING = m.Mapping(
         "total_amount": _TOTAL,
         "credits_applied": m.sql(
             "coalesce(credited, 0)::DECIMAL(18,4)",
-            m.Check(
+            m.check(
                 "coalesce(bad_credits, 0) > 0",
                 "'a credit memo of this invoice has a total that is not a number'",
             ),
@@ -130,6 +135,14 @@ INVOICE_MAPPING = m.Mapping(
 )
 
 _LINE_AMOUNT = m.money("amount")
+# Missing, not a number, or not an exact DECIMAL(18,4).
+_LINE_AMOUNT_BAD = m.template(
+    "{text} IS NULL OR NOT {is_number} OR {exact} IS NULL "
+    "OR TRY_CAST({text} AS DECIMAL(38,12)) <> {exact}",
+    text=m.at("amount"),
+    is_number=m.is_number("amount"),
+    exact=_LINE_AMOUNT.value,
+)
 _CUSTOMER = m.text("customerId", required=True)
 _LINE_MODIFIED = m.timestamp("lastModifiedDateTime", formats=TIMESTAMP_FORMATS, required=True)
 
@@ -137,12 +150,9 @@ _LINE_MODIFIED = m.timestamp("lastModifiedDateTime", formats=TIMESTAMP_FORMATS, 
 _LINES = f"""
 WITH lines AS (
     SELECT connection_id, record_id, p, fetched_at, vanished_at,
-           {_LINE_AMOUNT.value} AS amount,
-           (p ->> '$.amount') IS NULL OR json_type(p, '$.amount') NOT IN {_NUMBER_TYPES}
-             OR {_LINE_AMOUNT.value} IS NULL
-             OR TRY_CAST(p ->> '$.amount' AS DECIMAL(38,12)) <> {_LINE_AMOUNT.value}
-             AS bad_amount,
-           {_LINE_MODIFIED.value} AS modified,
+           {_LINE_AMOUNT.value.render()} AS amount,
+           {_LINE_AMOUNT_BAD.render()} AS bad_amount,
+           {_LINE_MODIFIED.value.render()} AS modified,
            nullif(nullif(trim(p ->> '$.appliesToInvoiceId'), ''), '{EMPTY_GUID}') AS invoice_id,
            coalesce(nullif(trim(p ->> '$.documentNumber'), ''), record_id) AS payment_id,
            (p ->> '$.journalId') AS journal_id,
@@ -228,19 +238,16 @@ GROUP BY l.connection_id, l.payment_id
     fields={
         "payment_id": m.sql("record_id"),
         "payment_number": m.text("documentNumber"),
-        "customer_id": m.Field(
-            _CUSTOMER.value,
-            (
-                *_CUSTOMER.checks,
-                m.Check("customers > 1", "'the lines of this document are for several customers'"),
-            ),
+        "customer_id": m.with_checks(
+            _CUSTOMER,
+            m.check("customers > 1", "'the lines of this document are for several customers'"),
         ),
         "payment_date": m.date("postingDate"),
         "currency_code": m.currency("currencyCode", alias="x"),
         "exchange_rate": _local_rate("x"),
         "amount": m.sql(
             "amount",
-            m.Check(
+            m.check(
                 "bad_amounts > 0",
                 "'a line amount is missing, not a number or has more than 4 decimal places'",
             ),
@@ -252,7 +259,7 @@ GROUP BY l.connection_id, l.payment_id
         "source_unapplied_amount": m.const(None),
         "updated_at": m.sql(
             "updated_at",
-            m.Check("bad_timestamps > 0", "'a line lastModifiedDateTime is not a timestamp'"),
+            m.check("bad_timestamps > 0", "'a line lastModifiedDateTime is not a timestamp'"),
         ),
         "deleted_at": m.sql("deleted_at"),
     },
@@ -268,7 +275,7 @@ APPLICATION_MAPPING = m.Mapping(
         "application_id": m.sql("record_id"),
         "payment_id": m.sql("payment_id"),
         "invoice_id": m.text("appliesToInvoiceId", required=True),
-        "amount_applied": m.Field(f"abs({_LINE_AMOUNT.value})", _LINE_AMOUNT.checks),
+        "amount_applied": m.Field(m.expr("abs(", _LINE_AMOUNT.value, ")"), _LINE_AMOUNT.checks),
         "applied_date": m.date("postingDate"),
     },
 )

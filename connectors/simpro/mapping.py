@@ -56,9 +56,13 @@ CUSTOMER_MAPPING = m.Mapping(
         "customer_id": m.text("ID", required=True),
         "customer_number": m.const(None),
         "name": m.sql(
-            "CASE kind WHEN 'company' THEN nullif(trim(p ->> '$.CompanyName'), '') "
-            "ELSE nullif(trim(concat_ws(' ', trim(p ->> '$.GivenName'), "
-            "trim(p ->> '$.FamilyName'))), '') END"
+            m.template(
+                "CASE kind WHEN 'company' THEN nullif(trim({company}), '') "
+                "ELSE nullif(trim(concat_ws(' ', trim({given}), trim({family}))), '') END",
+                company=m.at("CompanyName"),
+                given=m.at("GivenName"),
+                family=m.at("FamilyName"),
+            )
         ),
         "kind": m.sql("kind"),
         "email": m.text("Email"),
@@ -76,7 +80,8 @@ CUSTOMER_MAPPING = m.Mapping(
     },
 )
 
-_DRAFT = "(p ->> '$.Stage' = 'Pending')"
+_STAGE = m.at("Stage")
+_DRAFT = m.expr("(", _STAGE, " = 'Pending')")
 _PAID = m.money("Total.Paid", required=False, default_zero=True)
 _INC_TAX = m.money("Total.IncTax", non_negative=True)
 _EX_TAX = m.money("Total.ExTax", required=False)
@@ -104,13 +109,18 @@ INVOICE_MAPPING = m.Mapping(
         "invoice_number": m.text("ID"),
         "customer_id": m.text("Customer.ID", required=True),
         "status": m.sql(
-            f"CASE WHEN {_DRAFT} THEN 'draft' WHEN voided THEN 'void' "
-            "WHEN (p ->> '$.IsCredit') = 'true' THEN 'credit_note' "
-            "WHEN (p ->> '$.IsPaid') = 'true' THEN 'paid' "
-            f"WHEN {_PAID.value} > 0 THEN 'partially_paid' ELSE 'open' END",
-            m.Check(
-                "(p ->> '$.Stage') NOT IN ('Approved', 'Pending')",
-                "'Stage is not known: ' || (p ->> '$.Stage')",
+            m.template(
+                "CASE WHEN {draft} THEN 'draft' WHEN voided THEN 'void' "
+                "WHEN {is_credit} = 'true' THEN 'credit_note' WHEN {is_paid} = 'true' THEN 'paid' "
+                "WHEN {paid} > 0 THEN 'partially_paid' ELSE 'open' END",
+                draft=_DRAFT,
+                is_credit=m.at("IsCredit"),
+                is_paid=m.at("IsPaid"),
+                paid=_PAID.value,
+            ),
+            m.check(
+                m.expr(_STAGE, " NOT IN ('Approved', 'Pending')"),
+                m.expr("'Stage is not known: ' || ", _STAGE),
             ),
         ),
         "issue_date": m.date("DateIssued"),
@@ -119,20 +129,25 @@ INVOICE_MAPPING = m.Mapping(
         "exchange_rate": m.const(None),
         "subtotal": _EX_TAX,
         "tax_amount": m.sql(
-            f"coalesce({_INC_TAX.value} - {_EX_TAX.value}, 0::DECIMAL(18,4))", *_INC_TAX.checks
+            m.expr("coalesce(", _INC_TAX.value, " - ", _EX_TAX.value, ", 0::DECIMAL(18,4))"),
+            *_INC_TAX.checks,
         ),
         "total_amount": _INC_TAX,
         "credits_applied": m.sql(
             "credited",
-            m.Check(
+            m.check(
                 "unreadable_notes > 0",
                 "'a credit note of this invoice has no readable Total.IncTax'",
             ),
         ),
         "write_off_amount": m.sql("0::DECIMAL(18,4)"),
         "source_balance": m.sql(
-            f"CASE WHEN {_DRAFT} OR voided THEN 0::DECIMAL(18,4) "
-            f"ELSE {_INC_TAX.value} - {_PAID.value} END",
+            m.template(
+                "CASE WHEN {draft} OR voided THEN 0::DECIMAL(18,4) ELSE {total} - {paid} END",
+                draft=_DRAFT,
+                total=_INC_TAX.value,
+                paid=_PAID.value,
+            ),
             *_PAID.checks,
         ),
         "updated_at": m.timestamp("DateModified", formats=TIMESTAMP_FORMATS, required=True),
@@ -148,6 +163,10 @@ _LINE_TOTALS = (
 )
 _FINANCE_CHARGE = m.money("Payment.FinanceCharge", required=False, default_zero=True)
 _STATUSES = {"complete": "posted", "pending": "pending", "failed": "void"}
+_STATUS = m.at("Payment.Status")
+_WHENS = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _STATUSES.items())
+_KNOWN = ", ".join(repr(k) for k in _STATUSES)
+_FIRST_CUSTOMER = m.at("Customer.ID", alias="first_invoice")
 
 PAYMENT_MAPPING = m.Mapping(
     table=PAYMENTS,
@@ -161,19 +180,18 @@ PAYMENT_MAPPING = m.Mapping(
         "FROM {customer_payments}"
     ),
     fields={
-        "payment_id": m.sql(
-            m.text("ID", required=True).value,
-            *m.text("ID", required=True).checks,
-            m.Check(
-                "json_type(p, '$.Invoices') NOT IN ('ARRAY', 'NULL')",
-                "'Invoices is not a list: ' || left(p ->> '$.Invoices', 60)",
+        "payment_id": m.with_checks(
+            m.text("ID", required=True),
+            m.check(
+                m.expr(m.type_of("Invoices"), " NOT IN ('ARRAY', 'NULL')"),
+                m.expr("'Invoices is not a list: ' || left(", m.at("Invoices"), ", 60)"),
             ),
         ),
         "payment_number": m.text("ID"),
         "customer_id": m.sql(
-            "(first_invoice ->> '$.Customer.ID')",
-            m.Check(
-                "(first_invoice ->> '$.Customer.ID') IS NULL",
+            _FIRST_CUSTOMER,
+            m.check(
+                m.expr(_FIRST_CUSTOMER, " IS NULL"),
                 "'no invoice line names the customer (Invoices[].Invoice.Customer.ID)'",
             ),
         ),
@@ -182,25 +200,28 @@ PAYMENT_MAPPING = m.Mapping(
         "exchange_rate": m.const(None),
         "amount": m.sql(
             "coalesce(lines.total, 0::DECIMAL(18,4))",
-            m.Check("lines.unreadable > 0", "'an invoice line has no numeric Amount'"),
-            m.Check(
+            m.check("lines.unreadable > 0", "'an invoice line has no numeric Amount'"),
+            m.check(
                 "lines.exact <> lines.total",
                 "'an invoice line Amount has more than 4 decimal places'",
             ),
-            m.Check("lines.total < 0", "'the invoice lines add up to less than 0'"),
+            m.check("lines.total < 0", "'the invoice lines add up to less than 0'"),
         ),
         "bank_charges": _FINANCE_CHARGE,
         "method": m.text("Payment.PaymentMethod.Name"),
         "reference": m.text("Payment.CheckNo"),
         "status": m.sql(
-            "CASE WHEN (p ->> '$.Payment.Status') IS NULL THEN 'posted' "
-            "ELSE (CASE lower(p ->> '$.Payment.Status') "
-            + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _STATUSES.items())
-            + " END) END",
-            m.Check(
-                "(p ->> '$.Payment.Status') IS NOT NULL AND lower(p ->> '$.Payment.Status') "
-                f"NOT IN ({', '.join(repr(k) for k in _STATUSES)})",
-                "'Payment.Status is not known: ' || (p ->> '$.Payment.Status')",
+            m.template(
+                f"CASE WHEN {{status}} IS NULL THEN 'posted' ELSE (CASE lower({{status}}) {_WHENS} "
+                "END) END",
+                status=_STATUS,
+            ),
+            m.check(
+                m.template(
+                    f"{{status}} IS NOT NULL AND lower({{status}}) NOT IN ({_KNOWN})",
+                    status=_STATUS,
+                ),
+                m.template("'Payment.Status is not known: ' || {status}", status=_STATUS),
             ),
         ),
         "source_unapplied_amount": m.const(None),

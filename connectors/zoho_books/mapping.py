@@ -21,7 +21,11 @@ CUSTOMER_MAPPING = m.Mapping(
         "customer_number": m.text("contact_number"),
         "name": m.first_text("company_name", "contact_name", required=True),
         "kind": m.sql(
-            "CASE (p ->> '$.customer_sub_type') WHEN 'individual' THEN 'person' ELSE 'company' END"
+            m.expr(
+                "CASE ",
+                m.at("customer_sub_type"),
+                " WHEN 'individual' THEN 'person' ELSE 'company' END",
+            )
         ),
         "email": m.text("email"),
         "phone": m.text("phone"),
@@ -84,7 +88,7 @@ INVOICE_MAPPING = m.Mapping(
 # they are unknown (NULL) for a payment whose applications were derived from its list row
 # (connectors.zoho_books.derivation) or whose detail is not in yet.
 _CHARGES = m.money("bank_charges", alias="d", required=False, default_zero=True)
-_CHARGES_KNOWN = f"d IS NOT NULL AND (d ->> '$.{DERIVED_FROM}') IS NULL"
+_CHARGES_KNOWN = m.expr("d IS NOT NULL AND ", m.at(DERIVED_FROM, alias="d"), " IS NULL")
 PAYMENT_MAPPING = m.Mapping(
     table=PAYMENTS,
     stream="customerpayments",
@@ -106,7 +110,7 @@ PAYMENT_MAPPING = m.Mapping(
         "exchange_rate": m.rate("exchange_rate"),
         "amount": m.money("amount", non_negative=True),
         "bank_charges": m.sql(
-            f"CASE WHEN {_CHARGES_KNOWN} THEN {_CHARGES.value} END", *_CHARGES.checks
+            m.expr("CASE WHEN ", _CHARGES_KNOWN, " THEN ", _CHARGES.value, " END"), *_CHARGES.checks
         ),
         "method": m.text("payment_mode"),
         "reference": m.text("reference_number"),
@@ -120,7 +124,17 @@ PAYMENT_MAPPING = m.Mapping(
 # invoice name the application, whether it was fetched or derived from the list row (which has
 # no invoice_payment_id): the id does not change when a derived application is fetched.
 _DETAIL_LINES = "TRY_CAST(json_extract(payload, '$.invoices') AS JSON[])"
-_AMOUNT = m.money("amount_applied")
+
+
+def _of_a_line(field: m.Field) -> m.Field:
+    """`field`, read from a detail line: a detail whose lines are unreadable has no line to
+    check (it is quarantined for that alone)."""
+    guarded = (
+        m.check(m.expr("NOT unreadable AND (", c.failed, ")"), c.reason) for c in field.checks
+    )
+    return m.Field(field.value, tuple(guarded))
+
+
 APPLICATION_MAPPING = m.Mapping(
     table=PAYMENT_APPLICATIONS,
     stream="customerpayment_details",
@@ -138,20 +152,16 @@ APPLICATION_MAPPING = m.Mapping(
     fields={
         "application_id": m.sql("record_id"),
         "payment_id": m.text("payment_id", required=True, alias="parent"),
-        "invoice_id": m.sql(
-            "(p ->> '$.invoice_id')",
-            m.Check(
+        "invoice_id": m.with_checks(
+            _of_a_line(m.text("invoice_id", required=True)),
+            m.check(
                 "unreadable",
-                "'invoices is not a list: ' || left(parent ->> '$.invoices', 60)",
-            ),
-            m.Check(
-                "NOT unreadable AND (p ->> '$.invoice_id') IS NULL", "'invoice_id is missing'"
+                m.expr(
+                    "'invoices is not a list: ' || left(", m.at("invoices", alias="parent"), ", 60)"
+                ),
             ),
         ),
-        "amount_applied": m.sql(
-            f"CASE WHEN NOT unreadable THEN {_AMOUNT.value} END",
-            *(m.Check(f"NOT unreadable AND {c.failed}", c.reason) for c in _AMOUNT.checks),
-        ),
+        "amount_applied": _of_a_line(m.money("amount_applied")),
         # Zoho's application lines carry the invoice's date, not their own: use the payment's.
         "applied_date": m.date("date", alias="parent"),
     },

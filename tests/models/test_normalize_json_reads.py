@@ -1,11 +1,12 @@
-"""Parsing each record's JSON once gives exactly what parsing it per path gave."""
+"""Reading each record's JSON paths once gives exactly what reading them per use gave."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
 
-from models.normalize import _ParsedOnce
+from models import mapping as m
+from models.normalize import _JsonReads
 
 PAYLOADS = [
     '{"a": "text", "n": 16.30, "i": 4372460000000650034, "z": null, "o": {"k": 1}, "l": [1]}',
@@ -16,22 +17,22 @@ PAYLOADS = [
     "{}",
 ]
 PATHS = [
-    "$.a",
-    "$.n",
-    "$.i",
-    "$.z",
-    "$.o",
-    "$.l",
-    "$.big",
-    "$.huge",
-    "$.s",
-    "$.t",
-    "$.f",
-    "$.missing",
-    "$.nested.deep.x",
-    '$."weird key"',
-    "$.unicode",
-    "$.esc",
+    "a",
+    "n",
+    "i",
+    "z",
+    "o",
+    "l",
+    "big",
+    "huge",
+    "s",
+    "t",
+    "f",
+    "missing",
+    "nested.deep.x",
+    "weird key",
+    "unicode",
+    "esc",
 ]
 
 
@@ -40,24 +41,25 @@ def test_text_and_type_at_a_path_are_unchanged(path: str) -> None:
     conn = duckdb.connect()
     conn.execute("CREATE TABLE src (n INTEGER, p JSON)")
     conn.executemany("INSERT INTO src VALUES (?, ?)", list(enumerate([*PAYLOADS, None])))
-    direct = f"(p ->> '{path}'), json_type(p, '{path}')"
-    parsed = _ParsedOnce()
-    rewritten = parsed.rewrite(direct)
-    assert "->> '$'" in rewritten and path not in rewritten
-    expected = conn.execute(f"SELECT {direct} FROM src ORDER BY n").fetchall()
+    both = m.expr(m.at(path), ", ", m.type_of(path))
+    reads = _JsonReads()
+    once = both.render(reads.read)
+    assert "->> '$'" in once and f"'$.{path}" not in once and '."' not in once
+    expected = conn.execute(f"SELECT {both.render()} FROM src ORDER BY n").fetchall()
     actual = conn.execute(
-        f"SELECT {rewritten} FROM (SELECT *, {parsed.extractions()} FROM src) ORDER BY n"
+        f"SELECT {once} FROM (SELECT *, {reads.extractions()} FROM src) ORDER BY n"
     ).fetchall()
     assert actual == expected
 
 
 def test_each_path_is_extracted_once_per_alias() -> None:
-    parsed = _ParsedOnce()
-    sql = parsed.rewrite(
-        "(p ->> '$.a') || (p ->> '$.a') || json_type(p, '$.a') || (d ->> '$.b') || (x ->> 'c')"
-    )
+    reads = _JsonReads()
+    sql = m.expr(
+        m.at("a"), " || ", m.at("a"), " || ", m.type_of("a"), " || ", m.at("b", alias="d"),
+        " || (x ->> 'c')",
+    ).render(reads.read)  # fmt: skip
     assert sql.count("json_values__p[1]") == 3 and "json_values__d[1]" in sql
-    assert "(x ->> 'c')" in sql  # not a JSON path the mapping helpers write: left alone
-    assert parsed.extractions() == (
+    assert "(x ->> 'c')" in sql  # SQL text, not a reference: left alone
+    assert reads.extractions() == (
         "json_extract(p, ['$.a']) AS json_values__p, json_extract(d, ['$.b']) AS json_values__d"
     )
