@@ -5,22 +5,20 @@ any date; materializing the reports stores one as-of date in the tables `reports
 the comments of `models.report_docs`. `reports.ar_aging_daily` keeps one aging snapshot per day.
 The rules are DESIGN.md's "Reconciliation"; `sandbox.truth` is their independent yardstick.
 
-Each report's query (`models/sql/<name>.sql`) reads two inputs: `invoice_ledger` (every invoice
-with its applications, balances and aging at as_of) and `payment_ledger` (every payment in
-scope with what it had applied). The macro computes them itself (as materialized CTEs);
-`materialize_reports` computes them once, as temporary tables, for all the reports it writes:
-the applications are the bulk of the work, and five reports would otherwise read them seven
-times.
+Each report's query (`models/sql/<name>.sql`, a `models.sql_template`) reads two inputs, named
+by placeholders: `{invoice_ledger}` (every invoice with its applications, balances and aging at
+as_of) and `{payment_ledger}` (every payment in scope with what it had applied); its WITH clause
+opens with `{inputs}`. The macro fills `{inputs}` with the inputs it reads, as materialized
+CTEs; `materialize_reports` computes them once, as temporary tables, for all the reports it
+writes, and fills `{inputs}` with nothing: the applications are the bulk of the work, and five
+reports would otherwise read them seven times.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
-from importlib import resources
 from typing import Literal, get_args
 
 import duckdb
@@ -28,6 +26,7 @@ import duckdb
 from models.ducklake import in_ducklake
 from models.queries import scalar
 from models.report_docs import COLUMN_COMMENTS, TABLE_COMMENTS
+from models.sql_template import SqlTemplate, load_template
 
 __all__ = [
     "AGING_HISTORY",
@@ -51,7 +50,6 @@ REPORTS = (
 AGING_HISTORY = "ar_aging_daily"
 _AGED = frozenset({"invoice_balances", "ar_aging"})  # the reports that take edges and basis
 _INPUTS = ("invoice_ledger", "payment_ledger")  # what a report query reads, by these names
-_LEADING_WITH = re.compile(r"\A((?:\s*--[^\n]*\n)*)\s*(WITH\s+)?", re.IGNORECASE)
 
 AgingBasis = Literal["due_date", "issue_date"]
 # The kinds of finding in reports.reconciliation_exceptions (its query: models/sql/).
@@ -99,7 +97,7 @@ class Aging:
 
 
 def install_report_macros(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(_sql("common"))
+    conn.execute(load_template("models.sql", "common").render())
     commented = not in_ducklake(conn)  # DuckLake keeps no comments on macros
     for name in REPORTS:
         conn.execute(_report_macro(name))
@@ -148,7 +146,7 @@ def materialize_reports(
             # A temporary macro over the query: its inputs resolve to the temporary tables.
             conn.execute(
                 f"CREATE OR REPLACE TEMP MACRO {name}_of_ledgers(as_of, edges, basis) AS TABLE "
-                f"{_sql(name)}"
+                f"{_query(name, inputs='')}"
             )
             rows[name] = scalar(
                 conn,
@@ -202,35 +200,33 @@ def snapshot_aging(
     return int(rows)
 
 
-@cache
-def _sql(name: str) -> str:
-    return resources.files("models.sql").joinpath(f"{name}.sql").read_text()
+def _template(name: str) -> SqlTemplate:
+    return load_template("models.sql", name)
 
 
 def _reads(name: str, table: str) -> bool:
-    code = re.sub(r"--[^\n]*", "", _sql(name))
-    return re.search(rf"\b{table}\b", code) is not None
+    return table in _template(name).placeholders
+
+
+def _query(name: str, *, inputs: str) -> str:
+    """The report's query, `inputs` opening its WITH clause, reading its inputs by name."""
+    read = {table: table for table in _INPUTS if _reads(name, table)}
+    return _template(name).render(inputs=inputs, **read)
 
 
 def _report_macro(name: str) -> str:
-    """`reports.<name>_at`: the report's query, its inputs computed first as materialized CTEs
-    (merged into the query's own WITH clause, if it has one)."""
+    """`reports.<name>_at`: the report's query, its inputs computed first as materialized CTEs."""
     aged = name in _AGED
     parameters = "as_of, edges := '[30, 60, 90, 120]', basis := 'due_date'" if aged else "as_of"
     aging = ", edges := edges, basis := basis" if aged else ""
-    query = _sql(name)
-    inputs = ",\n".join(
-        f"{table} AS MATERIALIZED (FROM {_input(table, 'as_of', aging)})"
+    inputs = "".join(
+        f"{table} AS MATERIALIZED (FROM {_input(table, 'as_of', aging)}),\n"
         for table in _INPUTS
         if _reads(name, table)
     )
-    match = _LEADING_WITH.match(query)
-    assert match is not None  # the pattern matches the empty string
-    comments, own_with = match.groups()
-    joiner = ",\n" if own_with else "\n"
     return (
         f"CREATE OR REPLACE MACRO reports.{name}_at({parameters}) AS TABLE\n"
-        f"{comments}WITH {inputs}{joiner}{query[match.end() :]}"
+        f"{_query(name, inputs=inputs)}"
     )
 
 

@@ -2,9 +2,10 @@
 -- balance, split into current, four periods and older. The periods end at edges (default
 -- 1-30, 31-60, 61-90, 91-120 days, then older than 120); invoices age from their due date, or
 -- from their issue date with basis := 'issue_date'. Amounts in document currency and in base.
-WITH aged AS (
+WITH {inputs}
+aged AS (
     SELECT *, reports.aging_index(age_days, reports.checked_edges(edges)) AS bucket
-    FROM invoice_ledger
+    FROM {invoice_ledger}
     WHERE issued AND receivable AND open_balance <> 0
 )
 SELECT as_of::DATE AS as_of,

@@ -3,7 +3,8 @@
 -- no row of its own): what was invoiced, applied and is still open, unapplied cash, the net,
 -- what is overdue, what the source says (summed over the invoices, and the customer's own
 -- balance), and what quarantine holds back (a row of its own where it is all there is).
-WITH invoiced AS (
+WITH {inputs}
+invoiced AS (
     SELECT connection_id,
            source,
            customer_id,
@@ -21,7 +22,7 @@ WITH invoiced AS (
            reports.sum_in_base(open_balance_base, exchange_rate) AS open_balance_base,
            reports.sum_in_base(if(days_past_due > 0, open_balance_base, 0), exchange_rate)
                AS overdue_base
-    FROM invoice_ledger
+    FROM {invoice_ledger}
     WHERE issued AND receivable
     GROUP BY ALL
 ),
@@ -34,7 +35,7 @@ paid AS (
            sum(unapplied_amount) AS unapplied_cash,
            reports.sum_in_base(reports.in_base(unapplied_amount, exchange_rate), exchange_rate)
                AS unapplied_cash_base
-    FROM payment_ledger
+    FROM {payment_ledger}
     WHERE held_amount = 0 OR applied_amount <> 0 OR unapplied_amount <> 0
     GROUP BY ALL
 ),
@@ -69,7 +70,7 @@ quarantined AS (
 owed_by_customer AS (
     SELECT connection_id, customer_id, currency_code,
            sum(expected_source_balance) AS expected_source_balance
-    FROM invoice_ledger
+    FROM {invoice_ledger}
     WHERE receivable
     GROUP BY ALL
 )

@@ -1,6 +1,7 @@
 -- Everything at as_of that does not reconcile, one row per finding: what kind it is, which
 -- records (keys), what was expected, what was found, and the difference where both are money.
-WITH applications AS (
+WITH {inputs}
+applications AS (
     -- Live applications by as_of, with what is known of their invoice.
     SELECT * FROM reports.live_applications() WHERE applied_on <= as_of::DATE
 ),
@@ -33,7 +34,7 @@ findings AS (
            total_amount - credits_applied - write_off_amount, applied_amount,
            'payments applied ' || applied_amount || ' to an invoice that had '
                || (total_amount - credits_applied - write_off_amount) || ' to pay'
-    FROM invoice_ledger
+    FROM {invoice_ledger}
     WHERE issued AND receivable AND open_balance < 0
 
     UNION ALL
@@ -41,7 +42,7 @@ findings AS (
            customer_id, NULL, payment_id, currency_code,
            amount, applied_amount,
            'a payment of ' || amount || ' applied ' || applied_amount
-    FROM payment_ledger
+    FROM {payment_ledger}
     WHERE unapplied_amount < 0
 
     UNION ALL
@@ -50,7 +51,7 @@ findings AS (
            expected_source_balance, source_balance,
            'the source says ' || source_balance || ' is owed; its total less payments, '
                || 'credits and write-offs leaves ' || expected_source_balance
-    FROM invoice_ledger
+    FROM {invoice_ledger}
     WHERE issued AND balance_delta <> 0
 
     UNION ALL
@@ -80,7 +81,7 @@ findings AS (
            NULL, amount,
            'payment from customer ' || customer_id || ', whom the source did not send '
                || '(or who is in quarantine)'
-    FROM payment_ledger p
+    FROM {payment_ledger} p
     WHERE NOT EXISTS (SELECT 1 FROM canonical.customers c
                       WHERE c.connection_id = p.connection_id AND c.customer_id = p.customer_id)
 
@@ -93,7 +94,7 @@ findings AS (
         SELECT *,
                first_value(coalesce(payment_number, payment_id)) OVER same AS first_payment,
                row_number() OVER same AS copy
-        FROM payment_ledger
+        FROM {payment_ledger}
         WHERE nullif(trim(reference), '') IS NOT NULL
         WINDOW same AS (
             PARTITION BY connection_id, customer_id, amount, payment_date, reference

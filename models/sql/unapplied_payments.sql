@@ -1,5 +1,7 @@
 -- Payments in scope at as_of whose money was not all applied by then (unapplied cash on account),
 -- and those that applied more than they brought (over-applied).
+WITH {inputs}
+ledger AS (FROM {payment_ledger})
 SELECT as_of::DATE AS as_of,
        p.connection_id,
        p.source,
@@ -26,7 +28,7 @@ SELECT as_of::DATE AS as_of,
        p.reference,
        reports.in_base(p.amount, p.exchange_rate) AS amount_base,
        reports.in_base(p.unapplied_amount, p.exchange_rate) AS unapplied_amount_base
-FROM payment_ledger p
+FROM ledger p
 LEFT JOIN canonical.customers c
   ON c.connection_id = p.connection_id AND c.customer_id = p.customer_id
 LEFT JOIN reports.base_currencies() bc ON bc.connection_id = p.connection_id
