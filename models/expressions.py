@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = [
@@ -103,9 +103,6 @@ class Expr:
     def render(self, ref: Callable[[Ref], str] = render_ref) -> str:
         """The SQL, each reference written by `ref` (by default, read from its alias)."""
         return "".join(part if isinstance(part, str) else ref(part) for part in self.parts)
-
-    def refs(self) -> Iterator[Ref]:
-        return (part for part in self.parts if not isinstance(part, str))
 
 
 def expr(*pieces: str | Ref | Expr) -> Expr:
