@@ -21,10 +21,9 @@ CUSTOMER_MAPPING = m.Mapping(
         "customer_number": m.text("contact_number"),
         "name": m.first_text("company_name", "contact_name", required=True),
         "kind": m.sql(
-            m.expr(
-                "CASE ",
-                m.at("customer_sub_type"),
-                " WHEN 'individual' THEN 'person' ELSE 'company' END",
+            m.template(
+                "CASE {sub_type} WHEN 'individual' THEN 'person' ELSE 'company' END",
+                sub_type=m.at("customer_sub_type"),
             )
         ),
         "email": m.text("email"),
