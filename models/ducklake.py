@@ -101,11 +101,17 @@ def is_write_conflict(error: BaseException) -> bool:
     """Whether a failed write lost to another writer's commit (and may succeed if run again).
 
     The failed COMMIT ends the transaction, so the caller's ROLLBACK fails in turn: the
-    conflict is then the context of the error that surfaced.
+    conflict is then the context of the error that surfaced. Two writers race for the next
+    snapshot id; DuckLake retries the loser itself, and when its own retries run out (under
+    load) the race surfaces as the catalog's primary key on snapshots, which is a lost race
+    too, not a logical conflict.
     """
     cause: BaseException | None = error
     while cause is not None:
-        if isinstance(cause, duckdb.TransactionException) and "conflict" in str(cause).lower():
+        message = str(cause).lower()
+        if isinstance(cause, duckdb.TransactionException) and "conflict" in message:
+            return True
+        if isinstance(cause, duckdb.Error) and "ducklake_snapshot_pkey" in message:
             return True
         cause = cause.__context__
     return False
