@@ -14,8 +14,10 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
+from croniter import croniter
 
 from connectors.errors import ConfigurationError
 from connectors.http import DEFAULT_RETRY
@@ -46,6 +48,25 @@ def _connection_id(value: str) -> str:
 ConnectionId = Annotated[str, pydantic.AfterValidator(_connection_id)]
 
 
+def _cron(value: str) -> str:
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(
+            f"{value!r} is not a cron expression of five fields (minute hour day-of-month "
+            "month day-of-week), e.g. '0 */6 * * *'"
+        )
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not an IANA time zone name, e.g. 'UTC' or 'Australia/Sydney'"
+        ) from None
+    return value
+
+
 class ConnectionConfig(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
     # The source's bounded keys (its settings module's LIMITS), passed to the connector as set.
@@ -58,8 +79,8 @@ class ConnectionConfig(pydantic.BaseModel):
     # generated ledger; relative to the connections file.
     sandbox_ledger: Path | None = None
     lookback_minutes: Annotated[int, pydantic.Field(ge=0, le=7 * 24 * 60)] = 15
-    sync_cron: str = "0 */6 * * *"
-    timezone: str = "UTC"
+    sync_cron: Annotated[str, pydantic.AfterValidator(_cron)] = "0 */6 * * *"
+    timezone: Annotated[str, pydantic.AfterValidator(_time_zone)] = "UTC"
     max_staleness_hours: Annotated[float, pydantic.Field(gt=0)] = 24.0
     # Deletes only show in a complete listing: one at least this often (ids only where the API
     # allows), and on every full refresh. 0 lists completely on every sync.

@@ -26,8 +26,9 @@ from connectors.errors import ConnectorError
 from pipelines import progress, sandboxes
 from pipelines.cli_errors import Failed, UsageError, errors, run_command
 from pipelines.config import ConfigError, default_config_path
-from pipelines.definitions import build_definitions
+from pipelines.connection_sensors import SYNCS_SENSOR
 from pipelines.instance import LOCAL_HOME, open_instance
+from pipelines.location import build_definitions
 from pipelines.open_hint import open_hint
 from pipelines.project import (
     Project,
@@ -268,12 +269,13 @@ def init(config: ConfigOption = None, debug: DebugOption = False) -> None:
 
 @app.command()
 def schedules(config: ConfigOption = None, debug: DebugOption = False) -> None:
-    """List the Dagster schedules by the names `dagster schedule start` takes."""
+    """List the Dagster schedules by the names `dagster schedule start` takes, and each
+    connection's sync cron."""
 
     def body() -> None:
         project = _load(config)
         table = Table("schedule", "cron", "timezone", "job", "what")
-        repository = build_definitions(project.config, str(project.path)).get_repository_def()
+        repository = build_definitions(project.path).get_repository_def()
         for schedule in sorted(repository.schedule_defs, key=lambda s: s.name):
             table.add_row(
                 schedule.name,
@@ -282,10 +284,19 @@ def schedules(config: ConfigOption = None, debug: DebugOption = False) -> None:
                 schedule.job_name,
                 schedule.description or "",
             )
+        for connection in project.config.connections:
+            table.add_row(
+                connection.id,
+                connection.sync_cron,
+                connection.timezone,
+                f"sync_{connection.source}",
+                f"Incremental sync of this connection, requested by the {SYNCS_SENSOR} sensor.",
+            )
         console.print(table)
         console.print(
-            "Schedules start stopped: `dagster schedule start --location ledgersync <schedule>` "
-            "(with the daemon running), or Automation in the UI.",
+            "Schedules and the connection syncs start stopped: `dagster schedule start "
+            f"--location ledgersync <schedule>` and `dagster sensor start --location ledgersync "
+            f"{SYNCS_SENSOR}` (with the daemon running), or Automation in the UI.",
             highlight=False,
         )
 
@@ -461,9 +472,7 @@ def _progress_bars() -> Iterator[None]:
 
 def _reports(project: Project, instance: dg.DagsterInstance, as_of: date) -> None:
     with _notices():
-        outcome = run_reports(
-            project.config, project.path, as_of=as_of, log_level=_LOG_LEVEL, instance=instance
-        )
+        outcome = run_reports(project.path, as_of=as_of, log_level=_LOG_LEVEL, instance=instance)
     _report_failures([outcome])
 
 

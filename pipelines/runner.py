@@ -17,11 +17,12 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.config import LedgersyncConfig
-from pipelines.definitions import build_definitions
+from pipelines.connection_partitions import register_connections
 from pipelines.defs.ingest import NO_RETRY_TAG
 from pipelines.defs.jobs import REPORTS_JOB
 from pipelines.defs.reports import REPORTS_OP
 from pipelines.instance import open_instance
+from pipelines.location import build_definitions
 
 __all__ = ["RunOutcome", "run_reports", "run_syncs"]
 
@@ -59,9 +60,10 @@ def run_syncs(
     instance: dg.DagsterInstance | None = None,
 ) -> list[RunOutcome]:
     """One run per connection; a failing connection does not stop the others."""
-    defs = build_definitions(config, str(config_path))
+    defs = build_definitions(config_path)
     outcomes = []
     with _instance(instance) as recording:
+        register_connections(recording, config)
         for connection in config.connections:
             if connection_ids and connection.id not in connection_ids:
                 continue
@@ -83,14 +85,13 @@ def run_syncs(
 
 
 def run_reports(
-    config: LedgersyncConfig,
     config_path: Path,
     *,
     as_of: date,
     log_level: str = "WARNING",
     instance: dg.DagsterInstance | None = None,
 ) -> RunOutcome:
-    defs = build_definitions(config, str(config_path))
+    defs = build_definitions(config_path)
     with _instance(instance) as recording:
         result = defs.resolve_job_def(REPORTS_JOB).execute_in_process(
             instance=recording,

@@ -74,7 +74,7 @@ def sync(project: Project) -> dict[str, dict[str, int]]:
 
 
 def report(project: Project, as_of: date) -> None:
-    outcome = run_reports(project.config, project.config_path, as_of=as_of)
+    outcome = run_reports(project.config_path, as_of=as_of)
     assert outcome.success, outcome.error
 
 

@@ -175,3 +175,10 @@ def _violations(
 
 def cash_application_checks() -> list[dg.AssetChecksDefinition]:
     return [suggestions_within_balances, auto_band_only_for_top_suggestions]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[cash_application_suggestions], asset_checks=cash_application_checks()
+    )

@@ -77,3 +77,8 @@ def build_canonical_checks() -> list[dg.AssetChecksDefinition]:
         for table in CANONICAL_TABLES
     ]
     return [*checks, no_quarantined_records]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(asset_checks=build_canonical_checks())

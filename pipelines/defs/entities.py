@@ -134,3 +134,11 @@ def _reports_as_of(conn: duckdb.DuckDBPyConnection) -> tuple[date, Aging]:
     ).fetchone() or (None, None)
     aging = Aging(tuple(edges), basis) if edges else Aging()
     return as_of or datetime.now(UTC).date(), aging
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[customer_entities, entity_reports],
+        asset_checks=[no_weak_same_connection_merges],
+    )

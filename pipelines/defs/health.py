@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from connectors.source import SourceSpec
-from pipelines.config import ConnectionConfig
 from pipelines.defs.resources import LedgersyncResource
 
 __all__ = ["FAILING_RUNS", "build_health_checks"]
@@ -19,11 +18,10 @@ __all__ = ["FAILING_RUNS", "build_health_checks"]
 FAILING_RUNS = 3
 
 
-def build_health_checks(
-    spec: SourceSpec, connections: list[ConnectionConfig]
-) -> list[dg.AssetChecksDefinition]:
+def build_health_checks(spec: SourceSpec) -> list[dg.AssetChecksDefinition]:
+    """The checks read the connections file when they run, so they cover connections added
+    since the code location loaded."""
     asset = dg.AssetKey([spec.name, spec.streams[0].name])
-    limits = {c.id: timedelta(hours=c.max_staleness_hours) for c in connections}
 
     @dg.asset_check(
         asset=asset,
@@ -31,6 +29,10 @@ def build_health_checks(
         description=f"Every {spec.title} connection synced within its max_staleness_hours.",
     )
     def connections_fresh(ledgersync: LedgersyncResource) -> dg.AssetCheckResult:
+        limits = {
+            c.id: timedelta(hours=c.max_staleness_hours)
+            for c in ledgersync.config().of_source(spec.name)
+        }
         with ledgersync.warehouse().connect(read_only=True) as conn:
             last = dict(
                 conn.execute(
@@ -54,9 +56,11 @@ def build_health_checks(
         name="connections_not_failing",
         description=f"No {spec.title} connection's last {FAILING_RUNS} sync runs all failed.",
     )
-    def connections_not_failing(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    def connections_not_failing(
+        context: dg.AssetCheckExecutionContext, ledgersync: LedgersyncResource
+    ) -> dg.AssetCheckResult:
         failing = {}
-        for connection_id in limits:
+        for connection_id in (c.id for c in ledgersync.config().of_source(spec.name)):
             records = context.instance.get_run_records(
                 dg.RunsFilter(
                     job_name=f"sync_{spec.name}", tags={"dagster/partition": connection_id}

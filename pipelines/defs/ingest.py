@@ -1,7 +1,8 @@
 """Ingest assets: one multi-asset per source, one asset per stream, partitioned by connection.
 
-A partition is a configured account, so re-syncing one account from scratch is a backfill of its
-partition in the UI (a backfill run re-extracts everything; scheduled runs are incremental).
+A partition is a configured account (a dynamic partition: `pipelines.connection_partitions`), so
+re-syncing one account from scratch is a backfill of its partition in the UI (a backfill run
+re-extracts everything; scheduled runs are incremental).
 """
 
 # No `from __future__ import annotations` here: Dagster reads these signatures at runtime.
@@ -14,7 +15,7 @@ from connectors.source import SourceSpec
 from models.landing import ConnectionBusyError
 from models.warehouse import WarehouseBusyError
 from pipelines import progress
-from pipelines.config import ConnectionConfig
+from pipelines.connection_partitions import partitions_of
 from pipelines.defs.resources import LedgersyncResource
 from pipelines.steps import sync_one
 from pipelines.sync import StreamOutcome
@@ -26,7 +27,6 @@ __all__ = [
     "OWNER",
     "SyncConfig",
     "build_ingest_assets",
-    "ingest_partitions",
 ]
 
 OWNER = "team:receivables"
@@ -49,13 +49,7 @@ class SyncConfig(dg.Config):
     """Re-extract every record instead of only those changed since the last sync."""
 
 
-def ingest_partitions(connections: list[ConnectionConfig]) -> dg.StaticPartitionsDefinition:
-    return dg.StaticPartitionsDefinition([c.id for c in connections])
-
-
-def build_ingest_assets(
-    spec: SourceSpec, connections: list[ConnectionConfig]
-) -> dg.AssetsDefinition:
+def build_ingest_assets(spec: SourceSpec) -> dg.AssetsDefinition:
 
     @dg.multi_asset(
         name=f"{spec.name}_sync",
@@ -71,7 +65,7 @@ def build_ingest_assets(
             )
             for stream in spec.streams
         ],
-        partitions_def=ingest_partitions(connections),
+        partitions_def=partitions_of(spec.name),
         can_subset=False,
         retry_policy=INGEST_RETRY,
     )

@@ -1,17 +1,14 @@
-"""Jobs and schedules: a sync job per source with a schedule per connection, a daily report job,
-and an hourly connection-health job."""
+"""Jobs and schedules: a sync job per source (the `connection_syncs` sensor runs each connection
+at its own cron), a daily report job, and an hourly connection-health job."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.config import ConnectionConfig
-
 __all__ = [
     "CONNECTION_TAG",
     "HEALTH_JOB",
     "REPORTS_JOB",
-    "connection_schedule",
     "health_job",
     "health_schedule",
     "reports_job",
@@ -41,27 +38,6 @@ def sync_job(source: str, ingest: dg.AssetsDefinition) -> dg.UnresolvedAssetJobD
         description=f"Sync one {source} connection (the partition) into its raw tables.",
         tags={"source": source},
     )
-
-
-def connection_schedule(
-    connection: ConnectionConfig, job: dg.UnresolvedAssetJobDefinition
-) -> dg.ScheduleDefinition:
-    """Each connection syncs on its own cron, in its own time zone."""
-
-    @dg.schedule(
-        name=f"sync_{connection.id.replace('-', '_')}",
-        cron_schedule=connection.sync_cron,
-        execution_timezone=connection.timezone,
-        job=job,
-        description=f"Incremental sync of {connection.source} connection {connection.id}.",
-    )
-    def _schedule() -> dg.RunRequest:
-        return dg.RunRequest(
-            partition_key=connection.id,
-            tags={CONNECTION_TAG: connection.id},
-        )
-
-    return _schedule
 
 
 def reports_job() -> dg.UnresolvedAssetJobDefinition:
@@ -97,3 +73,9 @@ def health_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefiniti
         cron_schedule="15 * * * *",
         description="Flag connections that are stale or keep failing.",
     )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    refresh = reports_job()
+    return dg.Definitions(jobs=[refresh], schedules=[reports_schedule(refresh)])

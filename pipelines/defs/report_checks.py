@@ -162,3 +162,8 @@ def report_checks() -> list[dg.AssetChecksDefinition]:
         customer_balances_add_up,
         exceptions_within_threshold,
     ]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(asset_checks=report_checks())

@@ -198,3 +198,12 @@ aging_history_job = dg.define_asset_job(
 aging_history_schedule = dg.build_schedule_from_partitioned_job(
     aging_history_job, hour_of_day=6, minute_of_hour=45, name="daily_aging_history"
 )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[report_assets(), ar_aging_daily],
+        jobs=[aging_history_job],
+        schedules=[aging_history_schedule],
+    )

@@ -12,6 +12,7 @@ from models.landing import LandingZone
 from models.warehouse import Warehouse
 from pipelines import progress
 from pipelines.config import LedgersyncConfig, load_config
+from pipelines.location import config_path
 
 __all__ = ["LedgersyncResource"]
 
@@ -49,3 +50,10 @@ class LedgersyncResource(dg.ConfigurableResource):
 
     def landing(self) -> LandingZone:
         return LandingZone(self.config().landing)
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(
+        resources={"ledgersync": LedgersyncResource(config_path=str(config_path()))}
+    )

@@ -33,7 +33,7 @@ def test_suggestions_through_the_reports_job_and_the_report_command(
     sync(project)
     as_of = ledger.as_of.isoformat()
 
-    defs = build_definitions(project.config, str(project.config_path))
+    defs = build_definitions(project.config_path)
     result = defs.resolve_job_def(REPORTS_JOB).execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
         run_config={"ops": {REPORTS_OP: {"config": {"as_of": as_of}}}},

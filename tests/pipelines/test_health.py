@@ -20,7 +20,7 @@ def dagster_home(tmp_path, monkeypatch):
 
 
 def _health(project) -> dict[str, dg.AssetCheckEvaluation]:
-    definitions = build_definitions(project.config, str(project.config_path))
+    definitions = build_definitions(project.config_path)
     with dg.DagsterInstance.get() as instance:
         result = definitions.resolve_job_def("connection_health").execute_in_process(
             instance=instance, raise_on_error=False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from pipelines.connection_partitions import register_connections
 from pipelines.definitions import build_definitions
 from pipelines.defs import ingest
 from pipelines.defs.ingest import NO_RETRY_TAG
@@ -21,15 +22,12 @@ def prompt_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _retries(project, tags: dict[str, str] | None = None) -> tuple[bool, int]:
-    job = build_definitions(project.config, str(project.config_path)).resolve_job_def(
-        "sync_zoho_books"
-    )
-    result = job.execute_in_process(
-        partition_key=ORG,
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-        tags=tags,
-    )
+    job = build_definitions(project.config_path).resolve_job_def("sync_zoho_books")
+    with dg.DagsterInstance.ephemeral() as instance:
+        register_connections(instance, project.config)
+        result = job.execute_in_process(
+            partition_key=ORG, instance=instance, raise_on_error=False, tags=tags
+        )
     retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     return result.success, len(retried)
 

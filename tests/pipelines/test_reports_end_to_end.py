@@ -218,7 +218,7 @@ def _history(project: Project, defs: dg.Definitions, **run: object) -> list[tupl
 def test_daily_aging_history_is_idempotent_and_true(zoho_sandbox, make_project):
     project, ids = _zoho_project(zoho_sandbox, make_project)
     report(project, ids.ledger.as_of)
-    defs = build_definitions(project.config, str(project.config_path))
+    defs = build_definitions(project.config_path)
     day = ids.ledger.as_of - timedelta(days=40)
     range_tags = {
         "dagster/asset_partition_range_start": (day - timedelta(days=2)).isoformat(),
@@ -247,7 +247,7 @@ def test_daily_aging_history_is_idempotent_and_true(zoho_sandbox, make_project):
 
 def test_checks_and_metadata_of_the_reports_job(zoho_sandbox, make_project):
     project, ids = _zoho_project(zoho_sandbox, make_project)
-    defs = build_definitions(project.config, str(project.config_path))
+    defs = build_definitions(project.config_path)
     expected = truth.expected_exceptions(ids.ledger)
     as_of = ids.ledger.as_of.isoformat()
 

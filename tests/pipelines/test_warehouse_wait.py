@@ -7,6 +7,7 @@ import dagster as dg
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from pipelines.connection_partitions import register_connections
 from pipelines.definitions import build_definitions
 from pipelines.defs.ingest import NO_RETRY_TAG
 from sandbox.zoho_books.testing import zoho_connection
@@ -37,10 +38,9 @@ def test_the_dagster_log_says_who_holds_the_warehouse(zoho_sandbox, make_project
     server = zoho_sandbox(organizations=(ORG,))
     project = make_project([zoho_connection(server, ORG)], warehouse_lock_wait_s=1)
     holder = hold_warehouse(project.config.warehouse)
-    job = build_definitions(project.config, str(project.config_path)).resolve_job_def(
-        "sync_zoho_books"
-    )
+    job = build_definitions(project.config_path).resolve_job_def("sync_zoho_books")
     instance = dg.DagsterInstance.ephemeral()
+    register_connections(instance, project.config)
 
     result = job.execute_in_process(
         partition_key=ORG, instance=instance, raise_on_error=False, tags={NO_RETRY_TAG: "true"}

@@ -96,7 +96,7 @@ def test_bad_records_are_quarantined_counted_and_load_once_corrected(
     )
 
     zoho.sync_directly()
-    outcome = run_reports(zoho.project.config, zoho.project.config_path, as_of=ledger.as_of)
+    outcome = run_reports(zoho.project.config_path, as_of=ledger.as_of)
 
     quarantined = {
         (stream, record_id): reason

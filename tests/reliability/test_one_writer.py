@@ -7,10 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 
+from pipelines.connection_partitions import register_connections
+from pipelines.connection_sensors import SYNCS_SENSOR
 from pipelines.definitions import build_definitions
 from pipelines.defs.jobs import CONNECTION_TAG
 from sandbox.faults import FaultConfig
@@ -80,14 +83,21 @@ def test_syncs_of_different_connections_at_once_are_both_exact(zoho_sandbox, mak
 def test_every_sync_run_carries_its_connection_tag(zoho_sandbox, make_project):
     server = zoho_sandbox(organizations=(ORG,))
     project = make_project([zoho_connection(server, ORG)])
-    defs = build_definitions(project.config, str(project.config_path))
+    defs = build_definitions(project.config_path)
     job = defs.resolve_job_def("sync_zoho_books")
 
     # Job backfills and partitioned run requests take the partition's tags.
     assert job.get_tags_for_partition_key(ORG, None)[CONNECTION_TAG] == ORG
-    schedule = defs.resolve_schedule_def(f"sync_{ORG.replace('-', '_')}")
-    with dg.build_schedule_context(repository_def=defs.get_repository_def()) as context:
-        [request] = schedule.evaluate_tick(context).run_requests
-    assert request.tags[CONNECTION_TAG] == ORG
-    result = job.execute_in_process(partition_key=ORG, instance=dg.DagsterInstance.ephemeral())
+    sensor = defs.resolve_sensor_def(SYNCS_SENSOR)
+    a_tick_ago = datetime.now(UTC) - timedelta(hours=7)  # the default cron ticks every 6 hours
+    with dg.DagsterInstance.ephemeral() as instance:
+        register_connections(instance, project.config)
+        with dg.build_sensor_context(
+            instance=instance,
+            cursor=a_tick_ago.isoformat(),
+            repository_def=defs.get_repository_def(),
+        ) as context:
+            [request] = sensor.evaluate_tick(context).run_requests
+        assert request.tags[CONNECTION_TAG] == ORG
+        result = job.execute_in_process(partition_key=ORG, instance=instance)
     assert result.dagster_run.tags[CONNECTION_TAG] == ORG

@@ -53,7 +53,7 @@ def test_no_secret_reaches_logs_events_errors_warehouse_or_landed_pages(
 
     outcomes = run_syncs(project.config, project.config_path, log_level="DEBUG")
     reports = run_reports(
-        project.config, project.config_path, as_of=server.app.ledger(ORG).as_of, log_level="DEBUG"
+        project.config_path, as_of=server.app.ledger(ORG).as_of, log_level="DEBUG"
     )
 
     assert [o.success for o in outcomes] == [False, False] and reports.success
