@@ -299,16 +299,21 @@ def test_schedules_lists_the_names_dagster_takes(tmp_path):
     result = ledgersync("schedules", "--config", str(ROOT / "connections.yaml"), cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
-    listed = re.findall(r"^│ (\w+)\s+│", result.stdout, re.M)
-    assert "sync_zoho_acme_us" in listed and "daily_reports" in listed, result.stdout
+    listed = re.findall(r"^│ ([\w-]+)\s+│", result.stdout, re.M)
     from pipelines.config import load_config
     from pipelines.definitions import build_definitions
 
-    definitions = build_definitions(load_config(ROOT / "connections.yaml"), "connections.yaml")
-    assert sorted(listed) == sorted(s.name for s in definitions.get_repository_def().schedule_defs)
-    # The README gives a name as it is.
+    definitions = build_definitions(ROOT / "connections.yaml")
+    schedules = [s.name for s in definitions.get_repository_def().schedule_defs]
+    connections = [c.id for c in load_config(ROOT / "connections.yaml").connections]
+    assert "daily_reports" in listed and "zoho-acme-us" in listed, result.stdout
+    assert sorted(listed) == sorted([*schedules, *connections])
+    assert "dagster sensor start --location ledgersync connection_syncs" in " ".join(
+        result.stdout.split()
+    )
+    # The README gives the names as they are.
     readme = (ROOT / "README.md").read_text()
-    assert "`sync_zoho_acme_us`" in readme and "ledgersync schedules" in readme
+    assert "`connection_syncs`" in readme and "ledgersync schedules" in readme
 
 
 def test_dg_prints_no_virtual_environment_warning(tmp_path):

@@ -86,8 +86,6 @@ def test_every_sync_run_carries_its_connection_tag(zoho_sandbox, make_project):
     defs = build_definitions(project.config_path)
     job = defs.resolve_job_def("sync_zoho_books")
 
-    # Job backfills and partitioned run requests take the partition's tags.
-    assert job.get_tags_for_partition_key(ORG, None)[CONNECTION_TAG] == ORG
     sensor = defs.resolve_sensor_def(SYNCS_SENSOR)
     a_tick_ago = datetime.now(UTC) - timedelta(hours=7)  # the default cron ticks every 6 hours
     with dg.DagsterInstance.ephemeral() as instance:
@@ -97,7 +95,10 @@ def test_every_sync_run_carries_its_connection_tag(zoho_sandbox, make_project):
             cursor=a_tick_ago.isoformat(),
             repository_def=defs.get_repository_def(),
         ) as context:
-            [request] = sensor.evaluate_tick(context).run_requests
+            result = sensor(context)
+        assert isinstance(result, dg.SensorResult) and result.run_requests
+        [request] = result.run_requests
         assert request.tags[CONNECTION_TAG] == ORG
-        result = job.execute_in_process(partition_key=ORG, instance=instance)
-    assert result.dagster_run.tags[CONNECTION_TAG] == ORG
+        # A run of a partition (as job backfills launch them) takes the partition's tags.
+        run = job.execute_in_process(partition_key=ORG, instance=instance)
+    assert run.dagster_run.tags[CONNECTION_TAG] == ORG
