@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, closing
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
+from models.warehouse import Warehouse
 from sandbox.ledger import Ledger
 from sandbox.truth import expected_exceptions, invoice_truth
 
@@ -52,17 +54,19 @@ _QUERIES = {
 
 
 def truth_differences(
-    warehouse: Path, ledger: Ledger, *, ids: IdMap, connection_id: str, as_of: date | None = None
+    warehouse: Path | Warehouse,
+    ledger: Ledger,
+    *,
+    ids: IdMap,
+    connection_id: str,
+    as_of: date | None = None,
 ) -> tuple[list[str], int]:
     """What differs from the truth (empty when nothing does), and how many rows were compared.
-    The balances are the truth's as of `as_of` (default: the ledger's as_of), the date the
-    reports were built for."""
+    `warehouse`: a DuckDB file, or a `Warehouse` (either backend). The balances are the truth's
+    as of `as_of` (default: the ledger's as_of), the date the reports were built for."""
     expected = _expected(ledger, ids, as_of or ledger.as_of)
-    conn = duckdb.connect(str(warehouse), read_only=True)
-    try:
+    with _connect(warehouse) as conn:
         actual = {t: conn.execute(sql, [connection_id]).fetchall() for t, sql in _QUERIES.items()}
-    finally:
-        conn.close()
     problems = []
     for table, rows in actual.items():
         want, got = Counter(expected[table]), Counter(rows)
@@ -70,6 +74,12 @@ def truth_differences(
             missing, extra = list((want - got).elements()), list((got - want).elements())
             problems.append(f"{table}: missing {missing[:5]}, unexpected {extra[:5]}")
     return problems, sum(len(rows) for rows in actual.values())
+
+
+def _connect(warehouse: Path | Warehouse) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    if isinstance(warehouse, Warehouse):
+        return warehouse.connect(read_only=True)
+    return closing(duckdb.connect(str(warehouse), read_only=True))
 
 
 def _expected(ledger: Ledger, ids: IdMap, as_of: date) -> dict[str, Iterable[tuple[object, ...]]]:

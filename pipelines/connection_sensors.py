@@ -82,9 +82,10 @@ def syncs_sensor(
                 skip_reason="started: syncs from the next cron ticks on", cursor=now.isoformat()
             )
         since = datetime.fromisoformat(context.cursor)
+        registered = {source: _partition_keys(context.instance, source) for source in jobs}
         requests = []
         for connection, tick in due_syncs(load_config(connections_file), since, now):
-            request = _sync_request(context, jobs, connection, tick)
+            request = _sync_request(context, jobs, registered, connection, tick)
             if request is not None:
                 requests.append(request)
         return dg.SensorResult(run_requests=requests, cursor=now.isoformat())
@@ -92,22 +93,27 @@ def syncs_sensor(
     return _syncs
 
 
+def _partition_keys(instance: dg.DagsterInstance, source: str) -> set[str]:
+    name = partitions_of(source).name
+    assert name is not None
+    return set(instance.get_dynamic_partitions(name))
+
+
 def _sync_request(
     context: dg.SensorEvaluationContext,
     jobs: Mapping[str, dg.UnresolvedAssetJobDefinition],
+    registered: Mapping[str, set[str]],
     connection: ConnectionConfig,
     tick: datetime,
 ) -> dg.RunRequest | None:
     job = jobs.get(connection.source)
-    partitions = partitions_of(connection.source).name
-    assert partitions is not None
     if job is None:
         context.log.warning(
             f"connection {connection.id}: no {connection.source} connection was in the file "
             "when the code location loaded; reload it (Deployment, Reload) to sync this source"
         )
         return None
-    if not context.instance.has_dynamic_partition(partitions, connection.id):
+    if connection.id not in registered[connection.source]:
         context.log.warning(
             f"connection {connection.id}: not a partition yet; the {PARTITIONS_SENSOR} sensor "
             "adds it (is it running?), and its next cron tick syncs it"

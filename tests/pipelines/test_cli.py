@@ -299,6 +299,7 @@ def test_schedules_lists_the_names_dagster_takes(tmp_path):
     result = ledgersync("schedules", "--config", str(ROOT / "connections.yaml"), cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr, result.stderr
     listed = re.findall(r"^│ ([\w-]+)\s+│", result.stdout, re.M)
     from pipelines.config import load_config
     from pipelines.definitions import build_definitions
