@@ -27,11 +27,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import yaml
 
 from benchmarks.kill_anywhere.runs import Child, Run, sigkill, watch
 from benchmarks.kill_anywhere.targets import Target
 from benchmarks.proof_sources import ACCOUNT, SourceUnderTest
+from pipelines.config import load_config
+from pipelines.connection_partitions import register_connections
 from pipelines.defs.jobs import REPORTS_JOB
 from pipelines.defs.reports import REPORTS_OP
 from sandbox.server import SandboxServer
@@ -76,6 +79,10 @@ class Project:
         (root / "dagster").mkdir(parents=True)
         (root / "dagster" / "dagster.yaml").write_text("")
         (root / "connections.yaml").write_text(yaml.safe_dump(config))
+        # `dagster job execute` runs a partition the instance knows (the connection_partitions
+        # sensor adds them in a deployment).
+        with dg.DagsterInstance.from_config(str(root / "dagster")) as instance:
+            register_connections(instance, load_config(root / "connections.yaml"))
         reports = {"ops": {REPORTS_OP: {"config": {"as_of": as_of.isoformat()}}}}
         (root / "reports.yaml").write_text(yaml.safe_dump(reports))
         return cls(root, source.name, source.env(server), as_of)
