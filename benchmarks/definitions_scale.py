@@ -4,7 +4,8 @@ load time, its peak memory, the size of the snapshot it sends them, and a sensor
     python -m benchmarks.definitions_scale --connections 1000
     python -m benchmarks.definitions_scale --connections 1000 --code /path/to/an/older/checkout
 
-Each measurement runs in a fresh process (its peak RSS is its own, `wait4`), which loads
+Each measurement runs in a fresh process (its peak RSS is its own, `wait4`; `loaded_rss_mib` is
+its high-water mark once loaded and snapshotted, before the ticks), which loads
 `pipelines.definitions` the way a code server does, from a connections file of N embedded-sandbox
 connections spread over the four sources. `--code` loads the project's packages from another
 checkout instead (the baseline before connections became partitions: it has no sensors, so its
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -72,6 +74,7 @@ def measure_in_this_process(code: Path | None) -> dict[str, object]:
         "load_s": round(loaded - imported, 3),
         "snapshot_s": round(snapped - loaded, 3),
         "snapshot_kb": round(len(snapshot.encode()) / 1000, 1),
+        "loaded_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "schedules": len(repository.schedule_defs),
         "sensors": len(repository.sensor_defs),
     }
