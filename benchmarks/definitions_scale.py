@@ -105,6 +105,7 @@ def _ticks(repository: RepositoryDefinition) -> dict[str, object]:
             instance=instance, cursor=cursor, repository_def=repository
         ) as context:
             result = syncs(context)
+        assert isinstance(result, dg.SensorResult)
         figures["syncs_tick_s"] = round(time.perf_counter() - started, 3)
         figures["syncs_requested"] = len(result.run_requests or [])
     return figures

@@ -41,9 +41,8 @@ from pipelines.config import load_config
 from pipelines.connection_partitions import register_connections
 from pipelines.runner import run_reports
 from sandbox.server import SandboxServer
-from sandbox.zoho_books.app import ZohoBooksApp, start_zoho_sandbox
-from sandbox.zoho_books.config import ZohoConfig
-from sandbox.zoho_books.ids import zoho_id
+from sandbox.zoho_books.app import ZohoBooksApp
+from sandbox.zoho_books.ids import Kind, zoho_id
 from sandbox.zoho_books.testing import TESTING, zoho_connection
 
 __all__ = ["main"]
@@ -212,21 +211,17 @@ def wait_for_runs(
         sampler.sample()
         runs = instance.get_runs(dg.RunsFilter(job_name=JOB))
         if len(runs) >= count and all(run.is_finished for run in runs):
-            return runs
+            return list(runs)
         time.sleep(0.5)
     raise TimeoutError(f"the runs did not all finish within {timeout_s:.0f} s")
 
 
 def measure(connections: int, concurrency: int, timeout_s: float) -> dict[str, object]:
     orgs = [f"scale-{i:04d}" for i in range(connections)]
-    config = ZohoConfig(
-        organizations=tuple(orgs),
-        ledger_size=SIZE,
-        **{**TESTING.defaults, "rate_limit": 100_000},
-    )
+    sandbox = {"organizations": tuple(orgs), "ledger_size": SIZE, "rate_limit": 100_000}
     with (
         tempfile.TemporaryDirectory() as work_dir,
-        start_zoho_sandbox(config) as server,
+        TESTING.start_one(None, **sandbox) as server,
         scratch_database() as database,
     ):
         work = Path(work_dir)
@@ -290,7 +285,7 @@ def measure(connections: int, concurrency: int, timeout_s: float) -> dict[str, o
     }
 
 
-_ZOHO_KIND = {"customer": "contact", "invoice": "invoice", "payment": "payment"}
+_ZOHO_KIND: dict[str, Kind] = {"customer": "contact", "invoice": "invoice", "payment": "payment"}
 
 
 def _ids(server: SandboxServer[ZohoBooksApp], org: str) -> IdMap:

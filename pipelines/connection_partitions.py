@@ -12,14 +12,18 @@ import dagster as dg
 from pipelines.config import LedgersyncConfig
 from pipelines.registry import SOURCES
 
-__all__ = ["partition_requests", "partitions_of", "register_connections"]
+__all__ = ["partition_requests", "partitions_name", "partitions_of", "register_connections"]
 
 PartitionRequest = dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest
 
 
+def partitions_name(source: str) -> str:
+    return f"{source}_connections"
+
+
 def partitions_of(source: str) -> dg.DynamicPartitionsDefinition:
     """The partitions of a source's ingest assets: its connections' ids."""
-    return dg.DynamicPartitionsDefinition(name=f"{source}_connections")
+    return dg.DynamicPartitionsDefinition(name=partitions_name(source))
 
 
 def partition_requests(
@@ -28,8 +32,7 @@ def partition_requests(
     """What turns each source's partition keys in `instance` into the file's connection ids."""
     requests: list[PartitionRequest] = []
     for source in SOURCES:
-        name = partitions_of(source).name
-        assert name is not None
+        name = partitions_name(source)
         present = set(instance.get_dynamic_partitions(name))
         wanted = [c.id for c in config.of_source(source)]
         added = [key for key in wanted if key not in present]

@@ -18,7 +18,7 @@ import dagster as dg
 from croniter import croniter
 
 from pipelines.config import ConnectionConfig, LedgersyncConfig, load_config
-from pipelines.connection_partitions import partition_requests, partitions_of
+from pipelines.connection_partitions import partition_requests, partitions_name
 from pipelines.defs.jobs import CONNECTION_TAG
 
 __all__ = ["PARTITIONS_SENSOR", "SYNCS_SENSOR", "due_syncs", "partitions_sensor", "syncs_sensor"]
@@ -82,7 +82,10 @@ def syncs_sensor(
                 skip_reason="started: syncs from the next cron ticks on", cursor=now.isoformat()
             )
         since = datetime.fromisoformat(context.cursor)
-        registered = {source: _partition_keys(context.instance, source) for source in jobs}
+        registered = {
+            source: set(context.instance.get_dynamic_partitions(partitions_name(source)))
+            for source in jobs
+        }
         requests = []
         for connection, tick in due_syncs(load_config(connections_file), since, now):
             request = _sync_request(context, jobs, registered, connection, tick)
@@ -91,12 +94,6 @@ def syncs_sensor(
         return dg.SensorResult(run_requests=requests, cursor=now.isoformat())
 
     return _syncs
-
-
-def _partition_keys(instance: dg.DagsterInstance, source: str) -> set[str]:
-    name = partitions_of(source).name
-    assert name is not None
-    return set(instance.get_dynamic_partitions(name))
 
 
 def _sync_request(
