@@ -11,8 +11,11 @@ warehouse is a DuckLake whose catalog and the instance share a scratch PostgreSQ
 dropped afterwards (the server: 127.0.0.1:5432, database `test`, as in the tests). When every
 run has finished, the reports are built and each connection is compared with its ledger's
 truth (`benchmarks.truth`). Prints one JSON line: wall time from submission to the last run's
-end, runs per minute, failed runs, retried steps, connections differing from their truth, and
-each run's peak memory (the run worker and its step process together, sampled every 0.5 s).
+end, runs per minute, failed runs (those that failed before any step started: launch failures;
+those whose step failed on a lock, a busy connection or a commit conflict), retried steps,
+connections differing from their truth, and each run's peak memory (the run worker and its step
+process together, sampled every 0.5 s). `DAGSTER_GRPC_TIMEOUT_SECONDS` bounds a run's launch
+through the code server (Dagster's default: 60 s).
 """
 
 from __future__ import annotations
@@ -246,14 +249,12 @@ def measure(connections: int, concurrency: int, timeout_s: float) -> dict[str, o
             submit_backfill(workspace, orgs)
             runs = wait_for_runs(instance, connections, sampler, timeout_s)
             wall = time.perf_counter() - started
-            retried = sum(
-                len(
-                    instance.get_records_for_run(
-                        run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY
-                    ).records
-                )
-                for run in runs
-            )
+            retried = sum(_events(instance, run, dg.DagsterEventType.STEP_UP_FOR_RETRY) for run in runs)
+            failed = [run for run in runs if run.is_failure]
+            never_started = [
+                run for run in failed if not _events(instance, run, dg.DagsterEventType.STEP_START)
+            ]
+            lock_failures = sum(_lock_failure(instance, run) for run in failed)
         as_of = server.app.ledger(orgs[0]).as_of
         reports = run_reports(config_path, as_of=as_of)
         warehouse = project.open_warehouse()
@@ -273,7 +274,9 @@ def measure(connections: int, concurrency: int, timeout_s: float) -> dict[str, o
         "connections": connections,
         "concurrency": concurrency,
         "runs": len(runs),
-        "failed_runs": sum(run.is_failure for run in runs),
+        "failed_runs": len(failed),
+        "failed_before_a_step_started": len(never_started),
+        "lock_failures": lock_failures,
         "retried_steps": retried,
         "reports_succeeded": reports.success,
         "differing_from_truth": differing,
@@ -286,6 +289,21 @@ def measure(connections: int, concurrency: int, timeout_s: float) -> dict[str, o
 
 
 _ZOHO_KIND: dict[str, Kind] = {"customer": "contact", "invoice": "invoice", "payment": "payment"}
+
+
+def _events(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, kind: dg.DagsterEventType
+) -> int:
+    return len(instance.get_records_for_run(run.run_id, of_type=kind).records)
+
+
+def _lock_failure(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """A step of the run failed on the warehouse's or a connection's lock, or a commit conflict."""
+    records = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE
+    ).records
+    text = " ".join(str(record.event_log_entry.dagster_event) for record in records).lower()
+    return any(word in text for word in ("lock", "conflict", "busy"))
 
 
 def _ids(server: SandboxServer[ZohoBooksApp], org: str) -> IdMap:
