@@ -249,7 +249,9 @@ def measure(connections: int, concurrency: int, timeout_s: float) -> dict[str, o
             submit_backfill(workspace, orgs)
             runs = wait_for_runs(instance, connections, sampler, timeout_s)
             wall = time.perf_counter() - started
-            retried = sum(_events(instance, run, dg.DagsterEventType.STEP_UP_FOR_RETRY) for run in runs)
+            retried = sum(
+                _events(instance, run, dg.DagsterEventType.STEP_UP_FOR_RETRY) for run in runs
+            )
             failed = [run for run in runs if run.is_failure]
             never_started = [
                 run for run in failed if not _events(instance, run, dg.DagsterEventType.STEP_START)
@@ -291,9 +293,7 @@ def measure(connections: int, concurrency: int, timeout_s: float) -> dict[str, o
 _ZOHO_KIND: dict[str, Kind] = {"customer": "contact", "invoice": "invoice", "payment": "payment"}
 
 
-def _events(
-    instance: dg.DagsterInstance, run: dg.DagsterRun, kind: dg.DagsterEventType
-) -> int:
+def _events(instance: dg.DagsterInstance, run: dg.DagsterRun, kind: dg.DagsterEventType) -> int:
     return len(instance.get_records_for_run(run.run_id, of_type=kind).records)
 
 
