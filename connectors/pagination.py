@@ -7,7 +7,6 @@ and configure their paginator explicitly; nothing is auto-detected.
 ==========================  ============================================  =====================
 strategy                    stops when                                     source
 ==========================  ============================================  =====================
-`PageNumberPaginator`       ``has_more(body)`` is false                    Zoho Books
 `NextLinkPaginator`         the body has no ``@odata.nextLink``            Business Central
 `PageCountPaginator`        page ``Result-Pages`` was read (concurrent)    Simpro
 `KeysetPaginator`           ``has_more(body)`` is false (restarts by key)  Zoho Books
@@ -45,7 +44,6 @@ __all__ = [
     "Page",
     "PageCountPaginator",
     "KeysetPaginator",
-    "PageNumberPaginator",
     "Paginator",
 ]
 
@@ -78,71 +76,6 @@ class Paginator(Protocol):
         headers: Mapping[str, str] | None = None,
         stream: str,
     ) -> Iterator[Page]: ...
-
-
-@dataclass(frozen=True, kw_only=True)
-class PageNumberPaginator:
-    """``?page=1,2,...&per_page=N`` while ``has_more(body)``; records under `records_key`.
-
-    Zoho: ``has_more=lambda body: body["page_context"]["has_more_page"]``.
-    """
-
-    records_key: str
-    page_size: int
-    page_param: str = "page"
-    size_param: str = "per_page"
-    has_more: Callable[[Any], bool]
-
-    def pages(
-        self,
-        client: ApiClient,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        stream: str,
-    ) -> Iterator[Page]:
-        guard = _LoopGuard(client, stream)
-
-        def fetch(number: int) -> tuple[Any, httpx.Response]:
-            page_params = {
-                **(params or {}),
-                self.page_param: number,
-                self.size_param: self.page_size,
-            }
-            return client.get_json(path, params=page_params, headers=headers, stream=stream)
-
-        with _NextRequest() as ahead:
-            ahead.start(fetch, 1)
-            number = 0
-            while True:
-                number += 1
-                data, response = ahead.result()
-                page = _page(client, stream, number, data, response, self.records_key)
-                guard.check_page(page)
-                try:
-                    more = bool(self.has_more(data))
-                except (KeyError, IndexError, TypeError) as exc:
-                    raise _error(
-                        PayloadError,
-                        client,
-                        stream,
-                        f"page {number} has no paging information ({type(exc).__name__}: {exc})",
-                        url=page.url,
-                    ) from exc
-                if more and not page.records:
-                    raise _error(
-                        PaginationError,
-                        client,
-                        stream,
-                        f"page {number} is empty but says more pages follow",
-                        url=page.url,
-                    )
-                if more:
-                    ahead.start(fetch, number + 1)
-                yield page
-                if not more:
-                    return
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,9 +33,10 @@ never advanced, so its records are fetched again from the source.
 Records found too large while a page lands (`models.oversized`) are not in the batch's pages;
 the manifest lists them (`rejects`), and the loader quarantines them with the batch.
 
-Only one sync of a connection may run at a time (`LandingZone.sync_lock`): a second one would
-discard the first one's partial batches. The lock is an OS file lock, so a killed sync never
-leaves it behind.
+Only one sync of a connection may run at a time (`LandingZone.sync_lock`): taking the lock
+discards the half-written and half-deleted batches a killed run left in any of the connection's
+streams, which would discard a running sync's partial batches. The lock is an OS file lock, so a
+killed sync never leaves it behind.
 """
 
 from __future__ import annotations
@@ -294,6 +295,7 @@ class LandingZone:
                     connection_id, handle.read().strip() or "another process"
                 ) from None
             try:
+                self._discard_leftovers(directory)
                 handle.truncate(0)
                 handle.write(
                     f"{holder} (process {os.getpid()} on {socket.gethostname()}, "
@@ -305,11 +307,18 @@ class LandingZone:
                 handle.truncate(0)
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    @staticmethod
+    def _discard_leftovers(connection_dir: Path) -> None:
+        """Delete what a killed run left half-written or half-deleted, in every stream of the
+        connection: a stream this sync never reaches (it fails first, or it is derived) must
+        not keep a dead run's batch."""
+        for pattern in (f"*/*{_PARTIAL}", f"*/*{_LOADED}"):
+            for stale in connection_dir.glob(pattern):
+                shutil.rmtree(stale, ignore_errors=True)
+
     def new_batch(self, connection_id: str, stream: str) -> BatchWriter:
-        """Start a batch, discarding what a killed run left half-written or half-deleted."""
+        """Start a batch (the connection's sync lock has discarded dead runs' leftovers)."""
         stream_dir = self._stream_dir(connection_id, stream)
-        for stale in (*stream_dir.glob(f"*{_PARTIAL}"), *stream_dir.glob(f"*{_LOADED}")):
-            shutil.rmtree(stale, ignore_errors=True)
         batch_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
         return BatchWriter(
             stream_dir / (batch_id + _PARTIAL),

@@ -22,7 +22,7 @@ from connectors.auth import OAuth2RefreshTokenAuth
 from connectors.errors import ConfigurationError, NotFoundError
 from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.limits import check_limits
-from connectors.pagination import KeysetPaginator, Page, PageNumberPaginator, Paginator
+from connectors.pagination import KeysetPaginator, Page
 from connectors.ratelimit import BudgetStore, account_budget
 from connectors.streams import Stream
 
@@ -45,13 +45,33 @@ from .settings import (
 __all__ = ["ZohoBooksConnector", "ZohoBooksSettings", "budget_domain"]
 
 _LIST_PARAMS: dict[str, dict[str, str]] = {
-    "contacts": {"contact_type": "customer", "filter_by": "Status.All"},
+    "contacts": {
+        "contact_type": "customer",
+        "filter_by": "Status.All",
+        "sort_column": "last_modified_time",
+        "sort_order": "A",
+    },
     "invoices": {"filter_by": "Status.All", "sort_column": "date", "sort_order": "A"},
     "customerpayments": {"sort_column": "date", "sort_order": "A"},
 }
-# Lists Zoho can sort and filter by date are read from the last date on (`date_start`), so a
-# record deleted while they are paged cannot move one past a page; the id tells rows apart.
-_KEYSET_IDS = {"invoices": "invoice_id", "customerpayments": "payment_id"}
+
+
+@dataclass(frozen=True)
+class _Keyset:
+    key: str  # the column the list is sorted on and restarts from
+    restart_param: str  # the inclusive filter on it
+    id_key: str  # tells rows of one key apart
+
+
+# Every list is read from its last key on, so a record deleted while it is paged cannot move one
+# past a page: invoices and payments from the last date (`date_start`), contacts (which Zoho
+# cannot filter by date) from the last modified time (`last_modified_time`, served in the
+# organization's one offset, so its text sorts as time does).
+_KEYSETS = {
+    "contacts": _Keyset("last_modified_time", "last_modified_time", "contact_id"),
+    "invoices": _Keyset("date", "date_start", "invoice_id"),
+    "customerpayments": _Keyset("date", "date_start", "payment_id"),
+}
 
 
 @dataclass(frozen=True)
@@ -182,21 +202,15 @@ class ZohoBooksConnector:
         params = {"per_page": self._settings.page_size, **_LIST_PARAMS[stream.name]}
         if since is not None:
             params["last_modified_time"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
-        paginator: Paginator = PageNumberPaginator(
+        keyset = _KEYSETS[stream.name]
+        paginator = KeysetPaginator(
             records_key=stream.name,
             page_size=self._settings.page_size,
-            size_param="per_page",
+            key=keyset.key,
+            id_key=keyset.id_key,
+            restart_param=keyset.restart_param,
             has_more=_has_more,
         )
-        if stream.name in _KEYSET_IDS:
-            paginator = KeysetPaginator(
-                records_key=stream.name,
-                page_size=self._settings.page_size,
-                key="date",
-                id_key=_KEYSET_IDS[stream.name],
-                restart_param="date_start",
-                has_more=_has_more,
-            )
         yield from paginator.pages(
             self._client, f"/{stream.name}", params=params, stream=stream.name
         )

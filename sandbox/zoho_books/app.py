@@ -356,7 +356,11 @@ class ZohoBooksApp(App):
             except listquery.ListQueryError as refused:
                 return error(400, 2, str(refused))
 
-            def selected(org: OrgData, query: listquery.ListQuery = query) -> Sequence[Entity]:
+            def selected(
+                org: OrgData,
+                query: listquery.ListQuery = query,
+                since: datetime | None = since,
+            ) -> Sequence[Entity]:
                 rows = org.listing(listing, since)
                 if not query.selects:
                     return rows
@@ -369,8 +373,10 @@ class ZohoBooksApp(App):
 
             def passed(org: OrgData, rows: Sequence[Entity], offset: int) -> Sequence[Entity]:
                 """The rows a client reading this listing in its order has read before this
-                page, whether it pages by number or from a date on."""
-                every = selected(org, query.without_date_start())
+                page, whether it pages by number, from a date on, or from a modified time on
+                (sorted by it, `last_modified_time` is where the client restarts)."""
+                from_start = None if query.sort_column == "last_modified_time" else since
+                every = selected(org, query.without_date_start(), from_start)
                 if offset >= len(rows):
                     return every
                 first = entity_id(rows[offset])

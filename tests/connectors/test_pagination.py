@@ -19,11 +19,11 @@ from connectors.errors import (
 )
 from connectors.http import ApiClient
 from connectors.pagination import (
+    KeysetPaginator,
     NextLinkPaginator,
     OffsetPaginator,
     Page,
     PageCountPaginator,
-    PageNumberPaginator,
     Paginator,
 )
 from connectors.ratelimit import RateLimiter
@@ -66,94 +66,6 @@ class Recorder:
     def leave(self) -> None:
         with self.lock:
             self.active -= 1
-
-
-# -- Zoho: page / per_page / page_context.has_more_page ------------------------------------------
-
-
-class ZohoFake(Recorder):
-    def __init__(self, data: list[dict[str, Any]], *, ignore_page: bool = False) -> None:
-        super().__init__()
-        self.data = data
-        self.ignore_page = ignore_page
-        self.bodies: list[bytes] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.enter(request)
-        q = params_of(request)
-        page = 1 if self.ignore_page else int(q["page"])
-        per_page = int(q["per_page"])
-        chunk = self.data[(page - 1) * per_page : page * per_page]
-        more = page * per_page < len(self.data)
-        body = orjson.dumps(
-            {
-                "code": 0,
-                "message": "success",
-                "invoices": chunk,
-                "page_context": {"page": page, "per_page": per_page, "has_more_page": more},
-            }
-        )
-        self.bodies.append(body)
-        self.leave()
-        return httpx.Response(200, content=body)
-
-
-def zoho(page_size: int = 3) -> PageNumberPaginator:
-    return PageNumberPaginator(
-        records_key="invoices",
-        page_size=page_size,
-        has_more=lambda body: body["page_context"]["has_more_page"],
-    )
-
-
-class TestPageNumberPaginator:
-    def test_walks_all_pages(self, make_client: MakeClient) -> None:
-        api = ZohoFake(rows(7))
-        client = make_client(api, default_params={"organization_id": "123"})
-        pages = list(
-            zoho().pages(client, "invoices", params={"filter_by": "Status.All"}, stream="invoices")
-        )
-        assert [p.number for p in pages] == [1, 2, 3]
-        assert ids(pages) == [str(i) for i in range(1, 8)]
-        assert [p.body for p in pages] == api.bodies  # verbatim
-        assert pages[1].url == (
-            "https://api.test/books/v3/invoices?organization_id=123&filter_by=Status.All"
-            "&page=2&per_page=3"
-        )
-
-    def test_an_exact_multiple_ends_on_has_more(self, make_client: MakeClient) -> None:
-        pages = list(zoho().pages(make_client(ZohoFake(rows(6))), "invoices", stream="invoices"))
-        assert len(pages) == 2 and len(ids(pages)) == 6
-
-    def test_an_empty_listing_is_one_empty_page(self, make_client: MakeClient) -> None:
-        pages = list(zoho().pages(make_client(ZohoFake([])), "invoices", stream="invoices"))
-        assert [(p.number, p.records) for p in pages] == [(1, [])]
-
-    def test_a_repeated_page_is_a_loop(self, make_client: MakeClient) -> None:
-        client = make_client(ZohoFake(rows(7), ignore_page=True))
-        with pytest.raises(PaginationError, match="page 2 repeats page 1") as caught:
-            list(zoho().pages(client, "invoices", stream="invoices"))
-        assert caught.value.stream == "invoices"
-        assert caught.value.url is not None and "page=2" in caught.value.url
-
-    def test_an_empty_page_that_promises_more_is_an_error(self, make_client: MakeClient) -> None:
-        def api(request: httpx.Request) -> httpx.Response:
-            return httpx.Response(
-                200, json={"invoices": [], "page_context": {"has_more_page": True}}
-            )
-
-        with pytest.raises(PaginationError, match="page 1 is empty but says more pages follow"):
-            list(zoho().pages(make_client(api), "invoices", stream="invoices"))
-
-    def test_missing_paging_information_is_a_payload_error(self, make_client: MakeClient) -> None:
-        api = always(httpx.Response(200, json={"invoices": []}))
-        with pytest.raises(PayloadError, match="no paging information .KeyError"):
-            list(zoho().pages(make_client(api), "invoices", stream="invoices"))
-
-    def test_missing_records_key_is_a_payload_error(self, make_client: MakeClient) -> None:
-        api = always(httpx.Response(200, json={"code": 0, "contacts": []}))
-        with pytest.raises(PayloadError, match=r"body\['invoices'\] is NoneType"):
-            list(zoho().pages(make_client(api), "invoices", stream="invoices"))
 
 
 # -- Business Central: OData @odata.nextLink ------------------------------------------------------
@@ -651,7 +563,14 @@ class TestOffsetPaginator:
 
 def test_all_strategies_satisfy_the_protocol() -> None:
     strategies: list[Paginator] = [
-        zoho(),
+        KeysetPaginator(
+            records_key="invoices",
+            page_size=1,
+            key="date",
+            id_key="id",
+            restart_param="date_start",
+            has_more=bool,
+        ),
         NextLinkPaginator(),
         PageCountPaginator(page_size=1),
         OffsetPaginator(page_size=1),

@@ -99,7 +99,8 @@ def test_a_partial_batch_left_by_a_killed_run_is_discarded(tmp_path):
     abandoned = zone.new_batch("acme", "invoices")
     abandoned.write_page(b'{"invoices": [{"id": 1}]}', records=1)
 
-    batch = _land(zone)
+    with zone.sync_lock("acme", holder="the next sync"):
+        batch = _land(zone)
 
     assert zone.ready_batches("acme", "invoices") == [batch]
     assert sorted(p.name for p in (tmp_path / "acme" / "invoices").iterdir()) == [
@@ -122,8 +123,23 @@ def test_a_removal_killed_half_way_never_leaves_a_ready_batch_without_its_manife
     (loaded / "manifest.json").unlink()
 
     assert zone.ready_batches("acme", "invoices") == []
-    zone.new_batch("acme", "invoices").discard()
-    assert not loaded.exists()
+    with zone.sync_lock("acme", holder="the next sync"):
+        assert not loaded.exists()
+
+
+def test_the_sync_lock_discards_a_killed_runs_leftovers_in_every_stream(tmp_path):
+    """Not only in the streams the next sync lands: one it never reaches (it fails before, or
+    the stream is derived) must not keep a dead run's half-written or half-deleted batch."""
+    zone = LandingZone(tmp_path)
+    half_written = zone.new_batch("acme", "payments")
+    half_written.write_page(b'{"payments": [{"id": 1}]}', records=1)
+    half_deleted = _land(zone, "payment_details")
+    half_deleted.path.rename(half_deleted.path.with_name(f"{half_deleted.batch_id}.loaded"))
+    kept = _land(zone, "invoices")
+
+    with zone.sync_lock("acme", holder="the next sync"):
+        left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("acme/*/*"))
+    assert left == [f"acme/invoices/{kept.batch_id}.ready"]
 
 
 def test_remove_deletes_the_batch(tmp_path):

@@ -122,3 +122,25 @@ def test_rows_deleted_and_inserted_while_paging_lose_nothing(
     assert {key[1] for key in balances.keys() - expected.keys()} <= {
         ids("invoice", i) for i in ever if i not in after
     }
+
+
+def test_zoho_contacts_deleted_while_paging_lose_no_contact(zoho_sandbox, make_project) -> None:
+    """Zoho cannot filter contacts by date: they are read from the last modified time on
+    (sorted by it), so a contact deleted before a page moves no other past it. Paged by
+    number, the listing lost the row that moved onto a page already read."""
+    server = zoho_sandbox(
+        ledger_size={"customers": 40, "invoices": 10, "payments": 5}, organizations=(ACCOUNT,)
+    )
+    server.faults = FaultConfig(delete_while_paging=1.0, paths=("/books/v3/contacts",))
+    project = make_project([zoho_connection(server, ACCOUNT, page_size=PAGE)])
+
+    [outcome] = run_syncs(project.config, project.config_path)
+
+    assert outcome.error is None
+    assert server.log.count(fault="delete_while_paging") >= 2
+    org_id = server.app.organization_id(ACCOUNT)
+    has = {zoho_id(org_id, "contact", c.customer_id) for c in server.app.ledger(ACCOUNT).customers}
+    loaded = project.query(
+        "SELECT record_id FROM raw.zoho_books__contacts WHERE vanished_at IS NULL"
+    )
+    assert has <= {record_id for (record_id,) in loaded}
