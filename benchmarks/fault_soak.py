@@ -5,10 +5,13 @@
 For each source (`--sources`, default all four), each of `--runs` rounds serves a fresh
 ledger with every knob of `benchmarks.fault_knobs` on at once, each at a setting drawn from
 the seed (5xx, 429 bursts with or without Retry-After, responses slower than the timeout,
-truncated JSON, rows repeated across pages, rows modified while the client pages, …). The sync
-must finish; after one calm sync (which picks up rows modified during the first) the warehouse
-must equal the ledger's ground truth to the cent (`benchmarks.truth`), and its raw tables and
-cursors must equal those of a sync that never saw a fault. Every other round then makes one
+truncated JSON, rows repeated across pages, rows modified, deleted and inserted while the client
+pages, …), and one invoice is served with a pasted attachment over `max_record_bytes` (it must be
+quarantined, not wedge the sync). Every sync also lists the ids. The sync must finish; then the
+source shortens the oversized invoice, and after one calm sync (which picks up rows modified
+during the first) the warehouse must equal the ledger's ground truth to the cent
+(`benchmarks.truth`), and its live raw records and cursors must equal those of a sync that never
+saw a fault. Every other round then makes one
 fault persistent on one listing: the sync must fail naming source, connection, stream and cause,
 and the next calm sync must resume to exact truth. The seed is printed first; the figures
 (rounds, faults injected per source and kind, rows compared) last.
@@ -26,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +37,28 @@ import yaml
 
 from benchmarks.fault_knobs import PERSISTENT, TRANSIENT, fault_kind, transient_faults
 from benchmarks.proof_sources import ACCOUNT, SIZES, SOURCES, SourceUnderTest
+from benchmarks.source_changes import touch_invoice
 from benchmarks.truth import truth_differences
 from benchmarks.warehouse_diff import differences, snapshot
 from pipelines.config import load_config
 from pipelines.run_once import rebuild, sync_connections
 from sandbox.faults import FaultConfig
+from sandbox.generator import latest_change
 from sandbox.server import SandboxServer
 
 __all__ = ["Figures", "fault_soak", "main"]
 
 # Short timeouts and backoffs so that retries cost milliseconds, and enough attempts to
-# outlast the faults.
-PATIENT = {"page_size": 25, "timeout_s": 0.3, "max_attempts": 10, "retry_backoff_s": 0.01}
+# outlast the faults. Every sync lists the ids too, so what the source deleted while a sync
+# paged shows in the next one (by default a listing of ids comes once a day).
+PATIENT = {
+    "page_size": 25,
+    "timeout_s": 0.3,
+    "max_attempts": 10,
+    "retry_backoff_s": 0.01,
+    "full_key_reconciliation_hours": 0,
+}
+OVERSIZED_BYTES = 2 * 2**20  # over the default max_record_bytes (1 MiB)
 
 
 @dataclass
@@ -115,7 +128,8 @@ class _Round:
     def run(self, *, persistent: bool) -> None:
         name = self.source.name
         self.figures.rounds[name] += 1
-        self.server.faults = transient_faults(self.rng)
+        oversized = self.rng.choice(self.source.ledger(self.server).invoices).invoice_id
+        self.server.faults = self._oversizing(transient_faults(self.rng), oversized)
         faulted = self._project("faulted")
         failures = sync_connections(load_config(faulted))
         self._count_faults()
@@ -127,6 +141,9 @@ class _Round:
             if not self._persistent_fault(faulted):
                 return
         self.server.faults = FaultConfig()
+        ledger = self.source.ledger(self.server)
+        at = latest_change(ledger).replace(microsecond=0) + timedelta(seconds=1)
+        touch_invoice(self.source, self.server, oversized, at=at)  # the note shortened
         self._sync_and_compare(faulted)
         calm = self._project("calm")
         if sync_connections(load_config(calm)):
@@ -134,6 +151,18 @@ class _Round:
             return
         found = differences(_raw_and_cursors(calm), _raw_and_cursors(faulted))
         self._fail(f"unlike a sync without faults: {difference}" for difference in found)
+
+    def _oversizing(self, faults: FaultConfig, invoice_id: int) -> FaultConfig:
+        """`faults` with one invoice served with a pasted attachment in its own listing, as
+        the source holds it until it is shortened before the calm sync."""
+        listing = self.source.listings(self.server)[self.source.invoice_listing]
+        served_id = self.source.ids(self.server)("invoice", invoice_id)
+        return dataclasses.replace(
+            faults,
+            oversized_record=(self.source.invoice_key, served_id),
+            oversized_bytes=OVERSIZED_BYTES,
+            oversized_paths=(listing,),
+        )
 
     def _persistent_fault(self, path: Path) -> bool:
         """One fault on every request for one listing: the sync must fail saying where and why."""
@@ -189,8 +218,11 @@ class _Round:
 
 
 def _raw_and_cursors(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Live raw records and cursors. A record the source deleted while a sync paged was stored
+    and then marked vanished, where a sync that never saw a fault never saw it at all."""
     tables = snapshot(load_config(path).warehouse).items()
-    return {t: rows for t, rows in tables if t.startswith("raw.") or t == "sync.cursors"}
+    live = {t: [r for r in rows if r[-1] is not True] for t, rows in tables if t.startswith("raw.")}
+    return {**live, **{t: rows for t, rows in tables if t == "sync.cursors"}}
 
 
 def main(argv: list[str] | None = None) -> int:

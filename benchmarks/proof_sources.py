@@ -64,6 +64,9 @@ class SourceUnderTest:
     # What can change at the source between two syncs, besides new and modified records.
     posts: bool = False  # money recorded first and posted later (journals, drafts)
     keeps_voids: bool = False  # a voided payment stays listed, as void
+    # The invoices' listing (a key of `listings`) and the field its rows hold their id in.
+    invoice_listing: str = "invoices"
+    invoice_key: str = "invoice_id"
 
     def connection(self, server: SandboxServer[Any], **settings: object) -> dict[str, object]:
         """The connections.yaml entry for the sandbox's account, with `settings` added."""
@@ -235,7 +238,15 @@ SOURCES: dict[str, SourceUnderTest] = {
         "zoho_books", _zoho, _zoho_settings, _zoho_env, _zoho_ids, _zoho_listings
     ),
     "business_central": SourceUnderTest(
-        "business_central", _bc, _bc_settings, _bc_env, _bc_ids, _bc_listings, posts=True
+        "business_central",
+        _bc,
+        _bc_settings,
+        _bc_env,
+        _bc_ids,
+        _bc_listings,
+        posts=True,
+        invoice_listing="sales_invoices",
+        invoice_key="id",
     ),
     "simpro": SourceUnderTest(
         "simpro",
@@ -245,6 +256,8 @@ SOURCES: dict[str, SourceUnderTest] = {
         _simpro_ids,
         _simpro_listings,
         keeps_voids=True,
+        invoice_listing="customer_invoices",
+        invoice_key="ID",
     ),
     "carbon": SourceUnderTest(
         "carbon",
@@ -255,5 +268,7 @@ SOURCES: dict[str, SourceUnderTest] = {
         _carbon_listings,
         posts=True,
         keeps_voids=True,
+        invoice_listing="sales_invoices",
+        invoice_key="id",
     ),
 }

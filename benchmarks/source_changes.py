@@ -34,7 +34,7 @@ from sandbox.generator import record_payment, void_payment
 from sandbox.ledger import Invoice, Ledger
 from sandbox.server import SandboxServer
 
-__all__ = ["ChangeKind", "change", "change_kinds", "posts_unread_lines"]
+__all__ = ["ChangeKind", "change", "change_kinds", "posts_unread_lines", "touch_invoice"]
 
 ChangeKind = Literal["new", "modified", "voided", "posted", "deleted"]
 
@@ -98,6 +98,26 @@ def change(
             applications=tuple(a for a in voided.applications if a.payment_id != payment_id),
         )
         _serve(server, deleted, drafts)
+
+
+def touch_invoice(
+    source: SourceUnderTest, server: SandboxServer[Any], invoice_id: int, *, at: datetime
+) -> bool:
+    """The source edits the invoice at `at` and nothing a report reads (a note shortened):
+    its modified time moves on. False if the source no longer has it. (Carbon's invoice rows
+    carry an edit's time, not the ledger's: the edit is made to the row.)"""
+    ledger = source.ledger(server)
+    invoice = next((i for i in ledger.invoices if i.invoice_id == invoice_id), None)
+    if invoice is None:
+        return False
+    if isinstance(server.app, CarbonApp):
+        row_id = source.ids(server)("invoice", invoice_id)
+        server.app.edit(ACCOUNT, "salesInvoices", row_id)
+        return True
+    touched = dataclasses.replace(invoice, updated_at=at)
+    invoices = tuple(touched if i is invoice else i for i in ledger.invoices)
+    _serve(server, ledger.replace(invoices=invoices), _drafts(server))
+    return True
 
 
 def _open_invoices(ledger: Ledger) -> list[Invoice]:

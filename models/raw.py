@@ -329,6 +329,7 @@ def _load_in_transaction(
         if batch.full_refresh:
             _clear_resolved_rejects(conn, params)
         _clear_fetched(conn, batch, params)
+        _ask_again_for_conflicts(conn, params)
         _advance_cursor(conn, batch)
         _record_batch(conn, batch, stream, inserted, 0, rejected, 0)
         return LoadResult(batch.batch_id, batch.records, inserted, 0, rejected, 0)
@@ -405,6 +406,7 @@ def _load_in_transaction(
         vanished = _mark_vanished(conn, batch, table)
         _clear_resolved_rejects(conn, params)
     _clear_fetched(conn, batch, params)
+    _ask_again_for_conflicts(conn, params)
     _advance_cursor(conn, batch)
     inserted = inserted_or_changed - updated
     _record_batch(conn, batch, stream, inserted, updated, rejected, vanished)
@@ -535,6 +537,24 @@ def _clear_fetched(
         "DELETE FROM sync.unfetched WHERE connection_id = $connection_id AND stream = $stream "
         "AND ($full_refresh OR record_id IN (SELECT record_id FROM incoming))",
         {**params, "full_refresh": batch.full_refresh},
+    )
+
+
+def _ask_again_for_conflicts(conn: duckdb.DuckDBPyConnection, params: dict[str, str]) -> None:
+    """An id that came in copies differing without a newer modified time stays quarantined, and
+    the next sync asks the source for it by id: a record that changed while the listing read it
+    twice (a balance that moves without a newer modified time, between two overlapping pages)
+    comes back alone and leaves quarantine, even though the cursor has passed it."""
+    conn.execute(
+        """
+        INSERT INTO sync.unfetched
+        SELECT $connection_id, $stream, c.record_id, now() FROM conflicts c
+        WHERE NOT EXISTS (
+            SELECT 1 FROM sync.unfetched u
+            WHERE u.connection_id = $connection_id AND u.stream = $stream
+              AND u.record_id = c.record_id)
+        """,
+        params,
     )
 
 

@@ -79,7 +79,8 @@ _SYNC_TABLES = (
     (
         # Ids a complete listing of ids found at the source but not (live) in the warehouse:
         # fetched by id in the same sync, and kept here until they are, so a sync killed in
-        # between fetches them when run again.
+        # between fetches them when run again. Also ids quarantined for copies that differed
+        # in one sync, asked for again by the next one.
         "sync.unfetched",
         """
         connection_id VARCHAR NOT NULL,

@@ -44,6 +44,9 @@ class FaultConfig:
     oversized_record: tuple[str, object] | None = None
     oversized_field: str = "notes"
     oversized_bytes: int = 50 * 2**20
+    # Only paths starting with one of these get the oversized record (any path `paths` allows,
+    # if empty): the record's own listing, not every response that names its id.
+    oversized_paths: tuple[str, ...] = ()
     include_auth: bool = False  # token/auth endpoints are eligible too
     paths: tuple[str, ...] = ()  # only paths starting with one of these are eligible (all if empty)
 
@@ -70,6 +73,12 @@ class FaultConfig:
     def covers(self, path: str) -> bool:
         """Whether a request for `path` may be hit (it must also be fault-eligible)."""
         return not self.paths or path.startswith(self.paths)
+
+    def oversizes(self, path: str) -> bool:
+        """Whether a response for `path` gets the oversized record (if it holds it)."""
+        return self.oversized_record is not None and (
+            not self.oversized_paths or path.startswith(self.oversized_paths)
+        )
 
 
 @dataclass(frozen=True, slots=True)

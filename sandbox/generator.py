@@ -664,6 +664,23 @@ def delete_listed(
     return _restate(changed, _balance_changes(apps, 1), at), victim
 
 
+def modify_listed(
+    ledger: Ledger, kind: ListedKind, served: Sequence[int], *, at: datetime
+) -> Ledger | None:
+    """The ledger after the source modified the last record of `served` (ledger ids in listing
+    order) at `at` (an edit that changes nothing a report reads: its modified time moves on);
+    None if none of them is left."""
+    _require_aware(at)
+    present = {_entity_id(e): e for e in getattr(ledger, kind)}
+    victim = next((present[i] for i in reversed(served) if i in present), None)
+    if victim is None:
+        return None
+    edited = dataclasses.replace(victim, updated_at=at)
+    return ledger.replace(
+        **{kind: tuple(edited if e is victim else e for e in getattr(ledger, kind))}
+    )
+
+
 def insert_listed(ledger: Ledger, kind: ListedKind, *, at: datetime) -> Ledger:
     """The ledger after the source created a record of `kind` at `at`: a customer, an open
     invoice of 100.00 for the first customer, or that customer's payment of 10.00 on account."""

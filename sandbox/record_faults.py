@@ -24,7 +24,7 @@ def oversize(
     response: Response, match: tuple[str, object], field: str, size: int
 ) -> Response | None:
     """`response` with `field` of `size` characters in every object whose `match[0]` is
-    `match[1]`, or None if its body is not JSON or has no such object."""
+    `match[1]` (compared as text), or None if its body is not JSON or has no such object."""
     if not response.headers.get("Content-Type", "").startswith("application/json"):
         return None
     try:
@@ -41,7 +41,7 @@ def _pad(value: object, match: tuple[str, object], field: str, padding: str) -> 
     padded = False
     if isinstance(value, dict):
         key, wanted = match
-        if key in value and value[key] == wanted:
+        if key in value and str(value[key]) == str(wanted):  # Simpro's ids are numbers
             value[field] = padding
             padded = True
         for item in value.values():

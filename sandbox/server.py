@@ -137,7 +137,11 @@ class SandboxServer(Generic[AppT]):
             labels.append("burst_429")
         if plan.error_status is not None:
             labels.append(f"error_{plan.error_status}")
-        if plan.oversized_record is not None and 200 <= response.status < 300:
+        if (
+            plan.oversized_record is not None
+            and state.config.oversizes(split.path)
+            and 200 <= response.status < 300
+        ):
             padded = oversize(
                 response, plan.oversized_record, plan.oversized_field, plan.oversized_bytes
             )

@@ -33,7 +33,9 @@ keeps. $expand: customer (invoices, credit memos, payment lines), salesInvoiceLi
 (invoices), customerPayments (journals). `…/api/v2.0/` is the service document and
 `…/api/v2.0/$metadata` the CSDL (`sandbox.business_central.metadata`).
 Injected faults: 429 (Retry-After per FaultConfig), 5xx with `retry-after` (retry_after_5xx_s),
-duplicate rows across pages. `inject_errors` queues exact statuses for the next data requests.
+duplicate rows across pages, and on customer, invoice and payment listings records deleted,
+inserted or modified (an already-served one) while a client pages (`sandbox.paging_faults`).
+`inject_errors` queues exact statuses for the next data requests.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ from sandbox.business_central.tokens import TokenStore
 from sandbox.faults import FaultConfig
 from sandbox.generator import ListedKind
 from sandbox.ledger import Ledger
-from sandbox.paging_faults import change_while_paging
+from sandbox.paging_faults import change_while_paging, modify_while_paging
 from sandbox.ratewindow import RateWindow
 from sandbox.replay import Replay
 from sandbox.routing import JSON_CONTENT_TYPE, Handler, Request, Response, retry_after_value
@@ -381,8 +383,11 @@ class BusinessCentralApp(App):
             if kind is not None and token is not None and token[0] == "after":
                 # Keys are ledger ids; the rows up to the skip token were served before.
                 served = [row.key for row in data.rows[collection] if row.key <= token[1]]
-                changed = change_while_paging(
-                    data.ledger, kind, served, request.faults, request.applied_faults
+                faults, applied = request.faults, request.applied_faults
+                changed = change_while_paging(data.ledger, kind, served, faults, applied)
+                changed = (
+                    modify_while_paging(changed or data.ledger, kind, served, faults, applied)
+                    or changed
                 )
                 if changed is not None:
                     self.set_ledger(data.name, changed)

@@ -97,6 +97,13 @@ class CarbonApp(App):
     def draft_payments(self, company: str) -> frozenset[int]:
         return self._company(company).drafts
 
+    def edit(self, company: str, table: str, row_id: str) -> None:
+        """A user edits the row (a note shortened): its `updatedAt` becomes now, one second
+        after the company's newest change, and nothing else changes."""
+        self._company(company)
+        with self._lock:
+            self._data[company] = self._data[company].with_bumped(table, row_id)
+
     def set_ledger(
         self, company: str, ledger: Ledger, *, draft_payments: Iterable[int] = ()
     ) -> None:

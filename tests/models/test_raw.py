@@ -9,7 +9,7 @@ import pytest
 
 from models import raw
 from models.landing import LandingZone
-from models.raw import RawStream, cursor_of, last_complete_listing, load_batch
+from models.raw import RawStream, cursor_of, last_complete_listing, load_batch, unfetched
 from models.warehouse import Warehouse
 
 STREAM = RawStream("zoho_books", "invoices", "$.invoices", "$.invoice_id", cursor_path="$.modified")
@@ -133,6 +133,21 @@ def test_one_id_with_two_contents_and_one_modified_time_is_quarantined_until_res
     assert _rejects(warehouse) == {}
 
 
+def test_one_id_with_two_contents_is_asked_for_again_by_id(warehouse, land):
+    """The cursor passes the record, so an incremental listing would never bring it again: the
+    next sync fetches it by id (a record that changed between two overlapping pages, its
+    modified time unchanged, comes back alone) and it leaves quarantine."""
+    _load(warehouse, land([_invoice(1), _invoice(2, "10.00")], [_invoice(2, "99.00")]))
+    with warehouse.connect(read_only=True) as conn:
+        assert unfetched(conn, "acme", STREAM.name) == ["2"]
+
+    _load(warehouse, land([_invoice(2, "99.00")]))  # fetched by id
+    assert _rows(warehouse)["2"] == ("99.00", False)
+    assert _rejects(warehouse) == {}
+    with warehouse.connect(read_only=True) as conn:
+        assert unfetched(conn, "acme", STREAM.name) == []
+
+
 def test_repeats_and_conflicts_are_resolved_alike_on_a_first_and_a_later_load(warehouse, land):
     """A connection's first load takes a shorter path (nothing to compare with): same outcome."""
     older = _invoice(2, "10.00", "2026-10-01T10:00:00+00:00")
@@ -214,7 +229,7 @@ def _unfetched(warehouse: Warehouse) -> list[str]:
 
 
 def test_a_listing_of_ids_notes_what_the_warehouse_lacks_until_a_batch_brings_it(warehouse, land):
-    # 1 live, 2 vanished, 3 quarantined, 4 never loaded.
+    # 1 live, 2 vanished, 3 quarantined (two contents: asked for again), 4 never loaded.
     _load(warehouse, land([_invoice(1), _invoice(2), _invoice(3, "1.00")], [_invoice(3, "2.00")]))
     _load(
         warehouse,
@@ -223,11 +238,11 @@ def test_a_listing_of_ids_notes_what_the_warehouse_lacks_until_a_batch_brings_it
     listed = [{"invoice_id": str(number)} for number in (1, 2, 3, 4, 4)]
 
     _load(warehouse, land(listed, full_refresh=True, keys_only=True))
-    assert _unfetched(warehouse) == ["2", "4"]
+    assert _unfetched(warehouse) == ["2", "3", "4"]
     _load(warehouse, land(listed[:3], full_refresh=True, keys_only=True))  # 4 went meanwhile
-    assert _unfetched(warehouse) == ["2"]
+    assert _unfetched(warehouse) == ["2", "3"]
 
-    _load(warehouse, land([_invoice(2, "2.00")]))
+    _load(warehouse, land([_invoice(2, "2.00"), _invoice(3, "2.00")]))
     assert _unfetched(warehouse) == []
     assert _rows(warehouse)["2"] == ("2.00", False)
 
