@@ -4,12 +4,15 @@
   forked from a forkserver that imported ledgersync once, so a run starts in milliseconds; it
   writes a line before each phase, so kills can be aimed at phases;
 - `run_once-spawn`: the same as `python -m pipelines.run_once`, a fresh interpreter per run;
-- `cli`: `ledgersync sync`, the command line (Dagster runs in its process);
+- `cli`: `ledgersync sync`, the command line (Dagster runs in its process), forked the same way
+  from a forkserver that imported the command (Dagster with it): the command's own code from
+  its argument parsing on, without the seconds a fresh interpreter spends importing;
+- `cli-spawn`: the `ledgersync` executable, a fresh interpreter per run;
 - `dagster`: `dagster job execute` of the connection's sync job (its partition), then of the
   report job, against a DAGSTER_HOME of the project's own, as a deployment runs them.
 
-The last three run in a process group of their own, and a kill takes the whole group (the
-Dagster executor's step processes with it), as a machine that dies would.
+Every run but `run_once`'s is in a process group of its own, and a kill takes the whole group
+(the Dagster executor's step processes with it), as a machine that dies would.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ from sandbox.server import SandboxServer
 
 __all__ = ["ENTRY_POINTS", "PHASED", "Launcher", "Project"]
 
-ENTRY_POINTS = ("run_once", "run_once-spawn", "cli", "dagster")
+ENTRY_POINTS = ("run_once", "run_once-spawn", "cli", "cli-spawn", "dagster")
+FORKED = {"run_once": "pipelines.run_once", "cli": "pipelines.cli"}  # the module preloaded
 PHASED = frozenset({"run_once", "run_once-spawn"})  # they write phase lines
 PAGE_SIZE = 10  # many pages, so kills land between pages as well as within them
 RUN_TIMEOUT_S = 600.0
@@ -103,7 +107,7 @@ class Project:
         config = str(self.config_path)
         if entry_point.startswith("run_once"):
             return ["--config", config, "--as-of", self.as_of.isoformat()]
-        if entry_point == "cli":
+        if entry_point.startswith("cli"):
             return [str(_BIN / "ledgersync"), "sync", "--config", config]
         dagster = f"{_BIN / 'dagster'} job execute -m pipelines.definitions"
         partition = json.dumps({"dagster/partition": ACCOUNT})
@@ -124,26 +128,40 @@ class Project:
         }
 
 
-def _forked_child(argv: list[str], env: dict[str, str], output: Connection) -> None:
-    """The child's body: stdout and stderr into the pipe, then the product's entry point."""
+def _forked_child(
+    entry_point: str, argv: list[str], env: dict[str, str], cwd: Path, output: Connection
+) -> None:
+    """The child's body: stdout and stderr into the pipe, then the product's entry point (the
+    command in a process group of its own, in the project's directory, as a shell starts it)."""
     os.environ.update(env)
     os.dup2(output.fileno(), 1)
     os.dup2(output.fileno(), 2)
     output.close()
-    from pipelines.run_once import main as run_once_main
+    if entry_point == "run_once":
+        from pipelines.run_once import main as run_once_main
 
-    sys.exit(run_once_main(argv))
+        sys.exit(run_once_main(argv))
+    os.setsid()
+    os.chdir(cwd)
+    from pipelines.cli import app
+
+    app(argv[1:], prog_name="ledgersync")
 
 
 class _Forked:
-    def __init__(self, context: multiprocessing.context.BaseContext, project: Project) -> None:
+    def __init__(
+        self, context: multiprocessing.context.BaseContext, entry_point: str, project: Project
+    ) -> None:
         reader, writer = context.Pipe(duplex=False)
+        env = project.env if entry_point == "run_once" else project.environment()
+        args = (entry_point, project.argv(entry_point), env, project.root, writer)
         self._process = context.Process(  # type: ignore[attr-defined]
-            target=_forked_child, args=(project.argv("run_once"), project.env, writer), daemon=True
+            target=_forked_child, args=args, daemon=True
         )
         self._process.start()
         writer.close()
         self._reader = reader
+        self._group = entry_point != "run_once"
         self.pid: int = self._process.pid or 0
         self.output = reader.fileno()
 
@@ -152,7 +170,9 @@ class _Forked:
         return code
 
     def kill(self) -> None:
-        sigkill(os.kill, self.pid)
+        if self._group:
+            sigkill(os.killpg, self.pid)
+        sigkill(os.kill, self.pid)  # also if it was killed before it made its group
 
     def wait(self) -> int:
         self._process.join(RUN_TIMEOUT_S)
@@ -209,9 +229,10 @@ class Launcher:
         self.entry_point = entry_point
         self._serial = 0
         self._lock = threading.Lock()
-        if entry_point == "run_once":
+        if entry_point in FORKED:
             self._context = multiprocessing.get_context("forkserver")
-            self._context.set_forkserver_preload(["pipelines.run_once", __name__])
+            # One forkserver serves every launcher of this process: it imports both.
+            self._context.set_forkserver_preload([*FORKED.values(), __name__])
 
     @property
     def phased(self) -> bool:
@@ -227,9 +248,9 @@ class Launcher:
         return run
 
     def _start(self, project: Project) -> Child:
-        if self.entry_point == "run_once":
-            return _Forked(self._context, project)
+        if self.entry_point in FORKED:
+            return _Forked(self._context, self.entry_point, project)
         if self.entry_point == "run_once-spawn":
             argv = [sys.executable, "-m", "pipelines.run_once", *project.argv("run_once")]
             return _Command(argv, project)
-        return _Command(project.argv(self.entry_point), project)
+        return _Command(project.argv(self.entry_point), project)  # cli-spawn, dagster
