@@ -39,7 +39,7 @@ from benchmarks.fault_knobs import PERSISTENT, TRANSIENT, fault_kind, transient_
 from benchmarks.proof_sources import ACCOUNT, SIZES, SOURCES, SourceUnderTest
 from benchmarks.source_changes import touch_invoice
 from benchmarks.truth import truth_differences
-from benchmarks.warehouse_diff import differences, snapshot
+from benchmarks.warehouse_diff import differences, snapshot, state
 from pipelines.config import load_config
 from pipelines.run_once import rebuild, sync_connections
 from sandbox.faults import FaultConfig
@@ -218,9 +218,10 @@ class _Round:
 
 
 def _raw_and_cursors(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Live raw records and cursors. A record the source deleted while a sync paged was stored
-    and then marked vanished, where a sync that never saw a fault never saw it at all."""
-    tables = snapshot(load_config(path).warehouse).items()
+    """Live raw records and cursors, without histories. A record the source deleted while a
+    sync paged was stored and then marked vanished, and one it modified was stored in both
+    versions, where a sync that never saw a fault saw neither."""
+    tables = state(snapshot(load_config(path).warehouse)).items()
     live = {t: [r for r in rows if r[-1] is not True] for t, rows in tables if t.startswith("raw.")}
     return {**live, **{t: rows for t, rows in tables if t == "sync.cursors"}}
 
