@@ -513,6 +513,19 @@ def test_duplicate_rows_repeat_the_last_row_of_the_previous_page(start) -> None:
     assert pages[1][0] == pages[0][-1]
 
 
+def test_a_record_served_before_a_page_is_modified_while_the_client_pages(start) -> None:
+    bc = BC(start(FaultConfig(modify_while_paging=1.0), page_size=5))
+    url = f"{bc.company()}/salesInvoices"
+    first, second, *_ = bc.all_pages(url)
+    last_served = first[-1]["id"]
+
+    now = {row["id"]: row for page in bc.all_pages(url) for row in page}
+    modified = now[last_served]["lastModifiedDateTime"]
+    assert modified > first[-1]["lastModifiedDateTime"]
+    assert modified >= max(row["lastModifiedDateTime"] for row in [*first, *second])
+    assert bc.server.log.count(fault="modify_while_paging") >= 2
+
+
 def test_a_repeated_next_link(start) -> None:
     bc = BC(start(page_size=3, repeat_next_link=True))
     first = bc.get(f"{bc.company()}/customers").json()

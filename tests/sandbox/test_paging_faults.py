@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from sandbox.faults import FaultPlan
-from sandbox.generator import delete_listed, generate_ledger, insert_listed
-from sandbox.paging_faults import change_while_paging
+from sandbox.generator import delete_listed, generate_ledger, insert_listed, modify_listed
+from sandbox.paging_faults import change_while_paging, modify_while_paging
 from sandbox.truth import invoice_truth
 
 AT = datetime(2030, 1, 1, tzinfo=UTC)
@@ -74,3 +74,20 @@ def test_change_while_paging_names_what_it_applied() -> None:
     assert applied == ["delete_while_paging", "insert_while_paging"]
     assert len(changed.invoices) == len(ledger.invoices)
     assert change_while_paging(ledger, "invoices", ids, FaultPlan(), applied) is None
+
+
+def test_modification_moves_the_last_served_record_on_and_nothing_else() -> None:
+    ledger = generate_ledger("Paging Faults Ltd", customers=5, invoices=40, payments=20)
+    ids = [i.invoice_id for i in ledger.invoices]
+    applied: list[str] = []
+
+    changed = modify_while_paging(
+        ledger, "invoices", ids[:10], FaultPlan(modify_while_paging=True), applied
+    )
+
+    assert changed is not None and applied == ["modify_while_paging"]
+    moved = [(a, b) for a, b in zip(ledger.invoices, changed.invoices, strict=True) if a != b]
+    assert [(a.invoice_id, b.updated_at > a.updated_at) for a, b in moved] == [(ids[9], True)]
+    assert invoice_truth(changed, ledger.as_of) == invoice_truth(ledger, ledger.as_of)
+    assert modify_while_paging(ledger, "invoices", ids, FaultPlan(), applied) is None
+    assert modify_listed(ledger, "invoices", [], at=AT) is None

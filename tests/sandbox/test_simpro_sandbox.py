@@ -606,3 +606,24 @@ def test_rows_modified_while_paging_keep_their_place_in_id_order(
     (again,) = client.rows("customerInvoices/", ID=str(simpro_id("invoice", 2)), columns=columns)
     assert again["DateModified"] == "2026-10-15T19:30:01+11:00"
     assert client.server.log.count(fault="modify_while_paging") == 1
+
+
+def test_an_oversized_record_only_in_its_own_listing(start) -> None:
+    """Simpro's IDs are numbers, matched as text; `oversized_paths` keeps the padding out of
+    the payments that name the invoice."""
+    first = simpro_id("invoice", 1)
+    client = Simpro(
+        start(
+            FaultConfig(
+                oversized_record=("ID", str(first)),
+                oversized_bytes=1000,
+                oversized_paths=("/api/v1.0/companies/0/customerInvoices/",),
+            )
+        )
+    )
+    invoices = {row["ID"]: row for row in client.rows("customerInvoices/", columns="ID,Total")}
+    assert len(invoices[first]["notes"]) == 1000
+    assert [i for i, row in invoices.items() if "notes" in row] == [first]
+    payments = client.get("customerPayments/", columns="ID,Invoices").text
+    assert "pasted text" not in payments
+    client.http.close()
