@@ -99,9 +99,10 @@ class _Source:
             return
         phases = phases_in_turn(self.rng, phased=self.launcher.phased)
         chains = 0
+        failed_before = len(self.outcome.failures)  # another source's failure stops not this one
         for _ in range(_ROUNDS):
             missing = wanted - self._kills
-            if missing <= 0 or self.outcome.failures:
+            if missing <= 0 or len(self.outcome.failures) > failed_before:
                 break
             planned = []
             for _ in range(0, missing, per_chain):
