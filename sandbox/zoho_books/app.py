@@ -467,11 +467,11 @@ def _replayed_page(
     since: datetime | None,
     query: listquery.ListQuery,
 ) -> Response:
-    """A page of a ledger file's list: its verbatim page, or its records paged as Zoho does
-    (those modified before `since` or dated before `date_start` left out; list options other
-    than paging and `date_start` not applied)."""
+    """A page of a ledger file's list: its verbatim page (asked for from the start), or its
+    records paged as Zoho does (those modified before `since` or dated before `date_start` left
+    out, in `sort_column`'s order if one is asked; other list options not applied)."""
     verbatim = replay.pages.get((listing, page))
-    if verbatim is not None and query.date_start is None:
+    if verbatim is not None and query.date_start is None and since is None:
         return Response.raw(verbatim, content_type=JSON_CONTENT_TYPE)
     start = query.date_start.isoformat() if query.date_start is not None else None
     rows = [
@@ -480,6 +480,9 @@ def _replayed_page(
         if (since is None or _modified_since(row.get("last_modified_time"), since))
         and (start is None or str(row.get("date", "")) >= start)
     ]
+    column = query.sort_column
+    if column is not None:  # stable: ties keep the file's order
+        rows.sort(key=lambda row: listquery.sort_key(row.get(column)), reverse=query.descending)
     offset = (page - 1) * per_page
     return Response.json(
         {

@@ -154,7 +154,7 @@ def select(
     if query.sort_column is None:
         return kept
     column = query.sort_column
-    keyed = [(_sort_key(render(e)[column]), i, e) for i, e in enumerate(kept)]
+    keyed = [(sort_key(render(e)[column]), i, e) for i, e in enumerate(kept)]
     keyed.sort(key=lambda item: item[0], reverse=query.descending)
     return [e for _, _, e in keyed]
 
@@ -180,7 +180,7 @@ def _keep(listing: Listing, applied: str) -> Keep | None:
     return None
 
 
-def _sort_key(value: object) -> tuple[int, object]:
+def sort_key(value: object) -> tuple[int, object]:
     """Numbers by value, text case-insensitively; empty values first."""
     if value in ("", None):
         return (0, "")

@@ -140,6 +140,14 @@ def test_the_zoho_sandbox_serves_a_ledger_file_with_paging_around_its_verbatim_p
     assert second["page_context"]["has_more_page"] is False
     since = zoho.get("/contacts", per_page=1, page=2, last_modified_time="2026-02-01T00:00:00+0000")
     assert [r["contact_id"] for r in since.json()["contacts"]] == ["3"]  # "1" has no time: kept
+    # Read from a modified time on (as ledgersync reads contacts): in that order, not verbatim.
+    newest = zoho.get(
+        "/contacts",
+        per_page=2,
+        sort_column="last_modified_time",
+        last_modified_time="2026-01-01T00:00:00+0000",
+    ).json()
+    assert [r["contact_id"] for r in newest["contacts"]] == ["1", "2"]  # no time sorts first
     assert zoho.get("/invoices").json()["invoices"][0]["total"] == 100.10
     assert '"total":100.10' in zoho.get("/invoices").text
     assert zoho.get("/customerpayments/7").json()["payment"] == {"payment_id": "7", "amount": 12.30}
