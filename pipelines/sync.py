@@ -26,7 +26,7 @@ same sync, before the incremental listing, and counted as `repaired`; they wait 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -146,7 +146,7 @@ def sync_connection(
             for stream in connector.streams:
                 current = stream.name
                 try:
-                    outcomes.append(run.sync_stream(stream))
+                    outcomes.append(run.sync_stream(stream, outcomes))
                 except ConnectorError as error:
                     if not outcomes:
                         _raise_if_misconfigured(connector, error)
@@ -201,7 +201,8 @@ class _Run:
     progress: ProgressCallback | None
     on_phase: PhaseCallback
 
-    def sync_stream(self, stream: Stream) -> StreamOutcome:
+    def sync_stream(self, stream: Stream, earlier: Sequence[StreamOutcome]) -> StreamOutcome:
+        """`earlier`: the outcomes of the streams synced before it in this run."""
         started = time.monotonic()
         deadline = started + self.stream_deadline.total_seconds()
         try:
@@ -214,6 +215,7 @@ class _Run:
                 stream.name,
                 deadline=self.stream_deadline,
                 records_loaded=loaded.records if isinstance(loaded, LoadResult) else 0,
+                earlier=earlier,
             ) from None
 
     def _sync_stream(self, stream: Stream, started: float, deadline: float) -> StreamOutcome:

@@ -57,18 +57,23 @@ class BatchSetAsideError(SyncError):
 
     def __init__(self, source: str, connection_id: str, outcomes: Sequence[StreamOutcome]) -> None:
         self.outcomes = tuple(outcomes)
-        batches = [batch for outcome in outcomes for batch in outcome.set_aside]
-        described = "; ".join(
-            f"{source} connection {connection_id!r}, stream {batch.stream}: a landed batch "
-            f"could not be loaded (DuckDB: {batch.error}), so it is set aside at {batch.path} "
-            "for inspection and the sync went on without it (its records are fetched from the "
-            "source again)"
-            for batch in batches
-        )
-        super().__init__(
-            f"{described}. Fix: correct the record at the source, then "
-            f"`ledgersync sync --connection {connection_id}`"
-        )
+        super().__init__(set_aside_message(source, connection_id, outcomes))
+
+
+def set_aside_message(source: str, connection_id: str, outcomes: Sequence[StreamOutcome]) -> str:
+    """What the streams' set-aside batches are, where they are kept and what to do."""
+    batches = [batch for outcome in outcomes for batch in outcome.set_aside]
+    described = "; ".join(
+        f"{source} connection {connection_id!r}, stream {batch.stream}: a landed batch "
+        f"could not be loaded (DuckDB: {batch.error}), so it is set aside at {batch.path} "
+        "for inspection and the sync went on without it (its records are fetched from the "
+        "source again)"
+        for batch in batches
+    )
+    return (
+        f"{described}. Fix: correct the record at the source, then "
+        f"`ledgersync sync --connection {connection_id}`"
+    )
 
 
 class StreamDeadlineError(SyncError):
@@ -82,8 +87,10 @@ class StreamDeadlineError(SyncError):
         *,
         deadline: timedelta,
         records_loaded: int,
+        earlier: Sequence[StreamOutcome] = (),
     ) -> None:
-        super().__init__(
+        """`earlier`: the streams synced before it, whose set-aside batches it also names."""
+        message = (
             f"{source} connection {connection_id!r}, stream {stream}: the stream's sync passed "
             f"its deadline of {deadline.total_seconds():g} s ({STREAM_DEADLINE_SETTING}) and "
             f"stopped; the {records_loaded} records fetched before it are loaded and the cursor "
@@ -91,6 +98,10 @@ class StreamDeadlineError(SyncError):
             f"{STREAM_DEADLINE_SETTING} of connection '{connection_id}' in the connections "
             "file, or find out why the source answers so slowly"
         )
+        if any(outcome.set_aside for outcome in earlier):
+            message += ". Besides: " + set_aside_message(source, connection_id, earlier)
+        super().__init__(message)
+        self.outcomes = tuple(earlier)
 
 
 class WarehouseWriteError(SyncError):

@@ -4,11 +4,14 @@ connection, the stream and the setting. The next sync, given the time, completes
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import yaml
 
+from models.landing import LandingZone
 from pipelines.run_once import sync_connections
 from sandbox.faults import FaultConfig
-from tests.reliability.conftest import assert_matches_truth
+from tests.reliability.conftest import ORG, assert_matches_truth
 
 SIZE = {"customers": 4, "invoices": 12, "payments": 6}
 
@@ -40,3 +43,19 @@ def test_a_stream_past_its_deadline_stops_between_pages_and_keeps_what_it_loaded
     zoho.rebuild()
 
     assert_matches_truth(zoho)
+
+
+def test_a_deadline_still_names_the_batches_earlier_streams_set_aside(zoho_project):
+    """The deadline ends the sync, but what the streams before it set aside is still reported:
+    it was dropped with their figures."""
+    zoho = zoho_project(SIZE, page_size=5, stream_deadline_s=0.3)
+    writer = LandingZone(zoho.project.config.landing).new_batch(ORG, "contacts")
+    writer.write_page(b'{"contacts": [{"contact_id": "1", "notes": "caf\xe9"}]}', records=1)
+    writer.seal(cursor=datetime(2100, 1, 1, tzinfo=UTC), full_refresh=False)
+    zoho.server.faults = FaultConfig(latency_s=0.25, paths=("/books/v3/invoices",))
+
+    [failure] = sync_connections(zoho.project.config)
+
+    assert "stream invoices: the stream's sync passed its deadline" in failure
+    assert "stream contacts: a landed batch could not be loaded" in failure
+    assert ".set-aside" in failure
