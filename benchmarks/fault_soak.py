@@ -222,6 +222,7 @@ def _raw_and_cursors(path: Path) -> dict[str, list[tuple[object, ...]]]:
     sync paged was stored and then marked vanished, and one it modified was stored in both
     versions, where a sync that never saw a fault saw neither."""
     tables = state(snapshot(load_config(path).warehouse)).items()
+    # A raw table's last column compared is whether the record vanished (`vanished_at` is set).
     live = {t: [r for r in rows if r[-1] is not True] for t, rows in tables if t.startswith("raw.")}
     return {**live, **{t: rows for t, rows in tables if t == "sync.cursors"}}
 
