@@ -34,8 +34,8 @@ from sandbox.simpro.ids import ledger_id as simpro_ledger_id
 from sandbox.simpro.testing import simpro_connection
 from sandbox.zoho_books.ids import ledger_id as zoho_ledger_id
 from sandbox.zoho_books.testing import zoho_connection
-from tests.conftest import Project, both_warehouse_backends
 from tests.e2e import report, sync
+from tests.project import Project, both_warehouse_backends
 
 SIZE = {"customers": 12, "invoices": 90, "payments": 80}
 AGING = ("current", "period_1", "period_2", "period_3", "period_4", "older")

@@ -13,7 +13,7 @@ from pipelines.defs.resources import LedgersyncResource
 from pipelines.runner import run_reports
 from sandbox.zoho_books.app import DROP
 from sandbox.zoho_books.ids import zoho_id
-from tests.reliability.conftest import ORG, assert_matches_truth, list_requests
+from tests.reliability.zoho import ORG, assert_matches_truth, list_requests
 
 # (listing, which record of the ledger, patch, the reason it must be quarantined with)
 BAD_RECORDS = [

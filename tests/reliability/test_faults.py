@@ -14,7 +14,7 @@ import pytest
 from benchmarks.warehouse_diff import differences, snapshot
 from sandbox.faults import FaultConfig
 from sandbox.zoho_books.testing import zoho_connection
-from tests.reliability.conftest import ORG, ZohoProject, assert_matches_truth, list_requests
+from tests.reliability.zoho import ORG, ZohoProject, assert_matches_truth, list_requests
 
 # Short timeouts and backoffs so that retries cost milliseconds, and enough attempts to
 # outlast the faults below. Every payment detail is fetched: the seeded faults need that many

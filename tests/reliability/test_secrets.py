@@ -18,7 +18,7 @@ from pipelines.runner import run_reports, run_syncs
 from sandbox.faults import FaultConfig
 from sandbox.zoho_books.config import OAuthClient
 from sandbox.zoho_books.testing import zoho_connection
-from tests.reliability.conftest import ORG
+from tests.reliability.zoho import ORG
 
 TOKEN = uuid.uuid4().hex
 CLIENT = OAuthClient(
