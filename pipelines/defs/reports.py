@@ -2,7 +2,6 @@
 history that an analyst backfills from the UI."""
 
 # No `from __future__ import annotations` here: Dagster reads these signatures at runtime.
-import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
@@ -136,9 +135,8 @@ def report_assets() -> dg.AssetsDefinition:
 DAILY = dg.DailyPartitionsDefinition(start_date=HISTORY_START, end_offset=0)
 
 # A year's backfill is then one run writing day after day, not 365 runs queueing for the
-# warehouse's single writer. `backfill_policy` is still marked beta in Dagster 1.13: that one
-# warning is silenced, by its message, wherever this module is loaded.
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+# warehouse's single writer. (`backfill_policy` is still marked beta in Dagster 1.13: loading
+# this module warns so, once.)
 
 
 @dg.asset(
