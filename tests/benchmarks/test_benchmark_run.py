@@ -21,6 +21,7 @@ from sandbox.zoho_books.testing import ZOHO_CLIENT
 SIZE = {"customers": 20, "invoices": 300, "payments": 300}
 
 
+@pytest.mark.slow
 def test_a_tiny_run_measures_every_client_on_the_same_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

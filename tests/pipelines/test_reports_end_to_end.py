@@ -208,9 +208,10 @@ def _zoho_project(zoho_sandbox, make_project) -> tuple[Project, LedgerIds]:
 
 
 def _history(project: Project, defs: dg.Definitions, **run: object) -> list[tuple[object, ...]]:
-    result = defs.resolve_job_def(AGING_HISTORY_JOB).execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), **run
-    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def(AGING_HISTORY_JOB).execute_in_process(
+            instance=instance, **run
+        )
     assert result.success
     return project.query("SELECT * FROM reports.ar_aging_daily ORDER BY ALL")
 
