@@ -148,4 +148,4 @@ def hold_warehouse() -> Iterator[Callable[..., subprocess.Popen[str]]]:
     yield hold
     for holder in holders:
         holder.kill()
-        holder.wait()
+        holder.communicate()  # reaps it and closes its pipe
