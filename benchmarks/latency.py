@@ -208,6 +208,8 @@ def _sandbox(
         if server.poll() is None:
             server.kill()
             server.wait()
+        server.stdin.close()
+        server.stdout.close()
 
 
 # -- what RESULTS.md shows ---------------------------------------------------------------------

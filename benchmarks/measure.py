@@ -61,7 +61,8 @@ def run_child(name: str, module: str, args: list[str], *, log_dir: Path) -> Chil
             env=_environment(),
         )
         assert child.stdout is not None
-        output = child.stdout.read()
+        with child.stdout:
+            output = child.stdout.read()
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
@@ -102,3 +103,5 @@ def page_server(dataset_dir: Path) -> Iterator[ServerStats]:
         if server.poll() is None:
             server.kill()
             server.wait()
+        server.stdin.close()
+        server.stdout.close()

@@ -28,6 +28,7 @@ import httpx
 import orjson
 
 from connectors.redaction import body_excerpt
+from connectors.token_store import RefreshTokenFile
 
 __all__ = [
     "OAuth2Auth",
@@ -228,7 +229,8 @@ class OAuth2Auth(httpx.Auth):
 class OAuth2RefreshTokenAuth(OAuth2Auth):
     """Refresh-token grant; Zoho's ``Authorization: Zoho-oauthtoken <token>`` by default.
 
-    A refresh token returned alongside the access token (rotation) replaces the old one.
+    A refresh token returned alongside the access token (rotation) replaces the old one, and
+    is saved to `stored` (`connectors.token_store`) when given, where the next process finds it.
     """
 
     def __init__(
@@ -241,6 +243,7 @@ class OAuth2RefreshTokenAuth(OAuth2Auth):
         scheme: str = "Zoho-oauthtoken",
         expiry_margin_s: float = 60,
         clock: Callable[[], float] = time.time,
+        stored: RefreshTokenFile | None = None,
     ) -> None:
         super().__init__(
             token_url=token_url,
@@ -252,7 +255,9 @@ class OAuth2RefreshTokenAuth(OAuth2Auth):
         )
         if not refresh_token:
             raise ValueError("refresh_token must not be empty")
-        self._refresh_token = refresh_token
+        self._configured_refresh_token = refresh_token
+        self._stored = stored
+        self._refresh_token = stored.newest(refresh_token) if stored else refresh_token
 
     def _grant(self) -> dict[str, str]:
         return {
@@ -264,11 +269,15 @@ class OAuth2RefreshTokenAuth(OAuth2Auth):
 
     def _store(self, body: dict[str, Any]) -> None:
         super()._store(body)
-        if isinstance(body.get("refresh_token"), str) and body["refresh_token"]:
-            self._refresh_token = body["refresh_token"]
+        rotated = body.get("refresh_token")
+        if not isinstance(rotated, str) or not rotated or rotated == self._refresh_token:
+            return
+        self._refresh_token = rotated
+        if self._stored is not None:
+            self._stored.save(self._configured_refresh_token, rotated)
 
     def secrets(self) -> list[str]:
-        return [*super().secrets(), self._refresh_token]
+        return [*super().secrets(), self._configured_refresh_token, self._refresh_token]
 
 
 class OAuth2ClientCredentialsAuth(OAuth2Auth):

@@ -27,7 +27,8 @@ import duckdb
 import orjson
 
 from models.queries import scalar
-from models.raw import RawStream, pending_children_sql
+from models.raw import RAW_COLUMNS, RawStream, pending_children_sql
+from models.transaction import transaction
 
 if TYPE_CHECKING:
     from connectors.streams import ChildDerivation
@@ -68,7 +69,8 @@ def turn_derivation_off(
     conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str, reason: str
 ) -> None:
     conn.execute(
-        "INSERT INTO sync.derivations_off SELECT ?, ?, now(), ? WHERE NOT EXISTS ("
+        "INSERT INTO sync.derivations_off (connection_id, stream, turned_off_at, reason) "
+        "SELECT ?, ?, now(), ? WHERE NOT EXISTS ("
         "SELECT 1 FROM sync.derivations_off WHERE connection_id = ? AND stream = ?)",
         [connection_id, stream, reason, connection_id, stream],
     )
@@ -107,8 +109,7 @@ def derive(
     """Store the confirmed candidates' records but the sample's; say which to fetch, and what
     the sample's were derived as."""
     params = {"connection_id": connection_id}
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         _candidates(conn, derivation, raw_tables, connection_id, parent, child, refetch_before)
         conn.execute(
             "CREATE OR REPLACE TEMP TABLE confirmed AS "
@@ -144,10 +145,6 @@ def derive(
                 "SELECT record_id, payload::VARCHAR FROM sampled"
             ).fetchall()
         }
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return Derived(stored, inserted, unconfirmed, sample)
 
 
@@ -213,7 +210,7 @@ def _store(conn: duckdb.DuckDBPyConnection, table: str, connection_id: str) -> i
     inserted = scalar(
         conn,
         f"""
-        INSERT INTO {table}
+        INSERT INTO {table} ({RAW_COLUMNS})
         SELECT $connection_id, c.record_id, c.payload, c.payload_md5, $stored_by, now(), now(),
                NULL
         FROM confirmed c

@@ -17,6 +17,7 @@ import duckdb
 from models.expressions import Ref, TextAt, expr, literal
 from models.mapping import Check, Field, Mapping
 from models.queries import scalar
+from models.transaction import transaction
 
 __all__ = ["NormalizeResult", "normalize_connection", "select_sql"]
 
@@ -122,8 +123,7 @@ def normalize_connection(
     mappings: Sequence[Mapping],
     raw_tables: MappingType[str, str],
 ) -> list[NormalizeResult]:
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(
             "CREATE OR REPLACE TEMP TABLE quarantine_now "
             "(stream VARCHAR, record_id VARCHAR, reason VARCHAR, payload JSON, document VARCHAR, "
@@ -134,10 +134,6 @@ def normalize_connection(
             _rebuild_table(conn, mapping, connection_id, source, raw_tables) for mapping in mappings
         ]
         _refresh_quarantine(conn, connection_id, source)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return results
 
 
@@ -169,7 +165,8 @@ def _rebuild_table(
     held_back = _HELD_BACK.get(mapping.table.name, _NOTHING_HELD_BACK)
     rejected = scalar(
         conn,
-        f"INSERT INTO quarantine_now SELECT $stream, record_id, reason, p, {held_back} "
+        f"INSERT INTO quarantine_now ({_QUARANTINE_COLUMNS}) "
+        f"SELECT $stream, record_id, reason, p, {held_back} "
         "FROM mapped WHERE reason IS NOT NULL AND vanished_at IS NULL",
         {"stream": mapping.stream},
     )
@@ -190,6 +187,10 @@ _HELD_BACK = {
     ),
 }
 _NOTHING_HELD_BACK = "NULL, NULL, NULL, NULL, NULL, NULL"
+_QUARANTINE_COLUMNS = (
+    "stream, record_id, reason, payload, document, document_id, customer_id, currency_code, "
+    "document_date, amount"
+)
 
 
 def _refresh_quarantine(conn: duckdb.DuckDBPyConnection, connection_id: str, source: str) -> None:
@@ -197,7 +198,7 @@ def _refresh_quarantine(conn: duckdb.DuckDBPyConnection, connection_id: str, sou
     params = {"connection_id": connection_id, "source": source}
     conn.execute(
         f"""
-        INSERT INTO quarantine_now
+        INSERT INTO quarantine_now ({_QUARANTINE_COLUMNS})
         SELECT stream, record_id, reason, payload, {_NOTHING_HELD_BACK} FROM sync.load_rejects
         WHERE connection_id = $connection_id
         """,
@@ -225,4 +226,4 @@ def _refresh_quarantine(conn: duckdb.DuckDBPyConnection, connection_id: str, sou
         "DELETE FROM canonical.rejected_records WHERE connection_id = $connection_id",
         {"connection_id": connection_id},
     )
-    conn.execute("INSERT INTO canonical.rejected_records SELECT * FROM quarantine_merged")
+    conn.execute("INSERT INTO canonical.rejected_records BY NAME SELECT * FROM quarantine_merged")

@@ -36,9 +36,11 @@ import duckdb
 
 from models.landing import LandedBatch
 from models.queries import scalar
+from models.transaction import transaction
 
 __all__ = [
     "DERIVED_FROM",
+    "RAW_COLUMNS",
     "LoadResult",
     "RawStream",
     "changed_since_loaded",
@@ -55,6 +57,10 @@ __all__ = [
 # The payload key that marks a dependent record derived from its parent's list row, not fetched
 # (connectors.streams.ChildDerivation); its value names the parent stream.
 DERIVED_FROM = "ledgersync_derived_from"
+# A raw table's columns, in the order `ensure_raw_table` creates them.
+RAW_COLUMNS = (
+    "connection_id, record_id, payload, payload_md5, batch_id, changed_at, fetched_at, vanished_at"
+)
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _NO_ID = "<no id> "  # quarantine key prefix of a record without an id
 # Of a record's copies in one batch, the newest (by its cursor field) is kept.
@@ -265,150 +271,120 @@ def load_batch(
 ) -> LoadResult:
     """Load one landed batch into its raw table and advance the cursor, atomically."""
     ensure_raw_table(conn, stream)
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        result = _load_in_transaction(conn, batch, stream)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    with transaction(conn):
+        done = _already_loaded(conn, batch)
+        if done is not None:
+            return done
+        _stage_incoming(conn, batch, stream)
+        _stage_landed_rejects(conn, batch)
+        params = {"connection_id": batch.connection_id, "stream": stream.name}
+        if batch.keys_only:
+            result = _load_keys(conn, batch, stream, params)
+        else:
+            result = _load_records(conn, batch, stream, params)
+        _drop_staged(conn)
     return result
 
 
-def _load_in_transaction(
-    conn: duckdb.DuckDBPyConnection, batch: LandedBatch, stream: RawStream
-) -> LoadResult:
+# The session temp tables one load stages, each created (replacing any a failed load left) by
+# the step named beside it before a later step reads it, and dropped when the load ends.
+_INCOMING = "load_incoming"  # _stage_incoming: every copy of every record in the batch
+_LANDED_REJECTS = "load_landed_rejects"  # _stage_landed_rejects: the manifest's rejects
+_CONFLICTS = "load_conflicts"  # _quarantine_conflicts: ids whose copies disagree
+_NEW_REJECTS = "load_new_rejects"  # _quarantine_conflicts: what this batch quarantines
+_REPEATED = "load_repeated"  # _insert_first_load: ids that came more than once
+_BATCH_ROWS = "load_batch_rows"  # _stage_batch_rows: one accepted version of each record
+_STAGED = (_INCOMING, _LANDED_REJECTS, _CONFLICTS, _NEW_REJECTS, _REPEATED, _BATCH_ROWS)
+
+
+def _already_loaded(conn: duckdb.DuckDBPyConnection, batch: LandedBatch) -> LoadResult | None:
+    """The result recorded for the batch, if it was loaded before: loading it again is a no-op."""
     done = conn.execute(
         "SELECT records, inserted, updated, rejected, vanished FROM sync.batches "
         "WHERE batch_id = ?",
         [batch.batch_id],
     ).fetchone()
-    if done:
-        records, inserted, updated, rejected, vanished = done
-        return LoadResult(
-            batch.batch_id, records, inserted, updated, rejected, vanished, already_loaded=True
-        )
+    if done is None:
+        return None
+    records, inserted, updated, rejected, vanished = done
+    return LoadResult(
+        batch.batch_id, records, inserted, updated, rejected, vanished, already_loaded=True
+    )
 
+
+def _stage_incoming(conn: duckdb.DuckDBPyConnection, batch: LandedBatch, stream: RawStream) -> None:
+    """Every record of the landed pages, with its id, checksum and cursor value."""
     conn.execute(
-        "CREATE OR REPLACE TEMP TABLE incoming "
+        f"CREATE OR REPLACE TEMP TABLE {_INCOMING} "
         "(record_id VARCHAR, payload JSON, payload_md5 VARCHAR, changed TIMESTAMPTZ)"
     )
-    if batch.pages:
-        # Registered in the transaction: a failed load's rollback unregisters it too.
-        conn.register("landed_pages", batch.page_texts())
-        conn.execute(
-            """
-            INSERT INTO incoming
-            SELECT (rec ->> $id_path), rec, md5(rec::VARCHAR),
-                   TRY_CAST(rec ->> $cursor_path AS TIMESTAMPTZ)
-            FROM (
-                SELECT unnest(CAST(json_extract(content, $records_path) AS JSON[])) AS rec
-                FROM landed_pages
-            )
-            """,
-            {
-                "id_path": stream.id_path,
-                "records_path": stream.records_path,
-                "cursor_path": stream.cursor_path,
-            },
+    if not batch.pages:
+        return
+    # Registered in the transaction: a failed load's rollback unregisters it too.
+    conn.register("landed_pages", batch.page_texts())
+    conn.execute(
+        f"""
+        INSERT INTO {_INCOMING} (record_id, payload, payload_md5, changed)
+        SELECT (rec ->> $id_path), rec, md5(rec::VARCHAR),
+               TRY_CAST(rec ->> $cursor_path AS TIMESTAMPTZ)
+        FROM (
+            SELECT unnest(CAST(json_extract(content, $records_path) AS JSON[])) AS rec
+            FROM landed_pages
         )
-        conn.unregister("landed_pages")
-    _stage_landed_rejects(conn, batch)
-    params = {"connection_id": batch.connection_id, "stream": stream.name}
-    if batch.keys_only:
-        return _load_keys(conn, batch, stream, params)
+        """,
+        {
+            "id_path": stream.id_path,
+            "records_path": stream.records_path,
+            "cursor_path": stream.cursor_path,
+        },
+    )
+    conn.unregister("landed_pages")
+
+
+def _stage_landed_rejects(conn: duckdb.DuckDBPyConnection, batch: LandedBatch) -> None:
+    """The records the batch's manifest lists as rejected while landing."""
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_LANDED_REJECTS} "
+        "(record_id VARCHAR, reason VARCHAR, payload JSON)"
+    )
+    if batch.rejects:
+        conn.executemany(
+            f"INSERT INTO {_LANDED_REJECTS} (record_id, reason, payload) VALUES (?, ?, ?)",
+            [[r.record_id, r.reason, r.payload] for r in batch.rejects],
+        )
+
+
+def _drop_staged(conn: duckdb.DuckDBPyConnection) -> None:
+    for table in _STAGED:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def _load_records(
+    conn: duckdb.DuckDBPyConnection,
+    batch: LandedBatch,
+    stream: RawStream,
+    params: dict[str, str],
+) -> LoadResult:
+    """A batch of records: quarantine what cannot be told apart, store the rest, and (for a
+    complete listing) mark what it lacks vanished."""
     rejected = _quarantine_conflicts(conn, params, stream)
-    table = stream.table
     first_load = scalar(
         conn,
-        f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE connection_id = ?)",
+        f"SELECT NOT EXISTS (SELECT 1 FROM {stream.table} WHERE connection_id = ?)",
         [batch.connection_id],
     )
     if first_load:
-        inserted = _insert_first_load(conn, batch, stream, params)
-        if batch.full_refresh:
-            _clear_resolved_rejects(conn, params)
-        _clear_fetched(conn, batch, params)
-        _ask_again_for_conflicts(conn, params)
-        _advance_cursor(conn, batch)
-        _record_batch(conn, batch, stream, inserted, 0, rejected, 0)
-        return LoadResult(batch.batch_id, batch.records, inserted, 0, rejected, 0)
-    conn.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE batch_rows AS
-        SELECT DISTINCT ON (record_id) record_id, payload, payload_md5
-        FROM incoming
-        WHERE record_id IS NOT NULL
-          AND record_id NOT IN (SELECT record_id FROM conflicts)
-        ORDER BY record_id, {_NEWEST_FIRST}
-        """
-    )
-    # Records the source now sends in one version leave quarantine.
-    conn.execute(
-        "DELETE FROM sync.load_rejects WHERE connection_id = $connection_id "
-        "AND stream = $stream AND record_id IN (SELECT record_id FROM batch_rows)",
-        params,
-    )
-    updated = scalar(
-        conn,
-        f"""
-        SELECT count(*) FROM batch_rows b JOIN {table} r
-          ON r.connection_id = $connection_id AND r.record_id = b.record_id
-        WHERE r.payload_md5 <> b.payload_md5
-        """,
-        {"connection_id": batch.connection_id},
-    )
-    if stream.keep_history:
-        conn.execute(
-            f"""
-            INSERT INTO {stream.history_table}
-            SELECT r.connection_id, r.record_id, r.payload, r.changed_at, now()
-            FROM {table} r JOIN batch_rows b
-              ON r.connection_id = $connection_id AND r.record_id = b.record_id
-            WHERE r.payload_md5 <> b.payload_md5
-            """,
-            {"connection_id": batch.connection_id},
-        )
-    conn.execute(
-        f"""
-        DELETE FROM {table}
-        WHERE connection_id = $connection_id AND record_id IN (
-            SELECT b.record_id FROM batch_rows b JOIN {table} r
-              ON r.connection_id = $connection_id AND r.record_id = b.record_id
-            WHERE r.payload_md5 <> b.payload_md5
-        )
-        """,
-        {"connection_id": batch.connection_id},
-    )
-    conn.execute(
-        f"""
-        UPDATE {table} SET fetched_at = now(), vanished_at = NULL
-        WHERE connection_id = $connection_id
-          AND record_id IN (SELECT record_id FROM batch_rows)
-        """,
-        {"connection_id": batch.connection_id},
-    )
-    inserted_or_changed = scalar(
-        conn,
-        f"""
-        INSERT INTO {table}
-        SELECT $connection_id, b.record_id, b.payload, b.payload_md5, $batch_id, now(), now(), NULL
-        FROM batch_rows b
-        WHERE NOT EXISTS (
-            SELECT 1 FROM {table} r
-            WHERE r.connection_id = $connection_id AND r.record_id = b.record_id
-        )
-        """,
-        {"connection_id": batch.connection_id, "batch_id": batch.batch_id},
-    )
+        inserted, updated = _insert_first_load(conn, batch, stream, params), 0
+    else:
+        inserted, updated = _merge_batch(conn, batch, stream, params)
     vanished = 0
     if batch.full_refresh:
-        vanished = _mark_vanished(conn, batch, table)
+        if not first_load:
+            vanished = _mark_vanished(conn, batch, stream.table)
         _clear_resolved_rejects(conn, params)
     _clear_fetched(conn, batch, params)
     _ask_again_for_conflicts(conn, params)
     _advance_cursor(conn, batch)
-    inserted = inserted_or_changed - updated
     _record_batch(conn, batch, stream, inserted, updated, rejected, vanished)
     return LoadResult(batch.batch_id, batch.records, inserted, updated, rejected, vanished)
 
@@ -423,28 +399,28 @@ def _insert_first_load(
     vanished, so the batch's records go straight in. Records the source repeated are the only
     ones sorted (to keep the newest copy); the rest stream through."""
     conn.execute(
-        "CREATE OR REPLACE TEMP TABLE repeated AS SELECT record_id FROM incoming "
+        f"CREATE OR REPLACE TEMP TABLE {_REPEATED} AS SELECT record_id FROM {_INCOMING} "
         "WHERE record_id IS NOT NULL GROUP BY record_id HAVING count(*) > 1"
     )
     conn.execute(
         "DELETE FROM sync.load_rejects WHERE connection_id = $connection_id "
-        "AND stream = $stream AND record_id IN (SELECT record_id FROM incoming) "
-        "AND record_id NOT IN (SELECT record_id FROM conflicts)",
+        f"AND stream = $stream AND record_id IN (SELECT record_id FROM {_INCOMING}) "
+        f"AND record_id NOT IN (SELECT record_id FROM {_CONFLICTS})",
         params,
     )
     inserted = scalar(
         conn,
         f"""
-        INSERT INTO {stream.table}
+        INSERT INTO {stream.table} ({RAW_COLUMNS})
         SELECT $connection_id, record_id, payload, payload_md5, $batch_id, now(), now(), NULL
         FROM (
-            SELECT record_id, payload, payload_md5 FROM incoming
-            WHERE record_id IS NOT NULL AND record_id NOT IN (SELECT record_id FROM repeated)
+            SELECT record_id, payload, payload_md5 FROM {_INCOMING}
+            WHERE record_id IS NOT NULL AND record_id NOT IN (SELECT record_id FROM {_REPEATED})
             UNION ALL
             FROM (
-                SELECT DISTINCT ON (record_id) record_id, payload, payload_md5 FROM incoming
-                WHERE record_id IN (SELECT record_id FROM repeated)
-                  AND record_id NOT IN (SELECT record_id FROM conflicts)
+                SELECT DISTINCT ON (record_id) record_id, payload, payload_md5 FROM {_INCOMING}
+                WHERE record_id IN (SELECT record_id FROM {_REPEATED})
+                  AND record_id NOT IN (SELECT record_id FROM {_CONFLICTS})
                 ORDER BY record_id, {_NEWEST_FIRST}
             )
         )
@@ -454,24 +430,103 @@ def _insert_first_load(
     return int(inserted)
 
 
-def _stage_landed_rejects(conn: duckdb.DuckDBPyConnection, batch: LandedBatch) -> None:
-    """The records the batch's manifest lists as rejected while landing, as `landed_rejects`."""
+def _merge_batch(
+    conn: duckdb.DuckDBPyConnection,
+    batch: LandedBatch,
+    stream: RawStream,
+    params: dict[str, str],
+) -> tuple[int, int]:
+    """Store the batch beside the connection's earlier rows: a changed record replaces its
+    stored version (kept in history where the stream keeps it), an unchanged one is marked
+    fetched, a new one is inserted. Returns (inserted, updated)."""
+    _stage_batch_rows(conn)
+    # Records the source now sends in one version leave quarantine.
     conn.execute(
-        "CREATE OR REPLACE TEMP TABLE landed_rejects "
-        "(record_id VARCHAR, reason VARCHAR, payload JSON)"
+        "DELETE FROM sync.load_rejects WHERE connection_id = $connection_id "
+        f"AND stream = $stream AND record_id IN (SELECT record_id FROM {_BATCH_ROWS})",
+        params,
     )
-    if batch.rejects:
-        conn.executemany(
-            "INSERT INTO landed_rejects VALUES (?, ?, ?)",
-            [[r.record_id, r.reason, r.payload] for r in batch.rejects],
+    connection = {"connection_id": batch.connection_id}
+    updated = int(scalar(conn, f"SELECT count(*) FROM ({_changed_ids(stream)})", connection))
+    if stream.keep_history:
+        _archive_changed(conn, stream, connection)
+    conn.execute(
+        f"DELETE FROM {stream.table} "
+        f"WHERE connection_id = $connection_id AND record_id IN ({_changed_ids(stream)})",
+        connection,
+    )
+    conn.execute(
+        f"""
+        UPDATE {stream.table} SET fetched_at = now(), vanished_at = NULL
+        WHERE connection_id = $connection_id
+          AND record_id IN (SELECT record_id FROM {_BATCH_ROWS})
+        """,
+        connection,
+    )
+    inserted_or_changed = int(
+        scalar(
+            conn,
+            f"""
+            INSERT INTO {stream.table} ({RAW_COLUMNS})
+            SELECT $connection_id, b.record_id, b.payload, b.payload_md5, $batch_id,
+                   now(), now(), NULL
+            FROM {_BATCH_ROWS} b
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {stream.table} r
+                WHERE r.connection_id = $connection_id AND r.record_id = b.record_id
+            )
+            """,
+            {**connection, "batch_id": batch.batch_id},
         )
+    )
+    return inserted_or_changed - updated, updated
+
+
+def _stage_batch_rows(conn: duckdb.DuckDBPyConnection) -> None:
+    """One version of each record the batch brought and did not quarantine: the newest."""
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {_BATCH_ROWS} AS
+        SELECT DISTINCT ON (record_id) record_id, payload, payload_md5
+        FROM {_INCOMING}
+        WHERE record_id IS NOT NULL
+          AND record_id NOT IN (SELECT record_id FROM {_CONFLICTS})
+        ORDER BY record_id, {_NEWEST_FIRST}
+        """
+    )
+
+
+def _changed_ids(stream: RawStream) -> str:
+    """SQL (for `$connection_id`) of the stored records the batch brings with new content."""
+    return f"""
+        SELECT b.record_id FROM {_BATCH_ROWS} b JOIN {stream.table} r
+          ON r.connection_id = $connection_id AND r.record_id = b.record_id
+        WHERE r.payload_md5 <> b.payload_md5
+        """
+
+
+def _archive_changed(
+    conn: duckdb.DuckDBPyConnection, stream: RawStream, connection: dict[str, str]
+) -> None:
+    """Each version the batch supersedes, with the interval it was current."""
+    conn.execute(
+        f"""
+        INSERT INTO {stream.history_table}
+            (connection_id, record_id, payload, valid_from, valid_to)
+        SELECT r.connection_id, r.record_id, r.payload, r.changed_at, now()
+        FROM {stream.table} r JOIN {_BATCH_ROWS} b
+          ON r.connection_id = $connection_id AND r.record_id = b.record_id
+        WHERE r.payload_md5 <> b.payload_md5
+        """,
+        connection,
+    )
 
 
 def _clear_resolved_rejects(conn: duckdb.DuckDBPyConnection, params: dict[str, str]) -> None:
     """What the loader quarantined and a complete listing no longer shows is resolved."""
     conn.execute(
         "DELETE FROM sync.load_rejects WHERE connection_id = $connection_id "
-        "AND stream = $stream AND record_id NOT IN (SELECT record_id FROM new_rejects)",
+        f"AND stream = $stream AND record_id NOT IN (SELECT record_id FROM {_NEW_REJECTS})",
         params,
     )
 
@@ -487,13 +542,13 @@ def _load_keys(
     noted before and is no longer listed is not fetched."""
     conn.execute(
         "DELETE FROM sync.unfetched WHERE connection_id = $connection_id AND stream = $stream "
-        "AND record_id NOT IN (SELECT record_id FROM incoming WHERE record_id IS NOT NULL)",
+        f"AND record_id NOT IN (SELECT record_id FROM {_INCOMING} WHERE record_id IS NOT NULL)",
         params,
     )
     conn.execute(
         f"""
-        INSERT INTO sync.unfetched
-        SELECT DISTINCT $connection_id, $stream, i.record_id, now() FROM incoming i
+        INSERT INTO sync.unfetched (connection_id, stream, record_id, listed_at)
+        SELECT DISTINCT $connection_id, $stream, i.record_id, now() FROM {_INCOMING} i
         WHERE i.record_id IS NOT NULL
           AND NOT EXISTS (
             SELECT 1 FROM {stream.table} r
@@ -514,7 +569,7 @@ def _load_keys(
         f"""
         UPDATE {stream.table} SET vanished_at = NULL
         WHERE connection_id = $connection_id AND vanished_at IS NOT NULL
-          AND record_id IN (SELECT record_id FROM incoming)
+          AND record_id IN (SELECT record_id FROM {_INCOMING})
         """,
         {"connection_id": batch.connection_id},
     )
@@ -522,7 +577,7 @@ def _load_keys(
     conn.execute(
         "DELETE FROM sync.load_rejects WHERE connection_id = $connection_id "
         "AND stream = $stream AND NOT starts_with(record_id, $no_id) "
-        "AND record_id NOT IN (SELECT record_id FROM incoming WHERE record_id IS NOT NULL)",
+        f"AND record_id NOT IN (SELECT record_id FROM {_INCOMING} WHERE record_id IS NOT NULL)",
         {**params, "no_id": _NO_ID},
     )
     _record_batch(conn, batch, stream, 0, 0, 0, vanished)
@@ -535,7 +590,7 @@ def _clear_fetched(
     """The ids waiting to be fetched that the batch brought (all of them, if it is complete)."""
     conn.execute(
         "DELETE FROM sync.unfetched WHERE connection_id = $connection_id AND stream = $stream "
-        "AND ($full_refresh OR record_id IN (SELECT record_id FROM incoming))",
+        f"AND ($full_refresh OR record_id IN (SELECT record_id FROM {_INCOMING}))",
         {**params, "full_refresh": batch.full_refresh},
     )
 
@@ -546,9 +601,9 @@ def _ask_again_for_conflicts(conn: duckdb.DuckDBPyConnection, params: dict[str, 
     twice (a balance that moves without a newer modified time, between two overlapping pages)
     comes back alone and leaves quarantine, even though the cursor has passed it."""
     conn.execute(
-        """
-        INSERT INTO sync.unfetched
-        SELECT $connection_id, $stream, c.record_id, now() FROM conflicts c
+        f"""
+        INSERT INTO sync.unfetched (connection_id, stream, record_id, listed_at)
+        SELECT $connection_id, $stream, c.record_id, now() FROM {_CONFLICTS} c
         WHERE NOT EXISTS (
             SELECT 1 FROM sync.unfetched u
             WHERE u.connection_id = $connection_id AND u.stream = $stream
@@ -568,7 +623,9 @@ def _record_batch(
     vanished: int,
 ) -> None:
     conn.execute(
-        "INSERT INTO sync.batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        "INSERT INTO sync.batches (batch_id, connection_id, stream, pages, records, inserted, "
+        "updated, rejected, vanished, full_refresh, loaded_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
         [
             batch.batch_id,
             batch.connection_id,
@@ -592,8 +649,8 @@ def _mark_vanished(conn: duckdb.DuckDBPyConnection, batch: LandedBatch, table: s
         f"""
         UPDATE {table} SET vanished_at = now()
         WHERE connection_id = $connection_id AND vanished_at IS NULL
-          AND record_id NOT IN (SELECT record_id FROM incoming WHERE record_id IS NOT NULL)
-          AND record_id NOT IN (SELECT record_id FROM landed_rejects)
+          AND record_id NOT IN (SELECT record_id FROM {_INCOMING} WHERE record_id IS NOT NULL)
+          AND record_id NOT IN (SELECT record_id FROM {_LANDED_REJECTS})
         """,
         {"connection_id": batch.connection_id},
     )
@@ -606,17 +663,17 @@ def _quarantine_conflicts(
     # Copies that differ conflict unless exactly one version carries the newest cursor value
     # (and every copy has one): that is a record modified while the client paged.
     conn.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE conflicts AS
+        f"""
+        CREATE OR REPLACE TEMP TABLE {_CONFLICTS} AS
         WITH repeated_ids AS (  -- the few ids that came more than once; the payloads stay behind
-            SELECT record_id FROM incoming WHERE record_id IS NOT NULL
+            SELECT record_id FROM {_INCOMING} WHERE record_id IS NOT NULL
             GROUP BY record_id HAVING count(*) > 1
         ),
         copies AS (
             SELECT record_id, payload, payload_md5,
                    coalesce(changed = max(changed) OVER same_id, false)
                      AND count(changed) OVER same_id = count(*) OVER same_id AS newest
-            FROM incoming SEMI JOIN repeated_ids USING (record_id)
+            FROM {_INCOMING} SEMI JOIN repeated_ids USING (record_id)
             WINDOW same_id AS (PARTITION BY record_id)
         )
         SELECT record_id, count(*) AS copies, any_value(payload) AS payload
@@ -628,36 +685,37 @@ def _quarantine_conflicts(
     )
     reason_for_missing_id = f"the record has no id at {stream.id_path}"
     conn.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE new_rejects AS
+        f"""
+        CREATE OR REPLACE TEMP TABLE {_NEW_REJECTS} AS
         SELECT record_id,
                'the id ' || record_id || ' came ' || copies
                  || ' times with different content in one sync' AS reason,
                payload
-        FROM conflicts
+        FROM {_CONFLICTS}
         UNION ALL
         SELECT $no_id || payload_md5, $reason_for_missing_id, any_value(payload)
-        FROM incoming WHERE record_id IS NULL GROUP BY payload_md5
+        FROM {_INCOMING} WHERE record_id IS NULL GROUP BY payload_md5
         UNION ALL
         SELECT record_id, any_value(reason), any_value(payload)
-        FROM landed_rejects WHERE record_id NOT IN (SELECT record_id FROM conflicts)
+        FROM {_LANDED_REJECTS} WHERE record_id NOT IN (SELECT record_id FROM {_CONFLICTS})
         GROUP BY record_id
         """,
         {"reason_for_missing_id": reason_for_missing_id, "no_id": _NO_ID},
     )
     conn.execute(
-        """
+        f"""
         MERGE INTO sync.load_rejects old
-        USING new_rejects n
+        USING {_NEW_REJECTS} n
           ON old.connection_id = $connection_id AND old.stream = $stream
          AND old.record_id = n.record_id
         WHEN MATCHED THEN UPDATE SET reason = n.reason, payload = n.payload, last_seen_at = now()
-        WHEN NOT MATCHED THEN INSERT VALUES
-            ($connection_id, $stream, n.record_id, n.reason, n.payload, now(), now())
+        WHEN NOT MATCHED THEN INSERT
+            (connection_id, stream, record_id, reason, payload, first_seen_at, last_seen_at)
+        VALUES ($connection_id, $stream, n.record_id, n.reason, n.payload, now(), now())
         """,
         params,
     )
-    count = scalar(conn, "SELECT count(*) FROM new_rejects")
+    count = scalar(conn, f"SELECT count(*) FROM {_NEW_REJECTS}")
     return int(count)
 
 
@@ -673,7 +731,8 @@ def _advance_cursor(conn: duckdb.DuckDBPyConnection, batch: LandedBatch) -> None
         WHEN MATCHED THEN UPDATE SET
             cursor = CASE WHEN $full_refresh THEN n.cursor ELSE greatest(c.cursor, n.cursor) END,
             batch_id = $batch_id
-        WHEN NOT MATCHED THEN INSERT VALUES ($connection_id, $stream, n.cursor, $batch_id)
+        WHEN NOT MATCHED THEN INSERT (connection_id, stream, cursor, batch_id)
+        VALUES ($connection_id, $stream, n.cursor, $batch_id)
         """,
         {
             "connection_id": batch.connection_id,

@@ -16,7 +16,7 @@ reports would otherwise read them seven times.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal, get_args
@@ -27,6 +27,7 @@ from models.ducklake import in_ducklake
 from models.queries import scalar
 from models.report_docs import COLUMN_COMMENTS, TABLE_COMMENTS
 from models.sql_template import SqlTemplate, load_template
+from models.transaction import transaction
 
 __all__ = [
     "AGING_HISTORY",
@@ -132,39 +133,46 @@ def materialize_reports(
     # Tables written in parallel, rows in any order: each report's readers order what they read.
     ordered = scalar(conn, "SELECT current_setting('preserve_insertion_order')")
     conn.execute("SET preserve_insertion_order = false")
-    conn.execute("BEGIN TRANSACTION")
     try:
-        for table in _INPUTS:
-            if any(_reads(name, table) for name in names):
-                on_step(table)
-                source = _input(table, "$as_of", ", edges := $edges, basis := $basis")
-                sql = f"CREATE OR REPLACE TEMP TABLE {table} AS FROM {source}"
-                conn.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
-        rows = {}
-        for name in names:
-            on_step(name)
-            # A temporary macro over the query: its inputs resolve to the temporary tables.
-            conn.execute(
-                f"CREATE OR REPLACE TEMP MACRO {name}_of_ledgers(as_of, edges, basis) AS TABLE "
-                f"{_query(name, inputs='')}"
-            )
-            rows[name] = scalar(
-                conn,
-                f"CREATE OR REPLACE TABLE reports.{name} AS "
-                f"FROM {name}_of_ledgers($as_of::DATE, $edges, $basis)",
-                params,
-            )
-            _comment(conn, name)
-        for table in _INPUTS:
-            conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
-        on_step("commit")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        with transaction(conn):
+            rows = _write_reports(conn, names, params, on_step)
     finally:
         conn.execute(f"SET preserve_insertion_order = {bool(ordered)}")
     return {name: int(count) for name, count in rows.items()}
+
+
+def _write_reports(
+    conn: duckdb.DuckDBPyConnection,
+    names: Sequence[str],
+    params: dict[str, object],
+    on_step: Callable[[str], None],
+) -> dict[str, int]:
+    """Each report's table from its inputs, staged once as temporary tables; row counts."""
+    for table in _INPUTS:
+        if any(_reads(name, table) for name in names):
+            on_step(table)
+            source = _input(table, "$as_of", ", edges := $edges, basis := $basis")
+            sql = f"CREATE OR REPLACE TEMP TABLE {table} AS FROM {source}"
+            conn.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+    rows = {}
+    for name in names:
+        on_step(name)
+        # A temporary macro over the query: its inputs resolve to the temporary tables.
+        conn.execute(
+            f"CREATE OR REPLACE TEMP MACRO {name}_of_ledgers(as_of, edges, basis) AS TABLE "
+            f"{_query(name, inputs='')}"
+        )
+        rows[name] = scalar(
+            conn,
+            f"CREATE OR REPLACE TABLE reports.{name} AS "
+            f"FROM {name}_of_ledgers($as_of::DATE, $edges, $basis)",
+            params,
+        )
+        _comment(conn, name)
+    for table in _INPUTS:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    on_step("commit")
+    return rows
 
 
 def snapshot_aging(
@@ -183,8 +191,7 @@ def snapshot_aging(
         install_report_macros(conn)
     table = f"reports.{AGING_HISTORY}"
     params = _params("ar_aging", day, aging)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         wanted = _columns(conn, f"{_select('ar_aging')} LIMIT 0", params)
         if _table_columns(conn, AGING_HISTORY) != wanted:
             conn.execute(
@@ -192,11 +199,7 @@ def snapshot_aging(
             )
             _comment(conn, AGING_HISTORY)
         conn.execute(f"DELETE FROM {table} WHERE as_of = $as_of", {"as_of": day})
-        rows = scalar(conn, f"INSERT INTO {table} {_select('ar_aging')}", params)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        rows = scalar(conn, f"INSERT INTO {table} BY NAME {_select('ar_aging')}", params)
     return int(rows)
 
 

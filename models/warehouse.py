@@ -29,6 +29,7 @@ from duckdb_engine import Dialect
 from models.ducklake import DuckLake, attach_ducklake, is_write_conflict
 from models.lock_wait import WaitListener, WarehouseBusyError, connect_when_free
 from models.schema import CANONICAL, CANONICAL_TABLES, REJECTED_RECORDS
+from models.transaction import transaction
 
 __all__ = ["BULK_MEMORY_LIMIT", "DuckLake", "Warehouse", "WarehouseBusyError", "table_ddl"]
 
@@ -200,15 +201,14 @@ class Warehouse:
         keys = not isinstance(self.location, DuckLake)
 
         def create(conn: duckdb.DuckDBPyConnection) -> None:
-            conn.execute("BEGIN TRANSACTION")
-            for schema in SCHEMAS:
-                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            for table, columns, key in _SYNC_TABLES:
-                primary_key = f",\n        PRIMARY KEY ({key})" if keys else ""
-                conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns}{primary_key}\n)")
-            for canonical in (*CANONICAL_TABLES, REJECTED_RECORDS):
-                _ensure_table(conn, canonical)
-            conn.execute("COMMIT")
+            with transaction(conn):
+                for schema in SCHEMAS:
+                    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                for table, columns, key in _SYNC_TABLES:
+                    primary_key = f",\n        PRIMARY KEY ({key})" if keys else ""
+                    conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns}{primary_key}\n)")
+                for canonical in (*CANONICAL_TABLES, REJECTED_RECORDS):
+                    _ensure_table(conn, canonical)
 
         self.write(create)
 

@@ -195,7 +195,9 @@ def check(config: ConfigOption = None, debug: DebugOption = False) -> None:
         failed = False
         for connection in project.config.connections:
             try:
-                with connected(connection, project.config.budget_store()) as connector:
+                with connected(
+                    connection, project.config.budget_store(), project.config.token_store()
+                ) as connector:
                     result = f"[green]ok[/green]: {connector.check()}"
             except ConnectorError as error:
                 failed = True

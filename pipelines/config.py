@@ -19,6 +19,7 @@ import yaml
 
 from connectors.connection import ConnectionConfig
 from connectors.shared_budget import PostgresBudget
+from connectors.token_store import TokenStore
 from models.lock_wait import WaitListener
 from models.reports import ExceptionKind
 from models.warehouse import DuckLake, Warehouse
@@ -139,6 +140,8 @@ class LedgersyncConfig(pydantic.BaseModel):
         pydantic.BeforeValidator(_ducklake_section),
     ] = Path("data/ledgersync.duckdb")
     landing: Path = Path("data/landing")
+    # Where refresh tokens a source rotates are kept, one 0600 file per connection.
+    tokens: Path = Path("data/tokens")
     # How long a sync or report waits for another process (an analyst's DuckDB session, another
     # sync) to let go of the warehouse file, saying so while it waits.
     warehouse_lock_wait_s: Annotated[float, pydantic.Field(gt=0)] = 600.0
@@ -178,6 +181,10 @@ class LedgersyncConfig(pydantic.BaseModel):
     def budget_store(self) -> PostgresBudget | None:
         """Where the connections' rate budgets are kept; None: in each process."""
         return self.rate_budget.store() if self.rate_budget else None
+
+    def token_store(self) -> TokenStore:
+        """Where the connections' rotated refresh tokens are kept (`connectors.token_store`)."""
+        return TokenStore(self.tokens)
 
     def open_warehouse(self, on_wait: WaitListener | None = None) -> Warehouse:
         """The warehouse, waiting `warehouse_lock_wait_s` for its lock and telling `on_wait`."""
@@ -224,6 +231,7 @@ def load_config(path: Path | None = None) -> LedgersyncConfig:
         update={
             "warehouse": warehouse,
             "landing": base / config.landing,
+            "tokens": base / config.tokens,
             "customer_links": config.customer_links and base / config.customer_links,
             "reporting": config.reporting.model_copy(update={"rates": rates and base / rates}),
             "connections": connections,

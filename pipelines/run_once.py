@@ -78,6 +78,7 @@ def sync_connections(
                 full_refresh=full_refresh,
                 holder=HOLDER,
                 rate_budget=config.budget_store(),
+                tokens=config.token_store(),
                 on_phase=_for_connection(on_phase, connection.id),
             )
         except (ConnectorError, ConnectionBusyError, WarehouseBusyError, SyncError) as error:

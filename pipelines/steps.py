@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from connectors.ratelimit import BudgetStore
+from connectors.token_store import TokenStore
 from models.landing import LandingZone
 from models.normalize import NormalizeResult
 from models.warehouse import Warehouse
@@ -37,13 +38,15 @@ def sync_one(
     full_refresh: bool,
     holder: str,
     rate_budget: BudgetStore | None,
+    tokens: TokenStore | None = None,
     progress: ProgressCallback | None = None,
     on_phase: PhaseCallback | None = None,
 ) -> list[StreamOutcome]:
     """Sync every stream of the connection into its raw tables (`pipelines.sync`), with the
     lookback, reconciliation interval and limits its entry in the connections file sets; its
-    rate budget kept in `rate_budget` (`LedgersyncConfig.budget_store()`), or in this process."""
-    with connected(connection, rate_budget) as connector:
+    rate budget kept in `rate_budget` (`LedgersyncConfig.budget_store()`), or in this process;
+    a refresh token the source rotates, in `tokens` (`LedgersyncConfig.token_store()`)."""
+    with connected(connection, rate_budget, tokens) as connector:
         return sync_connection(
             connector,
             warehouse=warehouse,

@@ -7,23 +7,21 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from models.warehouse import Warehouse
-from pipelines.config import LedgersyncConfig, load_config
 from pipelines.registry import SANDBOXES
 from sandbox.faults import FaultConfig
 from sandbox.server import SandboxServer
 from sandbox.testing import SandboxTesting
 from tests.postgres import PG_URI, require_postgres, scratch_schema
+from tests.project import Project
 
-# The end-to-end tests' shared helpers assert; have pytest explain their failures too.
-pytest.register_assert_rewrite("tests.e2e")
+# The shared test helpers assert; have pytest explain their failures too.
+pytest.register_assert_rewrite("tests.e2e", "tests.reliability.zoho")
 
 
 @pytest.fixture(autouse=True)
@@ -62,32 +60,6 @@ def _sandbox_fixture(testing: SandboxTesting) -> object:
 # A sandbox fixture per registered source (`zoho_sandbox`, …), named by its sandbox/testing.py.
 for _sandbox in SANDBOXES.values():
     globals()[f"_{_sandbox.testing.fixture}"] = _sandbox_fixture(_sandbox.testing)
-
-
-@dataclass(frozen=True)
-class Project:
-    """A ledgersync project in a temporary directory."""
-
-    config_path: Path
-
-    @property
-    def config(self) -> LedgersyncConfig:
-        return load_config(self.config_path)
-
-    @property
-    def warehouse(self) -> Warehouse:
-        return Warehouse(self.config.warehouse)
-
-    def query(self, sql: str, params: object = None) -> list[tuple[object, ...]]:
-        with self.warehouse.connect(read_only=True) as conn:
-            return conn.execute(sql, params).fetchall()
-
-
-WAREHOUSE_BACKENDS = ("duckdb", "ducklake")
-# On a test module or function: run it against each warehouse backend `make_project` writes.
-both_warehouse_backends = pytest.mark.parametrize(
-    "warehouse_backend", WAREHOUSE_BACKENDS, indirect=True
-)
 
 
 @pytest.fixture
@@ -176,4 +148,4 @@ def hold_warehouse() -> Iterator[Callable[..., subprocess.Popen[str]]]:
     yield hold
     for holder in holders:
         holder.kill()
-        holder.wait()
+        holder.communicate()  # reaps it and closes its pipe

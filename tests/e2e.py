@@ -18,7 +18,7 @@ from sandbox.generator import record_payment
 from sandbox.ledger import Ledger, Payment
 from sandbox.truth import expected_exceptions as truth_exceptions
 from sandbox.truth import invoice_truth
-from tests.conftest import Project
+from tests.project import Project
 
 IdMap = Callable[[str, int], str]  # (kind, ledger id) → warehouse id
 

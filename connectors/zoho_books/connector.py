@@ -25,6 +25,7 @@ from connectors.limits import check_limits
 from connectors.pagination import KeysetPaginator, Page
 from connectors.ratelimit import BudgetStore, account_budget
 from connectors.streams import Stream
+from connectors.token_store import RefreshTokenFile
 
 from .mapping import MAPPINGS
 from .settings import (
@@ -91,6 +92,7 @@ class ZohoBooksSettings:
     payment_details: PaymentDetails = "derive"
     payment_detail_sample: float = DEFAULT_PAYMENT_DETAIL_SAMPLE
     rate_budget: BudgetStore | None = None  # where the budget is kept; None: in this process
+    refresh_tokens: RefreshTokenFile | None = None  # where a rotated one is kept; None: memory
 
 
 def budget_domain(settings: ZohoBooksSettings) -> str:
@@ -138,6 +140,7 @@ class ZohoBooksConnector:
                 client_id=settings.client_id,
                 client_secret=settings.client_secret,
                 refresh_token=settings.refresh_token,
+                stored=settings.refresh_tokens,
             ),
             default_params={"organization_id": settings.organization_id},
             timeout=httpx.Timeout(settings.timeout_s, connect=10.0),

@@ -19,4 +19,5 @@ SPEC = SourceSpec(
     mappings=MAPPINGS,
     settings=ZohoBooksSettings,
     connector=ZohoBooksConnector,
+    rotates_refresh_tokens=True,
 )

@@ -36,7 +36,8 @@ def load_calibration(conn: duckdb.DuckDBPyConnection, table: str) -> None:
     )
     if rows:
         conn.executemany(
-            f"INSERT INTO {table} VALUES (?, ?, ?, (? + 1) / (? + 2))",
+            f"INSERT INTO {table} (evidence_class, candidates, correct, confidence) "
+            "VALUES (?, ?, ?, (? + 1) / (? + 2))",
             [
                 (r["evidence_class"], int(r["candidates"]), int(r["correct"]))
                 + (int(r["correct"]), int(r["candidates"]))

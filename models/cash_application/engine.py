@@ -34,6 +34,7 @@ import numpy as np
 from models.cash_application.calibration import load_calibration
 from models.cash_application.columns import COLUMN_COMMENTS, TABLE_COMMENT
 from models.cash_application.subsets import exact_subsets
+from models.transaction import transaction
 
 __all__ = ["REPORT", "CashApplicationSettings", "SuggestionRun", "suggest_cash_applications"]
 
@@ -109,14 +110,9 @@ def suggest_cash_applications(
     The report macros must be installed (`models.reports.install_report_macros`).
     """
     settings = settings or CashApplicationSettings()
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         skipped = _suggest(conn, as_of, settings)
         _comment(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     rows, payments = conn.execute(
         f"SELECT count(*), count(DISTINCT (connection_id, payer_kind, payment_id)) "
         f"FROM reports.{REPORT}"

@@ -27,6 +27,7 @@ from importlib import resources
 import duckdb
 
 from models.reports import Aging, install_report_macros
+from models.transaction import transaction
 
 __all__ = ["ExchangeRate", "materialize_entity_reports", "replace_exchange_rates"]
 
@@ -83,7 +84,8 @@ def replace_exchange_rates(conn: duckdb.DuckDBPyConnection, rates: Sequence[Exch
     conn.execute("DELETE FROM canonical.exchange_rates")
     if rates:
         conn.executemany(
-            "INSERT INTO canonical.exchange_rates VALUES (?, ?, ?, ?)",
+            "INSERT INTO canonical.exchange_rates (rate_date, from_currency, to_currency, rate) "
+            "VALUES (?, ?, ?, ?)",
             [(r.day, r.from_currency, r.to_currency, r.rate) for r in rates],
         )
 
@@ -99,8 +101,7 @@ def materialize_entity_reports(
     install_report_macros(conn)
     conn.execute(_RATES_DDL)
     params = {"as_of": as_of, "reporting": reporting_currency, "edges": list(aging.edges)}
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(
             "CREATE OR REPLACE TEMP TABLE invoice_ledger AS "
             "FROM reports.invoice_ledger_at($as_of::DATE, edges := $edges, basis := $basis)",
@@ -119,10 +120,6 @@ def materialize_entity_reports(
         temporary = ("invoice_ledger", "payment_ledger", "reporting_rates", "entity_documents")
         for table in (*temporary, "entity_sums", "entity_parts"):
             conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     counts = {}
     for name in ENTITY_REPORTS:
         (counts[name],) = conn.execute(f"SELECT count(*) FROM reports.{name}").fetchone() or (0,)

@@ -36,6 +36,7 @@ import pyarrow as pa
 from splink import DuckDBAPI, Linker
 
 from models.entities.model import COMPARISONS, MODEL_PATH, model_settings
+from models.transaction import transaction
 
 __all__ = [
     "LINK_PROBABILITY",
@@ -130,14 +131,10 @@ def resolve_customer_entities(
     details = _details(conn)
     links, members = _cluster([(c[0], c[1]) for c in customers], candidates, overrides, details)
     entities = _entity_rows(customers, links, members, overrides)
-    conn.execute("BEGIN TRANSACTION")
     try:
-        _write(conn, "customer_entities", _ENTITIES_DDL, entities)
-        _write(conn, "customer_entity_links", _LINKS_DDL, _link_rows(links))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        with transaction(conn):
+            _write(conn, "customer_entities", _ENTITIES_DDL, entities)
+            _write(conn, "customer_entity_links", _LINKS_DDL, _link_rows(links))
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.customer_features")
     by_entity: dict[str, set[str]] = {}
@@ -429,7 +426,8 @@ def _write(
     batch = pa.Table.from_pylist(rows, schema=None) if rows else None
     if batch is not None:
         conn.register("entity_rows", batch)
-        conn.execute(f"INSERT INTO canonical.{name} SELECT {', '.join(columns)} FROM entity_rows")
+        listed = ", ".join(columns)
+        conn.execute(f"INSERT INTO canonical.{name} ({listed}) SELECT {listed} FROM entity_rows")
         conn.unregister("entity_rows")
     comment = _COMMENTS[name].replace("'", "''")
     conn.execute(f"COMMENT ON TABLE canonical.{name} IS '{comment}'")

@@ -13,15 +13,21 @@ import dagster as dg
 from connectors.source import SourceSpec
 from pipelines.defs.resources import LedgersyncResource
 
-__all__ = ["FAILING_RUNS", "build_health_checks"]
+__all__ = ["FAILING_RUNS", "build_health_checks", "last_written_asset"]
 
 FAILING_RUNS = 3
+
+
+def last_written_asset(spec: SourceSpec) -> dg.AssetKey:
+    """The asset a sync materializes last (it syncs the streams in order): a check on it runs
+    once the whole sync is in, whichever stream a source lists first."""
+    return dg.AssetKey([spec.name, spec.streams[-1].name])
 
 
 def build_health_checks(spec: SourceSpec) -> list[dg.AssetChecksDefinition]:
     """The checks read the connections file when they run, so they cover connections added
     since the code location loaded."""
-    asset = dg.AssetKey([spec.name, spec.streams[0].name])
+    asset = last_written_asset(spec)
 
     @dg.asset_check(
         asset=asset,

@@ -101,6 +101,7 @@ def _synced(
             full_refresh=full_refresh,
             holder=f"Dagster run {context.run.run_id}",
             rate_budget=connections_file.budget_store(),
+            tokens=connections_file.token_store(),
             progress=lambda stream, pages, records: progress.report(
                 connection_id, stream, pages, records
             ),

@@ -2,7 +2,6 @@
 history that an analyst backfills from the UI."""
 
 # No `from __future__ import annotations` here: Dagster reads these signatures at runtime.
-import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
@@ -135,25 +134,28 @@ def report_assets() -> dg.AssetsDefinition:
 
 DAILY = dg.DailyPartitionsDefinition(start_date=HISTORY_START, end_offset=0)
 
+
 # A year's backfill is then one run writing day after day, not 365 runs queueing for the
-# warehouse's single writer. `backfill_policy` is still marked beta in Dagster 1.13: that one
-# warning is silenced, by its message, wherever this module is loaded.
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
-
-
-@dg.asset(
-    key=report_asset_key(AGING_HISTORY),
-    description=(
-        f"{TABLE_COMMENTS[AGING_HISTORY]} Each partition replaces its day's rows, so running a "
-        "day again gives the same numbers while the canonical tables are unchanged. Backfill a "
-        "date range from the UI to chart history."
-    ),
-    deps=_DEPS,
+# warehouse's single writer. Dagster 1.13 still calls a backfill policy beta, and `@asset` warns
+# so at import for every user of this module; `@multi_asset` takes the same policy silently.
+@dg.multi_asset(
+    name="reports__" + AGING_HISTORY,
+    specs=[
+        dg.AssetSpec(
+            key=report_asset_key(AGING_HISTORY),
+            description=(
+                f"{TABLE_COMMENTS[AGING_HISTORY]} Each partition replaces its day's rows, so "
+                "running a day again gives the same numbers while the canonical tables are "
+                "unchanged. Backfill a date range from the UI to chart history."
+            ),
+            deps=_DEPS,
+            group_name="report_history",
+            kinds={"duckdb", "sql"},
+            owners=[OWNER],
+        )
+    ],
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="report_history",
-    kinds={"duckdb", "sql"},
-    owners=[OWNER],
 )
 def ar_aging_daily(
     context: dg.AssetExecutionContext, config: AgingOptions, ledgersync: LedgersyncResource

@@ -64,6 +64,9 @@ class ZohoConfig:
     expires_in: int = 3600  # access-token lifetime, seconds
     token_limit: int | None = None  # token grants per token_window_s before "Access Denied"
     token_window_s: float = 600.0
+    # Each grant issues a new refresh token and revokes the one it used, as QuickBooks Online
+    # and Xero do: a client that does not keep the newest is refused on its next grant.
+    rotate_refresh_tokens: bool = False
     rate_limit: int = 100  # requests per organization per rate_window_s
     rate_window_s: float = 60.0
     rate_window_sliding: bool = False

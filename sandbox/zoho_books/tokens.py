@@ -2,7 +2,8 @@
 
 Bad credentials are answered HTTP 200 with an `error` field, as Zoho does; too many grants in a
 window (when `token_limit` is set) get HTTP 400 "Access Denied", which is why clients must cache
-access tokens.
+access tokens. With `rotate_refresh_tokens`, each grant answers with a new refresh token and
+revokes the one it used.
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ class TokenStore:
             if config.token_limit is not None
             else None
         )
+        self._rotate = config.rotate_refresh_tokens
         self._lock = threading.Lock()
         self._expiry: dict[str, float] = {}
+        self.refresh_token = config.client.refresh_token  # the one the next grant must bring
+        self._rotated: list[str] = []
         self.requests = 0  # token endpoint calls, good or bad
 
     def grant(
@@ -55,26 +59,35 @@ class TokenStore:
             return 200, {"error": "invalid_client"}
         if form.get("client_secret") != client.client_secret:
             return 200, {"error": "invalid_client_secret"}
-        if form.get("refresh_token") != client.refresh_token:
+        if form.get("refresh_token") != self.refresh_token:
             return 200, {"error": "invalid_code"}
         if self._grants is not None and not self._grants.hit(client.client_id).allowed:
             return 400, dict(TOO_MANY_GRANTS)
         digest = hashlib.sha256(f"{client.client_id}:{serial}".encode()).hexdigest()
         token = f"1000.{digest[:32]}.{digest[32:]}"
-        with self._lock:
-            self._expiry[token] = self._clock() + self._expires_in
-        return 200, {
+        body: dict[str, object] = {
             "access_token": token,
             "scope": SCOPE,
             "api_domain": api_domain,
             "token_type": "Bearer",
             "expires_in": self._expires_in,
         }
+        with self._lock:
+            if form.get("refresh_token") != self.refresh_token:  # rotated by a concurrent grant
+                return 200, {"error": "invalid_code"}
+            self._expiry[token] = self._clock() + self._expires_in
+            if self._rotate:
+                rotated = hashlib.sha256(f"refresh:{token}".encode()).hexdigest()
+                self.refresh_token = f"1000.{rotated[:32]}.{rotated[32:]}"
+                self._rotated.append(self.refresh_token)
+                body["refresh_token"] = self.refresh_token
+        return 200, body
 
     def issued(self) -> list[str]:
-        """Every access token granted so far (for tests that look for leaked secrets)."""
+        """Every access and rotated refresh token granted so far (for tests that look for
+        leaked secrets)."""
         with self._lock:
-            return list(self._expiry)
+            return [*self._expiry, *self._rotated]
 
     def is_valid(self, token: str) -> bool:
         with self._lock:

@@ -4,6 +4,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -17,6 +18,7 @@ from connectors.auth import (
 )
 from connectors.errors import AuthenticationError, ServerError
 from connectors.http import ApiClient
+from connectors.token_store import TokenStore
 
 TOKEN_URL = "https://accounts.test/oauth/v2/token"
 CLIENT_SECRET = "client-s3cret-value"
@@ -224,7 +226,24 @@ def test_rotated_refresh_token_is_used_next_time(make_client: MakeClient, clock:
     clock.advance(100)
     client.get_json("invoices")
     assert [form["refresh_token"] for form in api.token_forms] == [REFRESH_TOKEN, "r2"]
-    assert set(auth.secrets()) == {CLIENT_SECRET, "a2", "r2"}
+    assert set(auth.secrets()) == {CLIENT_SECRET, "a2", REFRESH_TOKEN, "r2"}
+
+
+def test_a_rotated_refresh_token_is_stored_for_the_next_client(
+    make_client: MakeClient, clock: Any, tmp_path: Path
+) -> None:
+    api = FakeOAuthApi(
+        httpx.Response(200, json={"access_token": "a1", "expires_in": 100, "refresh_token": "r2"}),
+        httpx.Response(200, json={"access_token": "a2", "expires_in": 100}),
+    )
+    api.valid |= {"a1", "a2"}
+    stored = TokenStore(tmp_path).for_connection("zoho_books", "acme-us")
+    make_client(api, auth=refresh_auth(clock, stored=stored)).get_json("invoices")
+
+    # A new client (as a new process would make) starts from the rotated token.
+    make_client(api, auth=refresh_auth(clock, stored=stored)).get_json("invoices")
+
+    assert [form["refresh_token"] for form in api.token_forms] == [REFRESH_TOKEN, "r2"]
 
 
 # -- 401 from the API --------------------------------------------------------------------------

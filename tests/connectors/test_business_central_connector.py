@@ -3,6 +3,8 @@ filters, the token's life, the loop guard, 429/503 bursts, and the mapping's sig
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC
 from decimal import Decimal
 
@@ -55,6 +57,20 @@ def _connector(server, company: str | None = COMPANY, **overrides) -> BusinessCe
 
 
 @pytest.fixture
+def make_connector() -> Iterator[Callable[..., BusinessCentralConnector]]:
+    """`make_connector(server, company=…, **settings)`: a connector to the sandbox, closed after
+    the test."""
+    with ExitStack() as opened:
+
+        def make(server, company: str | None = COMPANY, **overrides) -> BusinessCentralConnector:
+            connector = _connector(server, company, **overrides)
+            opened.callback(connector.close)
+            return connector
+
+        yield make
+
+
+@pytest.fixture
 def server(bc_sandbox):
     return bc_sandbox(companies=(COMPANY, "other-co"), ledger_size=SIZE)
 
@@ -67,20 +83,20 @@ def _journal_ids(connector) -> list[str]:
     return [journal["id"] for journal in _records(connector, PAYMENT_JOURNALS, since=None)]
 
 
-def test_check_names_the_company_and_environment(server):
-    summary = _connector(server).check()
+def test_check_names_the_company_and_environment(server, make_connector):
+    summary = make_connector(server).check()
     assert f"company '{COMPANY}' ({server.app.company_id(COMPANY)})" in summary
     assert "environment 'production'" in summary
 
 
-def test_a_company_can_be_pinned_by_name(server):
-    connector = _connector(server, company=None, company_name="other-co")
+def test_a_company_can_be_pinned_by_name(server, make_connector):
+    connector = make_connector(server, company=None, company_name="other-co")
     assert connector.company_id() == server.app.company_id("other-co")
 
 
-def test_the_only_company_is_discovered_once(bc_sandbox):
+def test_the_only_company_is_discovered_once(bc_sandbox, make_connector):
     server = bc_sandbox(companies=("solo-co",), ledger_size=SIZE)
-    connector = _connector(server, company=None)
+    connector = make_connector(server, company=None)
     _records(connector, CUSTOMERS, since=None)
     _records(connector, SALES_INVOICES, since=None)
     assert connector.company_id() == server.app.company_id("solo-co")
@@ -89,17 +105,17 @@ def test_the_only_company_is_discovered_once(bc_sandbox):
     )
 
 
-def test_several_companies_and_none_pinned_is_a_configuration_error(server):
+def test_several_companies_and_none_pinned_is_a_configuration_error(server, make_connector):
     with pytest.raises(ConfigurationError) as error:
-        _connector(server, company=None).company_id()
+        make_connector(server, company=None).company_id()
     message = str(error.value)
     assert f"'{COMPANY}' ({server.app.company_id(COMPANY)})" in message
     assert "'other-co'" in message
     assert "company_id or company_name" in message
 
 
-def test_a_rejected_secret_is_named_but_never_shown(server):
-    connector = _connector(server, client_secret="wrong~secret~123")
+def test_a_rejected_secret_is_named_but_never_shown(server, make_connector):
+    connector = make_connector(server, client_secret="wrong~secret~123")
     with pytest.raises(AuthenticationError) as error:
         connector.check()
     message = str(error.value)
@@ -108,8 +124,8 @@ def test_a_rejected_secret_is_named_but_never_shown(server):
     assert "wrong~secret~123" not in message
 
 
-def test_every_stream_pages_by_next_link_only(server):
-    connector = _connector(server)
+def test_every_stream_pages_by_next_link_only(server, make_connector):
+    connector = make_connector(server)
     ledger = server.app.ledger(COMPANY)
     server.log.reset()
     pages = list(connector.extract(SALES_INVOICES, since=None))
@@ -122,8 +138,8 @@ def test_every_stream_pages_by_next_link_only(server):
     assert requests[0].query["$select"][0].split(",")[:2] == ["id", "number"]
 
 
-def test_payment_lines_are_listed_per_journal(server):
-    connector = _connector(server)
+def test_payment_lines_are_listed_per_journal(server, make_connector):
+    connector = make_connector(server)
     journals = _journal_ids(connector)
     lines = _records(connector, PAYMENT_LINES, since=None, parent_ids=journals)
     assert sorted(line["id"] for line in lines) == sorted(
@@ -132,8 +148,8 @@ def test_payment_lines_are_listed_per_journal(server):
     assert {line["journalId"] for line in lines} == set(journals)
 
 
-def test_incremental_filter_is_utc_with_milliseconds(server):
-    connector = _connector(server)
+def test_incremental_filter_is_utc_with_milliseconds(server, make_connector):
+    connector = make_connector(server)
     ledger = server.app.ledger(COMPANY)
     newest = max(i.updated_at for i in ledger.invoices)
     server.log.reset()
@@ -147,16 +163,16 @@ def test_incremental_filter_is_utc_with_milliseconds(server):
     )
 
 
-def test_the_token_is_cached_across_streams(server):
-    connector = _connector(server)
+def test_the_token_is_cached_across_streams(server, make_connector):
+    connector = make_connector(server)
     for stream in STREAMS[:4]:
         _records(connector, stream, since=None)
     assert connector.auth.token_requests == 1
     assert server.app.token_requests == 1
 
 
-def test_a_token_that_expires_mid_sync_is_renewed_once(server):
-    connector = _connector(server, page_size=10)
+def test_a_token_that_expires_mid_sync_is_renewed_once(server, make_connector):
+    connector = make_connector(server, page_size=10)
     pages = connector.extract(SALES_INVOICES, since=None)
     first = next(pages)
     server.app.expire_tokens()
@@ -166,31 +182,31 @@ def test_a_token_that_expires_mid_sync_is_renewed_once(server):
     assert server.log.count(status=401) == 1
 
 
-def test_a_repeated_next_link_stops_the_listing(bc_sandbox):
+def test_a_repeated_next_link_stops_the_listing(bc_sandbox, make_connector):
     server = bc_sandbox(companies=(COMPANY,), ledger_size=SIZE, repeat_next_link=True)
     with pytest.raises(PaginationError, match="already followed"):
-        _records(_connector(server, page_size=5), SALES_INVOICES, since=None)
+        _records(make_connector(server, page_size=5), SALES_INVOICES, since=None)
 
 
 @pytest.mark.parametrize("retry_after_s", [0.01, None])
-def test_a_429_burst_is_waited_out(server, retry_after_s):
-    connector = _connector(server)
+def test_a_429_burst_is_waited_out(server, retry_after_s, make_connector):
+    connector = make_connector(server)
     server.faults = FaultConfig(burst_429=3, retry_after_s=retry_after_s)
     records = _records(connector, CUSTOMERS, since=None)
     assert len(records) == len(server.app.ledger(COMPANY).customers)
     assert server.log.count(status=429) == 3
 
 
-def test_a_503_burst_with_retry_after_is_waited_out(server):
-    connector = _connector(server)
+def test_a_503_burst_with_retry_after_is_waited_out(server, make_connector):
+    connector = make_connector(server)
     server.app.inject_errors(3, status=503, retry_after_s=0.01)
     records = _records(connector, CUSTOMERS, since=None)
     assert len(records) == len(server.app.ledger(COMPANY).customers)
     assert server.log.count(fault="injected_503") == 3
 
 
-def test_the_budget_is_six_thousand_per_five_minutes_and_five_in_flight(server):
-    connector = _connector(server, requests_per_five_minutes=6000)
+def test_the_budget_is_six_thousand_per_five_minutes_and_five_in_flight(server, make_connector):
+    connector = make_connector(server, requests_per_five_minutes=6000)
     limiter = connector.rate_limiter
     assert (limiter.max_requests, limiter.per_seconds, limiter.max_in_flight) == (6000, 300.0, 5)
 
@@ -202,9 +218,9 @@ def test_the_budget_is_six_thousand_per_five_minutes_and_five_in_flight(server):
         ({"max_in_flight": 6}, "max_in_flight must be between 1 and 5"),
     ],
 )
-def test_settings_beyond_the_service_limits_are_refused(server, override, message):
+def test_settings_beyond_the_service_limits_are_refused(server, override, message, make_connector):
     with pytest.raises(ConfigurationError, match=message):
-        _connector(server, **override)
+        make_connector(server, **override)
 
 
 def _sync_and_normalize(connector, tmp_path, **kwargs) -> Warehouse:
@@ -229,11 +245,13 @@ def _states(warehouse: Warehouse) -> dict[str, tuple[str, bool]]:
     return {payment_id: (status, deleted) for payment_id, status, deleted in rows}
 
 
-def test_a_journal_posted_while_a_sync_runs_is_known_posted_by_the_next(server, tmp_path):
+def test_a_journal_posted_while_a_sync_runs_is_known_posted_by_the_next(
+    server, tmp_path, make_connector
+):
     """Posted after the invoices were listed, before the lines were: the lines vanish while
     the invoices look unchanged, so the payments are vanished until the next sync reads the
     invoices' lower remaining amounts."""
-    connector = _connector(server)
+    connector = make_connector(server)
     _sync_and_normalize(connector, tmp_path)
     posted: list = []
 
@@ -253,10 +271,13 @@ def test_a_journal_posted_while_a_sync_runs_is_known_posted_by_the_next(server, 
 
 @pytest.mark.parametrize("negative", [True, False])
 def test_payment_amounts_are_positive_whichever_sign_the_journal_uses(
-    bc_sandbox, tmp_path, negative
+    bc_sandbox,
+    tmp_path,
+    negative,
+    make_connector,
 ):
     server = bc_sandbox(companies=(COMPANY,), ledger_size=SIZE, negative_payment_amounts=negative)
-    warehouse = _sync_and_normalize(_connector(server), tmp_path)
+    warehouse = _sync_and_normalize(make_connector(server), tmp_path)
     with warehouse.connect(read_only=True) as conn:
         amounts = dict(conn.execute("SELECT payment_id, amount FROM canonical.payments").fetchall())
         applied = conn.execute(
@@ -272,8 +293,8 @@ def test_payment_amounts_are_positive_whichever_sign_the_journal_uses(
     )
 
 
-def test_keys_are_listed_with_select_id_for_the_deletion_check(server):
-    connector = _connector(server)
+def test_keys_are_listed_with_select_id_for_the_deletion_check(server, make_connector):
+    connector = make_connector(server)
     server.log.reset()
     keys = [record for page in connector.extract_keys(SALES_INVOICES) for record in page.records]
     assert {tuple(record) for record in keys} == {("@odata.etag", "id")}
@@ -283,8 +304,8 @@ def test_keys_are_listed_with_select_id_for_the_deletion_check(server):
     assert connector.extract_keys(PAYMENT_LINES) is None
 
 
-def test_records_are_fetched_by_id_a_few_dozen_a_request(server):
-    connector = _connector(server)
+def test_records_are_fetched_by_id_a_few_dozen_a_request(server, make_connector):
+    connector = make_connector(server)
     everything = {
         record["id"]: record for record in _records(connector, SALES_INVOICES, since=None)
     }
@@ -304,8 +325,8 @@ def test_records_are_fetched_by_id_a_few_dozen_a_request(server):
         connector.extract_by_ids(SALES_INVOICES, ["1 or true"])
 
 
-def test_a_journal_deleted_since_the_journals_were_listed_has_no_lines(server):
-    connector = _connector(server)
+def test_a_journal_deleted_since_the_journals_were_listed_has_no_lines(server, make_connector):
+    connector = make_connector(server)
     journals = _journal_ids(connector)
     gone = "00000000-0000-4000-8000-000000000000"
     lines = _records(connector, PAYMENT_LINES, since=None, parent_ids=[gone, *journals])

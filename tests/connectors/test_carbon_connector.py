@@ -20,7 +20,7 @@ from sandbox.carbon.app import CarbonApp, start_carbon_sandbox
 from sandbox.carbon.config import CarbonConfig
 from sandbox.faults import FaultConfig
 from sandbox.server import SandboxServer
-from tests.connectors.conftest import InFlightProbe
+from tests.connectors.probes import InFlightProbe
 
 COMPANY = "cedar-works"
 SIZE = {"customers": 12, "invoices": 60, "payments": 50}

@@ -21,7 +21,7 @@ from sandbox.simpro.app import SimproApp
 from sandbox.simpro.ids import ledger_id, simpro_id
 from sandbox.simpro.testing import SIMPRO_API_KEY, SIMPRO_CLIENT
 from sandbox.testing import TEST_REQUESTS_PER_SECOND
-from tests.connectors.conftest import InFlightProbe
+from tests.connectors.probes import InFlightProbe
 
 STREAM = {stream.name: stream for stream in STREAMS}
 SMALL = {"customers": 6, "invoices": 30, "payments": 20}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import pytest
@@ -33,6 +35,20 @@ def _connector(server, org: str = ORG, **overrides) -> ZohoBooksConnector:
 
 
 @pytest.fixture
+def make_connector() -> Iterator[Callable[..., ZohoBooksConnector]]:
+    """`make_connector(server, org=…, **settings)`: a connector to the sandbox, closed after
+    the test."""
+    with ExitStack() as opened:
+
+        def make(server, org: str = ORG, **overrides) -> ZohoBooksConnector:
+            connector = _connector(server, org, **overrides)
+            opened.callback(connector.close)
+            return connector
+
+        yield make
+
+
+@pytest.fixture
 def server(zoho_sandbox):
     return zoho_sandbox(
         organizations=(ORG, "other-books"),
@@ -40,21 +56,21 @@ def server(zoho_sandbox):
     )
 
 
-def test_check_names_the_organization(server):
-    connector = _connector(server)
+def test_check_names_the_organization(server, make_connector):
+    connector = make_connector(server)
     assert f"({server.app.organization_id(ORG)})" in connector.check()
 
 
-def test_check_rejects_an_organization_the_login_cannot_read(server):
-    connector = _connector(server, organization_id="999")
+def test_check_rejects_an_organization_the_login_cannot_read(server, make_connector):
+    connector = make_connector(server, organization_id="999")
     with pytest.raises(ConfigurationError) as error:
         connector.check()
     assert "organization 999 is not one this login can read" in str(error.value)
     assert server.app.organization_id(ORG) in str(error.value)
 
 
-def test_a_rejected_secret_names_the_connection_and_never_the_secret(server):
-    connector = _connector(server, client_secret="wrong-secret-123")
+def test_a_rejected_secret_names_the_connection_and_never_the_secret(server, make_connector):
+    connector = make_connector(server, client_secret="wrong-secret-123")
     with pytest.raises(AuthenticationError) as error:
         connector.check()
     message = str(error.value)
@@ -63,8 +79,8 @@ def test_a_rejected_secret_names_the_connection_and_never_the_secret(server):
     assert "wrong-secret-123" not in message
 
 
-def test_lists_every_page_and_only_changes_since(server):
-    connector = _connector(server)
+def test_lists_every_page_and_only_changes_since(server, make_connector):
+    connector = make_connector(server)
     ledger = server.app.ledger(ORG)
     pages = list(connector.extract(STREAMS[1], since=None))
     assert sum(len(p.records) for p in pages) == len(ledger.invoices)
@@ -78,8 +94,8 @@ def test_lists_every_page_and_only_changes_since(server):
     )
 
 
-def test_details_land_as_one_array_and_skip_deleted_payments(server):
-    connector = _connector(server)
+def test_details_land_as_one_array_and_skip_deleted_payments(server, make_connector):
+    connector = make_connector(server)
     org_id = server.app.organization_id(ORG)
     ledger = server.app.ledger(ORG)
     posted = [p for p in ledger.payments if p.status == "posted"][:3]
@@ -93,21 +109,21 @@ def test_details_land_as_one_array_and_skip_deleted_payments(server):
     assert b'"invoices"' in page.body
 
 
-def test_incremental_filter_is_sent_in_utc(server):
-    connector = _connector(server)
+def test_incremental_filter_is_sent_in_utc(server, make_connector):
+    connector = make_connector(server)
     server.log.reset()
     list(connector.extract(PAYMENTS, since=datetime(2026, 10, 1, 12, 0, tzinfo=UTC)))
     [request] = server.log.records(path="/books/v3/customerpayments")
     assert request.query["last_modified_time"] == ["2026-10-01T12:00:00+0000"]
 
 
-def test_page_size_above_the_api_maximum_is_a_configuration_error(server):
+def test_page_size_above_the_api_maximum_is_a_configuration_error(server, make_connector):
     with pytest.raises(ConfigurationError, match="page_size must be between 1 and 200"):
-        _connector(server, page_size=500)
+        make_connector(server, page_size=500)
 
 
-def test_timestamps_keep_their_offset_and_need_one(server):
-    connector = _connector(server)
+def test_timestamps_keep_their_offset_and_need_one(server, make_connector):
+    connector = make_connector(server)
     assert connector.parse_timestamp("2025-04-09T11:25:54-0400") == datetime(
         2025, 4, 9, 15, 25, 54, tzinfo=UTC
     )

@@ -106,6 +106,7 @@ def test_a_partial_batch_left_by_a_killed_run_is_discarded(tmp_path):
     assert sorted(p.name for p in (tmp_path / "acme" / "invoices").iterdir()) == [
         f"{batch.batch_id}.ready"
     ]
+    abandoned.discard()  # closes the file a killed run would have lost with its process
 
 
 def test_ready_batches_come_oldest_first(tmp_path):
@@ -140,6 +141,7 @@ def test_the_sync_lock_discards_a_killed_runs_leftovers_in_every_stream(tmp_path
     with zone.sync_lock("acme", holder="the next sync"):
         left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("acme/*/*"))
     assert left == [f"acme/invoices/{kept.batch_id}.ready"]
+    half_written.discard()  # closes the file a killed run would have lost with its process
 
 
 def test_remove_deletes_the_batch(tmp_path):
@@ -204,6 +206,6 @@ def test_the_lock_goes_with_a_killed_process(tmp_path):
                 pass
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()  # reaps it and closes its pipe
     with LandingZone(tmp_path).sync_lock("acme", holder="test"):
         pass

@@ -263,3 +263,15 @@ def test_ids_asked_for_and_not_found_are_not_asked_for_again(warehouse, land):
         raw.resolve_unfetched(conn, "acme", STREAM.name, ["2"])
 
     assert _unfetched(warehouse) == ["3"]
+
+
+@pytest.mark.parametrize("keys_only", [False, True], ids=["records", "keys-only"])
+def test_a_load_leaves_no_staged_table_for_the_next_to_read(warehouse, land, keys_only):
+    first = land([_invoice(1), _invoice(1, total="11.00")])  # a conflict: staged, quarantined
+    with warehouse.connect() as conn:
+        load_batch(conn, first, STREAM)
+        load_batch(conn, land([_invoice(2)], full_refresh=True, keys_only=keys_only), STREAM)
+        temporary = conn.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary"
+        ).fetchall()
+    assert temporary == []

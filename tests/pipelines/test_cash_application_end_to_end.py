@@ -34,10 +34,11 @@ def test_suggestions_through_the_reports_job_and_the_report_command(
     as_of = ledger.as_of.isoformat()
 
     defs = build_definitions(project.config_path)
-    result = defs.resolve_job_def(REPORTS_JOB).execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        run_config={"ops": {REPORTS_OP: {"config": {"as_of": as_of}}}},
-    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def(REPORTS_JOB).execute_in_process(
+            instance=instance,
+            run_config={"ops": {REPORTS_OP: {"config": {"as_of": as_of}}}},
+        )
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["suggestions_within_balances"] and checks["auto_band_only_for_top_suggestions"]

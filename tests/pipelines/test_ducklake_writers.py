@@ -18,6 +18,7 @@ ORGS = ("north-books", "south-books", "east-books")
 SIZE = {"customers": 10, "invoices": 60, "payments": 50}
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.parametrize("warehouse_backend", ["ducklake"], indirect=True)
 def test_concurrent_sync_processes_all_commit(zoho_sandbox, make_project, warehouse_backend):

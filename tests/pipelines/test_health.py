@@ -6,7 +6,8 @@ import dagster as dg
 import pytest
 
 from pipelines.definitions import build_definitions
-from pipelines.defs.health import FAILING_RUNS
+from pipelines.defs.health import FAILING_RUNS, build_health_checks
+from pipelines.registry import SOURCES
 from pipelines.runner import run_syncs
 from sandbox.zoho_books.testing import zoho_connection
 
@@ -67,3 +68,11 @@ def test_healthy_connections_pass(dagster_home, zoho_sandbox, make_project):
     checks = _health(project)
     assert checks["connections_fresh"].passed
     assert checks["connections_not_failing"].passed
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_health_checks_run_on_the_stream_a_sync_writes_last(source):
+    spec = SOURCES[source]
+    last = dg.AssetKey([source, spec.streams[-1].name])
+    for check in build_health_checks(spec):
+        assert {key.asset_key for key in check.check_keys} == {last}

@@ -34,8 +34,8 @@ from sandbox.simpro.ids import ledger_id as simpro_ledger_id
 from sandbox.simpro.testing import simpro_connection
 from sandbox.zoho_books.ids import ledger_id as zoho_ledger_id
 from sandbox.zoho_books.testing import zoho_connection
-from tests.conftest import Project, both_warehouse_backends
 from tests.e2e import report, sync
+from tests.project import Project, both_warehouse_backends
 
 SIZE = {"customers": 12, "invoices": 90, "payments": 80}
 AGING = ("current", "period_1", "period_2", "period_3", "period_4", "older")
@@ -208,9 +208,10 @@ def _zoho_project(zoho_sandbox, make_project) -> tuple[Project, LedgerIds]:
 
 
 def _history(project: Project, defs: dg.Definitions, **run: object) -> list[tuple[object, ...]]:
-    result = defs.resolve_job_def(AGING_HISTORY_JOB).execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), **run
-    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def(AGING_HISTORY_JOB).execute_in_process(
+            instance=instance, **run
+        )
     assert result.success
     return project.query("SELECT * FROM reports.ar_aging_daily ORDER BY ALL")
 

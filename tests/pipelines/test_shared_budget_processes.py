@@ -36,6 +36,7 @@ def most_in_one_second(arrivals: list[float]) -> int:
     return max(bisect_left(arrivals, at + 1.0) - i for i, at in enumerate(arrivals))
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_two_processes_on_one_build_stay_within_its_budget(simpro_sandbox, make_project):
     require_postgres("the shared rate budget")

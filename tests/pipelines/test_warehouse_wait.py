@@ -39,15 +39,14 @@ def test_the_dagster_log_says_who_holds_the_warehouse(zoho_sandbox, make_project
     project = make_project([zoho_connection(server, ORG)], warehouse_lock_wait_s=1)
     holder = hold_warehouse(project.config.warehouse)
     job = build_definitions(project.config_path).resolve_job_def("sync_zoho_books")
-    instance = dg.DagsterInstance.ephemeral()
-    register_connections(instance, project.config)
-
-    result = job.execute_in_process(
-        partition_key=ORG, instance=instance, raise_on_error=False, tags={NO_RETRY_TAG: "true"}
-    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        register_connections(instance, project.config)
+        result = job.execute_in_process(
+            partition_key=ORG, instance=instance, raise_on_error=False, tags={NO_RETRY_TAG: "true"}
+        )
+        messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
 
     assert not result.success
-    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert any(
         m.startswith(f"waiting for the warehouse: held by pid {holder.pid} ") for m in messages
     )

@@ -11,8 +11,8 @@ import hashlib
 
 from sandbox.zoho_books.ids import zoho_id
 from sandbox.zoho_books.testing import zoho_connection
-from tests.conftest import both_warehouse_backends
 from tests.e2e import IdMap, actual_balances, expected_balances, new_payment, report, snapshot, sync
+from tests.project import both_warehouse_backends
 
 ORG = "acme-books"
 SIZE = {"customers": 30, "invoices": 250, "payments": 220}

@@ -21,7 +21,7 @@ from sandbox.server import SandboxServer
 from sandbox.zoho_books.app import ZohoBooksApp
 from sandbox.zoho_books.ids import zoho_id
 from sandbox.zoho_books.testing import zoho_connection
-from tests.conftest import Project
+from tests.project import Project
 
 ORG = "derived-books"
 SIZE = {"customers": 15, "invoices": 150, "payments": 120}

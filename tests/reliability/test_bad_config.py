@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.runner import run_syncs
 from sandbox.zoho_books.testing import ZOHO_CLIENT, zoho_connection
-from tests.reliability.conftest import ORG, ZohoProject, assert_matches_truth
+from tests.reliability.zoho import ORG, ZohoProject, assert_matches_truth
 
 WRONG_SECRET = "wrong-secret-9d41c7e2"
 

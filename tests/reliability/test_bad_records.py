@@ -13,7 +13,7 @@ from pipelines.defs.resources import LedgersyncResource
 from pipelines.runner import run_reports
 from sandbox.zoho_books.app import DROP
 from sandbox.zoho_books.ids import zoho_id
-from tests.reliability.conftest import ORG, assert_matches_truth, list_requests
+from tests.reliability.zoho import ORG, assert_matches_truth, list_requests
 
 # (listing, which record of the ledger, patch, the reason it must be quarantined with)
 BAD_RECORDS = [
@@ -65,10 +65,10 @@ def _ledger_id(ledger, listing: str, index: int) -> int:
 
 def _quarantine_check_in_the_instance() -> tuple[bool, int]:
     """The last evaluation of the quarantine check in the Dagster instance: passed, count."""
-    instance = dg.DagsterInstance.get()
-    record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        [NO_QUARANTINE_CHECK]
-    )[NO_QUARANTINE_CHECK]
+    with dg.DagsterInstance.get() as instance:
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [NO_QUARANTINE_CHECK]
+        )[NO_QUARANTINE_CHECK]
     evaluation = record.event.dagster_event.event_specific_data
     return evaluation.passed, evaluation.metadata["quarantined"].value
 

@@ -22,7 +22,7 @@ from pipelines.sync import sync_connection
 from sandbox.generator import void_payment
 from sandbox.zoho_books.ids import zoho_id
 from sandbox.zoho_books.testing import ZOHO_CLIENT
-from tests.reliability.conftest import (
+from tests.reliability.zoho import (
     LISTS,
     ORG,
     ZohoProject,

@@ -14,14 +14,16 @@ import pytest
 from benchmarks.warehouse_diff import differences, snapshot
 from sandbox.faults import FaultConfig
 from sandbox.zoho_books.testing import zoho_connection
-from tests.reliability.conftest import ORG, ZohoProject, assert_matches_truth, list_requests
+from tests.reliability.zoho import ORG, ZohoProject, assert_matches_truth, list_requests
 
-# Short timeouts and backoffs so that retries cost milliseconds, and enough attempts to
-# outlast the faults below. Every payment detail is fetched: the seeded faults need that many
-# requests to hit each kind (derived payments would leave about a tenth of them).
+# Short backoffs so that retries cost milliseconds, and enough attempts to outlast the faults
+# below. A slow response waits four times the timeout: on a loaded machine an ordinary one
+# still arrives well within it, so only the injected ones time out. Every payment detail is
+# fetched: the seeded faults need that many requests to hit each kind (derived payments would
+# leave about a tenth of them).
 PATIENT = {
     "page_size": 10,
-    "timeout_s": 0.3,
+    "timeout_s": 1.0,
     "max_attempts": 8,
     "retry_backoff_s": 0.01,
     "payment_details": "fetch_all",
@@ -31,7 +33,7 @@ TRANSIENT = {
     "error_rate": 0.05,
     "burst_429": 3,
     "slow_rate": 0.03,
-    "slow_s": 1.0,
+    "slow_s": 4.0,
     "truncate_rate": 0.05,
     "duplicate_rows_rate": 0.3,
     "modify_while_paging": 0.3,
@@ -48,6 +50,7 @@ def _injected(zoho: ZohoProject) -> Counter[str]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("retry_after_s", [0.05, None], ids=["Retry-After", "no-Retry-After"])
 def test_transient_faults_end_in_exact_ground_truth(zoho_project, make_project, retry_after_s):
     zoho = zoho_project(**PATIENT)
@@ -116,7 +119,7 @@ def test_a_fault_past_the_retry_budget_names_where_and_why_and_the_next_run_resu
             "answered 429: Zoho code 44: You have made too many requests. Please try again after "
             "some time; the source asked to wait 3600 s",
         ),
-        (FaultConfig(slow_rate=1.0, slow_s=2.0, paths=(PAYMENTS,)), "ReadTimeout"),
+        (FaultConfig(slow_rate=1.0, slow_s=4.0, paths=(PAYMENTS,)), "ReadTimeout"),
         (FaultConfig(truncate_rate=1.0, paths=(PAYMENTS,)), "the body is not valid JSON"),
     ],
     ids=["429-wait-too-long", "timeouts", "truncated"],

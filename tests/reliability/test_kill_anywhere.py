@@ -20,6 +20,7 @@ SEED = 1205
 KILLS = 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", sorted(SOURCES))
 def test_a_sync_killed_anywhere_while_the_source_changes_ends_in_the_truth(tmp_path, source):
     seed = int(os.environ.get("KILL_ANYWHERE_SEED", SEED))

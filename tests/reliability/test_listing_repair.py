@@ -22,8 +22,8 @@ from pipelines.sync import sync_connection
 from pipelines.sync_errors import BatchSetAsideError
 from sandbox.ledger import Ledger
 from sandbox.server import SandboxServer
-from tests.conftest import Project
 from tests.e2e import actual_balances, expected_balances
+from tests.project import Project
 from tests.reliability.test_paging_drift import ACCOUNT, SOURCES
 
 SIZE = {"customers": 4, "invoices": 12, "payments": 8}

@@ -18,7 +18,7 @@ from pipelines.definitions import build_definitions
 from pipelines.defs.jobs import CONNECTION_TAG
 from sandbox.faults import FaultConfig
 from sandbox.zoho_books.testing import zoho_connection
-from tests.reliability.conftest import ORG, ZohoProject, assert_matches_truth
+from tests.reliability.zoho import ORG, ZohoProject, assert_matches_truth
 
 SMALL = {"customers": 5, "invoices": 20, "payments": 15}
 

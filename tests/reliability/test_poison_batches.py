@@ -16,7 +16,7 @@ from pipelines.sources import open_connector
 from pipelines.sync import sync_connection
 from sandbox.faults import FaultConfig
 from sandbox.zoho_books.ids import zoho_id
-from tests.reliability.conftest import ORG, assert_matches_truth
+from tests.reliability.zoho import ORG, assert_matches_truth
 
 INVOICES = "/books/v3/invoices"
 SIZE = {"customers": 4, "invoices": 12, "payments": 6}  # small: these tests sync several times

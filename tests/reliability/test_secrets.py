@@ -18,7 +18,7 @@ from pipelines.runner import run_reports, run_syncs
 from sandbox.faults import FaultConfig
 from sandbox.zoho_books.config import OAuthClient
 from sandbox.zoho_books.testing import zoho_connection
-from tests.reliability.conftest import ORG
+from tests.reliability.zoho import ORG
 
 TOKEN = uuid.uuid4().hex
 CLIENT = OAuthClient(
@@ -87,10 +87,10 @@ def test_no_secret_reaches_logs_events_errors_warehouse_or_landed_pages(
 
 
 def _dagster_events() -> dict[str, str]:
-    instance = dg.DagsterInstance.get()
-    runs = instance.get_runs()
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+        events = [serialize_value(e) for run in runs for e in instance.all_logs(run.run_id)]
     assert runs
-    events = [serialize_value(entry) for run in runs for entry in instance.all_logs(run.run_id)]
     configs = [f"{run.run_config!r} {run.tags!r}" for run in runs]
     return {"dagster events": "\n".join(events), "dagster runs": "\n".join(configs)}
 

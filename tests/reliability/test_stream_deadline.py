@@ -11,7 +11,7 @@ import yaml
 from models.landing import LandingZone
 from pipelines.run_once import sync_connections
 from sandbox.faults import FaultConfig
-from tests.reliability.conftest import ORG, assert_matches_truth
+from tests.reliability.zoho import ORG, assert_matches_truth
 
 SIZE = {"customers": 4, "invoices": 12, "payments": 6}
 

@@ -205,22 +205,22 @@ def test_the_simpro_sandbox_serves_a_ledger_file_projected_and_paged(
 ) -> None:
     replay = load_replay(SIMPRO)
     server = simpro_sandbox(companies=("co",), replays={"co": replay})
-    http = httpx.Client(
+    with httpx.Client(
         base_url=f"{server.url}/api/v1.0/companies/0/",
         headers={"Authorization": f"Bearer {SIMPRO_API_KEY}"},
-    )
-    thin = http.get("customerPayments/")
-    assert set(thin.json()[0]) == {"ID", "Payment"}  # the default columns
-    assert (thin.headers["Result-Total"], thin.headers["Result-Pages"]) == ("1", "1")
-    wide = http.get("customerPayments/", params={"columns": "ID,Invoices,DateModified"}).json()
-    assert wide[0]["Invoices"][0]["Amount"] == 1.57 and set(wide[0]) == {
-        "ID",
-        "Invoices",
-        "DateModified",
-    }
-    assert http.get("customerPayments/0").content == replay.responses[("customerPayments", "0")]
-    assert http.get("customerPayments/5").status_code == 404
-    assert http.get("customerInvoices/").json() == []
+    ) as http:
+        thin = http.get("customerPayments/")
+        assert set(thin.json()[0]) == {"ID", "Payment"}  # the default columns
+        assert (thin.headers["Result-Total"], thin.headers["Result-Pages"]) == ("1", "1")
+        wide = http.get("customerPayments/", params={"columns": "ID,Invoices,DateModified"}).json()
+        assert wide[0]["Invoices"][0]["Amount"] == 1.57 and set(wide[0]) == {
+            "ID",
+            "Invoices",
+            "DateModified",
+        }
+        assert http.get("customerPayments/0").content == replay.responses[("customerPayments", "0")]
+        assert http.get("customerPayments/5").status_code == 404
+        assert http.get("customerInvoices/").json() == []
 
 
 def test_the_business_central_sandbox_serves_a_ledger_file_with_odata_around_it(
@@ -261,26 +261,26 @@ verbatim:
     ).json()["access_token"]
     api = f"{server.url}/v2.0/{config.tenant}/{config.environment}/api/v2.0"
     company = f"{api}/companies({server.app.company_id('co')})"
-    http = httpx.Client(headers={"Authorization": f"Bearer {token}"})
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as http:
 
-    def value(path: str, **params: str) -> list[dict[str, object]]:
-        response = http.get(f"{company}/{path}", params=params)
-        assert response.status_code == 200, response.text
-        return response.json()["value"]
+        def value(path: str, **params: str) -> list[dict[str, object]]:
+            response = http.get(f"{company}/{path}", params=params)
+            assert response.status_code == 200, response.text
+            return response.json()["value"]
 
-    assert [c["id"] for c in value("customers")] == ["c1", "c2", "c3"]
-    newer = value("customers", **{"$filter": "lastModifiedDateTime gt 2026-02-01T00:00:00Z"})
-    assert [c["id"] for c in newer] == ["c2"]  # c3 has no time: older than any
-    assert value("customers", **{"$select": "number", "$orderby": "number desc"}) == [
-        {"number": "30"},
-        {"number": "20"},
-        {"number": "10"},
-    ]
-    assert http.get(f"{company}/salesInvoices").content == b'{"value": []}'
-    lines = value(f"customerPaymentJournals({journal})/customerPayments")
-    assert lines == [{"id": "l1", "journalId": journal, "amount": 10.50}]
-    unknown = http.get(
-        f"{company}/customerPaymentJournals(00000000-0000-0000-0000-000000000009)/customerPayments"
-    )
-    assert unknown.status_code == 404
-    assert http.get(f"{company}/customers", params={"$expand": "x"}).status_code == 400
+        assert [c["id"] for c in value("customers")] == ["c1", "c2", "c3"]
+        newer = value("customers", **{"$filter": "lastModifiedDateTime gt 2026-02-01T00:00:00Z"})
+        assert [c["id"] for c in newer] == ["c2"]  # c3 has no time: older than any
+        assert value("customers", **{"$select": "number", "$orderby": "number desc"}) == [
+            {"number": "30"},
+            {"number": "20"},
+            {"number": "10"},
+        ]
+        assert http.get(f"{company}/salesInvoices").content == b'{"value": []}'
+        lines = value(f"customerPaymentJournals({journal})/customerPayments")
+        assert lines == [{"id": "l1", "journalId": journal, "amount": 10.50}]
+        unknown = http.get(
+            f"{company}/customerPaymentJournals(00000000-0000-0000-0000-000000000009)/customerPayments"
+        )
+        assert unknown.status_code == 404
+        assert http.get(f"{company}/customers", params={"$expand": "x"}).status_code == 400

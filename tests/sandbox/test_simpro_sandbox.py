@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -140,7 +140,10 @@ class FakeClock:
 
 
 class Simpro:
-    """Plain httpx with an API key: what a connector does, minus everything clever."""
+    """Plain httpx with an API key: what a connector does, minus everything clever. Every one
+    made is closed after its test (`_clients_closed`)."""
+
+    opened: ClassVar[list[Simpro]] = []
 
     def __init__(self, server: SandboxServer[SimproApp], credential: str = KEY) -> None:
         self.server = server
@@ -149,6 +152,7 @@ class Simpro:
             headers={"Authorization": f"Bearer {credential}"},
             timeout=5,
         )
+        self.opened.append(self)
 
     def get(self, path: str, company: int = 0, **params: Any) -> httpx.Response:
         return self.http.get(f"/companies/{company}/{path}", params=params)
@@ -162,6 +166,15 @@ class Simpro:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def _clients_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    opened: list[Simpro] = []
+    monkeypatch.setattr(Simpro, "opened", opened)
+    yield
+    for client in opened:
+        client.http.close()
 
 
 @pytest.fixture
@@ -188,9 +201,7 @@ def start(clock: FakeClock) -> Iterator[Callable[..., SandboxServer[SimproApp]]]
 
 @pytest.fixture
 def simpro(start: Callable[..., SandboxServer[SimproApp]]) -> Iterator[Simpro]:
-    client = Simpro(start())
-    yield client
-    client.http.close()
+    yield Simpro(start())
 
 
 def ids(rows: list[dict[str, Any]], kind: Any) -> list[int]:

@@ -209,6 +209,12 @@ class ZohoClient:
         headers = {"Authorization": f"Zoho-oauthtoken {self.token}"}
         return self.http.get(f"/books/v3{path}", params=params, headers=headers)
 
+    def __enter__(self) -> ZohoClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.http.close()
+
     def pages(self, path: str, key: str, **params: Any) -> list[list[dict[str, Any]]]:
         pages, page = [], 1
         while True:
@@ -253,9 +259,8 @@ def start(clock: FakeClock) -> Iterator[Callable[..., SandboxServer[ZohoBooksApp
 
 @pytest.fixture
 def zoho(start: Callable[..., SandboxServer[ZohoBooksApp]]) -> Iterator[ZohoClient]:
-    client = ZohoClient(start())
-    yield client
-    client.http.close()
+    with ZohoClient(start()) as client:
+        yield client
 
 
 def ids_of(rows: list[dict[str, Any]], field: str, kind: Any) -> list[int]:
@@ -303,11 +308,11 @@ def test_token_grant_accepts_query_parameters(zoho: ZohoClient) -> None:
 def test_too_many_token_grants_are_denied(
     start: Callable[..., SandboxServer[ZohoBooksApp]],
 ) -> None:
-    client = ZohoClient(start(token_limit=2))
-    assert client.grant().status_code == 200
-    denied = client.grant()
-    assert denied.status_code == 400
-    assert denied.json()["error"] == "Access Denied"
+    with ZohoClient(start(token_limit=2)) as client:
+        assert client.grant().status_code == 200
+        denied = client.grant()
+        assert denied.status_code == 400
+        assert denied.json()["error"] == "Access Denied"
 
 
 # -- auth and organization errors --------------------------------------------------------------
@@ -598,55 +603,55 @@ def test_bad_last_modified_time(zoho: ZohoClient) -> None:
 def test_rate_limit_per_organization(
     start: Callable[..., SandboxServer[ZohoBooksApp]], clock: FakeClock
 ) -> None:
-    client = ZohoClient(start(rate_limit=3, rate_window_s=5))
-    assert [client.get("/invoices").status_code for _ in range(3)] == [200, 200, 200]
-    limited = client.get("/invoices")
-    assert limited.status_code == 429
-    assert limited.json() == {
-        "code": 44,
-        "message": "You have made too many requests. Please try again after some time.",
-    }
-    assert limited.headers["Retry-After"] == "5"
-    assert client.get("/contacts", org=GLOBEX).status_code == 200  # another organization
-    assert client.get("/organizations", org=None).status_code == 200
-    assert client.grant().status_code == 200
-    clock.now += 5
-    assert client.get("/invoices").status_code == 200
-    assert client.server.log.count(status=429, account=ACME) == 1
+    with ZohoClient(start(rate_limit=3, rate_window_s=5)) as client:
+        assert [client.get("/invoices").status_code for _ in range(3)] == [200, 200, 200]
+        limited = client.get("/invoices")
+        assert limited.status_code == 429
+        assert limited.json() == {
+            "code": 44,
+            "message": "You have made too many requests. Please try again after some time.",
+        }
+        assert limited.headers["Retry-After"] == "5"
+        assert client.get("/contacts", org=GLOBEX).status_code == 200  # another organization
+        assert client.get("/organizations", org=None).status_code == 200
+        assert client.grant().status_code == 200
+        clock.now += 5
+        assert client.get("/invoices").status_code == 200
+        assert client.server.log.count(status=429, account=ACME) == 1
 
 
 def test_rate_limit_without_retry_after(start: Callable[..., SandboxServer[ZohoBooksApp]]) -> None:
-    client = ZohoClient(start(rate_limit=1, rate_limit_retry_after=False))
-    client.get("/invoices")
-    limited = client.get("/invoices")
-    assert limited.status_code == 429 and "Retry-After" not in limited.headers
+    with ZohoClient(start(rate_limit=1, rate_limit_retry_after=False)) as client:
+        client.get("/invoices")
+        limited = client.get("/invoices")
+        assert limited.status_code == 429 and "Retry-After" not in limited.headers
 
 
 def test_daily_cap(start: Callable[..., SandboxServer[ZohoBooksApp]], clock: FakeClock) -> None:
-    client = ZohoClient(start(daily_cap=3, rate_limit=1, rate_window_s=1))
-    remaining, reset = [], []
-    for i in range(3):
-        response = client.get("/invoices")
-        assert response.status_code == 200
-        assert response.headers["X-Rate-Limit-Limit"] == "3"
-        remaining.append(response.headers["X-Rate-Limit-Remaining"])
-        reset.append(response.headers["X-Rate-Limit-Reset"])
-        refused = client.get("/invoices").json()["code"]  # refused calls cost no quota
-        assert refused == (44 if i < 2 else 45)  # the spent daily cap is checked first
-        clock.now += 1
-    assert remaining == ["2", "1", "0"]
-    assert reset == ["86400", "86399", "86398"]  # the day started at the first call
-    capped = client.get("/invoices")
-    assert capped.status_code == 429
-    assert capped.json() == {
-        "code": 45,
-        "message": "You have reached the maximum number of API calls for the day.",
-    }
-    assert capped.headers["X-Rate-Limit-Remaining"] == "0"
-    assert client.get("/invoices", org=GLOBEX).status_code == 200
-    clock.now += 86_400
-    client.token = client.grant().json()["access_token"]  # the old one expired meanwhile
-    assert client.get("/invoices").status_code == 200
+    with ZohoClient(start(daily_cap=3, rate_limit=1, rate_window_s=1)) as client:
+        remaining, reset = [], []
+        for i in range(3):
+            response = client.get("/invoices")
+            assert response.status_code == 200
+            assert response.headers["X-Rate-Limit-Limit"] == "3"
+            remaining.append(response.headers["X-Rate-Limit-Remaining"])
+            reset.append(response.headers["X-Rate-Limit-Reset"])
+            refused = client.get("/invoices").json()["code"]  # refused calls cost no quota
+            assert refused == (44 if i < 2 else 45)  # the spent daily cap is checked first
+            clock.now += 1
+        assert remaining == ["2", "1", "0"]
+        assert reset == ["86400", "86399", "86398"]  # the day started at the first call
+        capped = client.get("/invoices")
+        assert capped.status_code == 429
+        assert capped.json() == {
+            "code": 45,
+            "message": "You have reached the maximum number of API calls for the day.",
+        }
+        assert capped.headers["X-Rate-Limit-Remaining"] == "0"
+        assert client.get("/invoices", org=GLOBEX).status_code == 200
+        clock.now += 86_400
+        client.token = client.grant().json()["access_token"]  # the old one expired meanwhile
+        assert client.get("/invoices").status_code == 200
 
 
 # -- mutation hooks and the request log ---------------------------------------------------------
@@ -739,10 +744,10 @@ def test_truncated_page(zoho: ZohoClient) -> None:
 
 
 def test_slow_page_times_out(start: Callable[..., SandboxServer[ZohoBooksApp]]) -> None:
-    client = ZohoClient(start(faults=FaultConfig(slow_rate=1.0, slow_s=30)), timeout=0.2)
-    with pytest.raises(httpx.ReadTimeout):
-        client.get("/invoices")
-    client.http.close()
+    with ZohoClient(start(faults=FaultConfig(slow_rate=1.0, slow_s=30)), timeout=0.2) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            client.get("/invoices")
+        client.http.close()
 
 
 def test_generated_ledgers_when_the_generator_exists() -> None:
@@ -752,7 +757,7 @@ def test_generated_ledgers_when_the_generator_exists() -> None:
         ledger_size={"customers": 3, "invoices": 5, "payments": 4},
     )
     with start_zoho_sandbox(config) as server:
-        client = ZohoClient(server, credentials=config.client)
-        assert len(client.get("/contacts", org="Generated Co").json()["contacts"]) == 3
-        assert len(client.get("/invoices", org="Generated Co").json()["invoices"]) == 5
-        client.http.close()
+        with ZohoClient(server, credentials=config.client) as client:
+            assert len(client.get("/contacts", org="Generated Co").json()["contacts"]) == 3
+            assert len(client.get("/invoices", org="Generated Co").json()["invoices"]) == 5
+            client.http.close()

@@ -8,6 +8,7 @@ here independently of the sandbox's renderer so a misreading shared with it cann
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import Any
 
 import httpx
@@ -70,6 +71,12 @@ class Zoho:
             headers={"Authorization": f"Zoho-oauthtoken {token}"},
             timeout=10,
         )
+
+    def __enter__(self) -> Zoho:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.http.close()
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         return self.http.get(path, params={"organization_id": self.org_id, **params})
@@ -243,17 +250,16 @@ def test_the_organization_header_is_accepted_while_that_setting_is_on(
     zoho_sandbox: Callable[..., SandboxServer[ZohoBooksApp]],
 ) -> None:
     for accepted in (True, False):
-        client = Zoho(
-            zoho_sandbox(organizations=(ORG,), ledger_size=SIZE, organization_header=accepted)
-        )
-        response = client.http.get(
-            "/invoices/", headers={"X-com-zoho-books-organizationid": client.org_id}
-        )
-        if accepted:
-            assert response.status_code == 200
-            assert response.json() == client.get("/invoices").json()
-        else:
-            assert (response.status_code, response.json()["code"]) == (400, 6024)
+        server = zoho_sandbox(organizations=(ORG,), ledger_size=SIZE, organization_header=accepted)
+        with Zoho(server) as client:
+            response = client.http.get(
+                "/invoices/", headers={"X-com-zoho-books-organizationid": client.org_id}
+            )
+            if accepted:
+                assert response.status_code == 200
+                assert response.json() == client.get("/invoices").json()
+            else:
+                assert (response.status_code, response.json()["code"]) == (400, 6024)
 
 
 @pytest.mark.parametrize("accepted", [True, False], ids=["header-accepted", "header-refused"])
@@ -261,26 +267,30 @@ def test_the_connector_reads_every_list_under_either_header_setting(
     zoho_sandbox: Callable[..., SandboxServer[ZohoBooksApp]], accepted: bool
 ) -> None:
     server = zoho_sandbox(organizations=(ORG,), ledger_size=SIZE, organization_header=accepted)
-    connector = ZohoBooksConnector(
-        ZohoBooksSettings(
-            connection_id="conformance",
-            organization_id=server.app.organization_id(ORG),
-            client_id=ZOHO_CLIENT.client_id,
-            client_secret=ZOHO_CLIENT.client_secret,
-            refresh_token=ZOHO_CLIENT.refresh_token,
-            api_url=f"{server.url}/books/v3",
-            accounts_url=server.url,
-            page_size=7,
-            requests_per_minute=TEST_REQUESTS_PER_MINUTE,
-        )
-    )
-    plain = Zoho(server)
-    for stream in (s for s in STREAMS if s.name in LISTS):
-        served, _ = plain.everything(stream.name)
-        read = [r for page in connector.extract(stream, since=None) for r in page.records]
-        assert sorted(r[_ID[stream.name]] for r in read) == sorted(
-            r[_ID[stream.name]] for r in served
-        )
+    with (
+        closing(
+            ZohoBooksConnector(
+                ZohoBooksSettings(
+                    connection_id="conformance",
+                    organization_id=server.app.organization_id(ORG),
+                    client_id=ZOHO_CLIENT.client_id,
+                    client_secret=ZOHO_CLIENT.client_secret,
+                    refresh_token=ZOHO_CLIENT.refresh_token,
+                    api_url=f"{server.url}/books/v3",
+                    accounts_url=server.url,
+                    page_size=7,
+                    requests_per_minute=TEST_REQUESTS_PER_MINUTE,
+                )
+            )
+        ) as connector,
+        Zoho(server) as plain,
+    ):
+        for stream in (s for s in STREAMS if s.name in LISTS):
+            served, _ = plain.everything(stream.name)
+            read = [r for page in connector.extract(stream, since=None) for r in page.records]
+            assert sorted(r[_ID[stream.name]] for r in read) == sorted(
+                r[_ID[stream.name]] for r in served
+            )
 
 
 _ID = {"contacts": "contact_id", "invoices": "invoice_id", "customerpayments": "payment_id"}
