@@ -260,6 +260,9 @@ class OAuth2RefreshTokenAuth(OAuth2Auth):
         self._refresh_token = stored.newest(refresh_token) if stored else refresh_token
 
     def _grant(self) -> dict[str, str]:
+        if self._stored is not None:
+            # Another connection of the same grant, or another process, may have rotated it.
+            self._refresh_token = self._stored.newest(self._configured_refresh_token)
         return {
             "grant_type": "refresh_token",
             "refresh_token": self._refresh_token,

@@ -66,7 +66,7 @@ def _cron(value: str) -> str:
 def _time_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as 'America'
         raise ValueError(
             f"{value!r} is not an IANA time zone name, e.g. 'UTC' or 'Australia/Sydney'"
         ) from None

@@ -166,6 +166,20 @@ class KeysetPaginator:
                     for record, key, id_ in zip(page.records, keys, ids, strict=True)
                     if restart is None or key > restart or (key == restart and id_ not in seen)
                 ]
+                if restart is not None and not new and not more:
+                    # Asked for because the page before said more followed; a source that
+                    # reads the filter as "equal to" (SOURCES.md: UNCONFIRMED for Zoho's
+                    # last_modified_time) ends here, silently short, unless this stops it.
+                    raise _error(
+                        PaginationError,
+                        client,
+                        stream,
+                        f"asked for the rows from {self.key} {restart} on after a page that said "
+                        f"more followed, got only rows already read: the source may read "
+                        f"{self.restart_param} as 'equal to', not 'at or after' (or every "
+                        "remaining row was deleted meanwhile: then the next sync succeeds)",
+                        url=page.url,
+                    )
                 if more:
                     if keys[-1] == restart:
                         in_run += 1  # one key fills the page: page on within it

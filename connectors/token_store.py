@@ -2,13 +2,14 @@
 
 Sources that rotate refresh tokens (QuickBooks Online, Xero; Zoho can be set up to) revoke the
 old one when they issue a new one, so a token kept only in memory is lost with the process and
-the next sync is refused. Each connection's newest token is one file in the `tokens:` directory
-(default `data/tokens`), readable by its owner alone (0600, directory 0700), replaced atomically
-(written beside, then renamed over), so a process killed mid-write leaves the previous token.
-
-A stored token is used only while the refresh token configured for the connection is the one it
-descends from (a SHA-256 of it is stored alongside): setting a new one after re-authorizing the
-app starts a new line. No message here ever contains a token.
+the next sync is refused. The newest token of each line (the refresh token configured, and every
+token rotated from it) is one file in the `tokens:` directory (default `data/tokens`), named by
+a SHA-256 of the configured token, so connections that share one grant (several organizations
+of one Zoho account, the default `ZOHO_REFRESH_TOKEN`) share the file and follow each other's
+rotations. The file is readable by its owner alone (0600, directory 0700) and replaced
+atomically (written beside, then renamed over), so a process killed mid-write leaves the
+previous token. Setting a new refresh token after re-authorizing the app starts a new line. No
+message here ever contains a token.
 """
 
 from __future__ import annotations
@@ -22,44 +23,53 @@ from pathlib import Path
 
 import orjson
 
+from connectors.errors import ConfigurationError
+
 __all__ = ["RefreshTokenFile", "TokenStore", "TokenStoreError"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-class TokenStoreError(RuntimeError):
+class TokenStoreError(ConfigurationError):
     """A rotated refresh token could not be read or written."""
 
 
 @dataclass(frozen=True, slots=True)
 class TokenStore:
-    """The directory that holds each connection's newest refresh token."""
+    """The directory that holds the newest refresh token of every line."""
 
     directory: Path
 
     def for_connection(self, source: str, connection_id: str) -> RefreshTokenFile:
-        """The file of one connection; its name is readable and distinct for every id."""
-        digest = hashlib.sha256(f"{source}\0{connection_id}".encode()).hexdigest()[:12]
-        name = f"{_UNSAFE.sub('_', source)}__{_UNSAFE.sub('_', connection_id)}__{digest}.json"
-        return RefreshTokenFile(self.directory / name, source, connection_id)
+        """Where one connection finds the newest token of the line it is configured with."""
+        return RefreshTokenFile(self.directory, source, connection_id)
 
 
 @dataclass(frozen=True, slots=True)
 class RefreshTokenFile:
-    """One connection's newest refresh token and the configured token it descends from."""
+    """The newest refresh token of the line a connection is configured with."""
 
-    path: Path
+    directory: Path
     source: str
     connection_id: str
 
+    def path(self, configured: str) -> Path:
+        """The line's file: named by the source and a SHA-256 of the configured token."""
+        return self.directory / f"{_UNSAFE.sub('_', self.source)}__{_sha256(configured)[:32]}.json"
+
     def newest(self, configured: str) -> str:
         """The newest token descended from `configured`, or `configured` itself."""
+        path = self.path(configured)
         try:
-            stored = orjson.loads(self.path.read_bytes())
+            stored = orjson.loads(path.read_bytes())
         except FileNotFoundError:
             return configured
         except (OSError, orjson.JSONDecodeError) as error:
-            raise self._error(f"cannot read {self.path}: {type(error).__name__}") from None
+            raise self._error(
+                f"cannot read {path}: {type(error).__name__}",
+                "make the file readable by this user; if it is damaged, delete it, authorize "
+                "the app again and set the new refresh token",
+            ) from None
         if (
             isinstance(stored, dict)
             and stored.get("configured_sha256") == _sha256(configured)
@@ -72,32 +82,33 @@ class RefreshTokenFile:
     def save(self, configured: str, newest: str) -> None:
         """Replace the stored token with `newest`, atomically, readable by the owner alone."""
         content = orjson.dumps({"configured_sha256": _sha256(configured), "refresh_token": newest})
+        path = self.path(configured)
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # mkstemp creates the file 0600 whatever the umask.
             handle, temporary = tempfile.mkstemp(
-                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+                dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
             )
             try:
                 with os.fdopen(handle, "wb") as file:
                     file.write(content)
                     file.flush()
                     os.fsync(file.fileno())
-                os.replace(temporary, self.path)
+                os.replace(temporary, path)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise
         except OSError as error:
             raise self._error(
-                f"cannot write {self.path}: {error.strerror or type(error).__name__}. The source "
-                "has already revoked the previous refresh token"
+                f"cannot write {path}: {error.strerror or type(error).__name__}. The source "
+                "has already revoked the previous refresh token",
+                "make the tokens directory (the connections file's `tokens:`) writable by this "
+                "user, then authorize the app again and set the new refresh token",
             ) from None
 
-    def _error(self, problem: str) -> TokenStoreError:
+    def _error(self, problem: str, fix: str) -> TokenStoreError:
         return TokenStoreError(
-            f"{self.source} connection {self.connection_id!r}: {problem}. Fix: make the tokens "
-            "directory (the connections file's `tokens:`) writable by this user; if the stored "
-            "token is lost, authorize the app again and set the new refresh token"
+            problem, source=self.source, connection_id=self.connection_id, hint=fix
         )
 
 

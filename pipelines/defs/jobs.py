@@ -22,9 +22,10 @@ CONNECTION_TAG = "connection"  # on every sync run: one run per connection at a 
 
 
 def sync_job(source: str, ingest: dg.AssetsDefinition) -> dg.UnresolvedAssetJobDefinition:
-    """Every run of the job carries the `connection` tag (schedules, job backfills, the command
-    line), so run queues can allow one run per connection; asset backfills launched from the
-    asset graph carry only `dagster/partition`, which names the connection too."""
+    """Every run of the job carries the `connection` tag (the `connection_syncs` sensor, job
+    backfills, the command line), so run queues can allow one run per connection; asset
+    backfills launched from the asset graph carry only `dagster/partition`, which names the
+    connection too."""
     partitions = ingest.partitions_def
     assert partitions is not None
     return dg.define_asset_job(

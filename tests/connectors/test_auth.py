@@ -246,6 +246,29 @@ def test_a_rotated_refresh_token_is_stored_for_the_next_client(
     assert [form["refresh_token"] for form in api.token_forms] == [REFRESH_TOKEN, "r2"]
 
 
+def test_a_client_already_running_uses_the_token_another_connection_rotated(
+    make_client: MakeClient, clock: Any, tmp_path: Path
+) -> None:
+    """Two organizations of one grant: the source revokes the token the first one rotated away,
+    so the second, built before the rotation, must ask with the new one."""
+    api = FakeOAuthApi(
+        httpx.Response(200, json={"access_token": "a1", "expires_in": 100, "refresh_token": "r2"}),
+        httpx.Response(200, json={"access_token": "a2", "expires_in": 100}),
+    )
+    api.valid |= {"a1", "a2"}
+    store = TokenStore(tmp_path)
+    second = make_client(
+        api, auth=refresh_auth(clock, stored=store.for_connection("zoho_books", "acme-eu"))
+    )
+    make_client(
+        api, auth=refresh_auth(clock, stored=store.for_connection("zoho_books", "acme-us"))
+    ).get_json("invoices")
+
+    second.get_json("invoices")
+
+    assert [form["refresh_token"] for form in api.token_forms] == [REFRESH_TOKEN, "r2"]
+
+
 # -- 401 from the API --------------------------------------------------------------------------
 
 

@@ -561,6 +561,55 @@ class TestOffsetPaginator:
             )
 
 
+class TestKeysetPaginator:
+    @staticmethod
+    def _listing(make_client: MakeClient, *, equal_to: bool) -> list[Page]:
+        """Six contacts, two a page, modified at times 1..6, served by a source that reads
+        `last_modified_time=` as 'at or after' (documented elsewhere) or as 'equal to'."""
+        contacts = [{"contact_id": str(i), "last_modified_time": f"t{i}"} for i in range(1, 7)]
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            query = params_of(request)
+            since = query.get("last_modified_time")
+            chosen = [
+                c
+                for c in contacts
+                if since is None
+                or (
+                    c["last_modified_time"] == since
+                    if equal_to
+                    else c["last_modified_time"] >= since
+                )
+            ]
+            page, size = int(query["page"]), int(query["per_page"])
+            body = {
+                "contacts": chosen[(page - 1) * size : page * size],
+                "page_context": {"has_more_page": page * size < len(chosen)},
+            }
+            return httpx.Response(200, json=body)
+
+        paginator = KeysetPaginator(
+            records_key="contacts",
+            page_size=2,
+            key="last_modified_time",
+            id_key="contact_id",
+            restart_param="last_modified_time",
+            has_more=lambda body: body["page_context"]["has_more_page"],
+        )
+        return list(paginator.pages(make_client(handler), "contacts", stream="contacts"))
+
+    def test_restarts_from_the_last_key_read(self, make_client: MakeClient) -> None:
+        assert [
+            r["contact_id"] for p in self._listing(make_client, equal_to=False) for r in p.records
+        ] == ["1", "2", "3", "4", "5", "6"]
+
+    def test_a_source_reading_the_filter_as_equal_to_fails_instead_of_ending_short(
+        self, make_client: MakeClient
+    ) -> None:
+        with pytest.raises(PaginationError, match="may read last_modified_time as 'equal to'"):
+            self._listing(make_client, equal_to=True)
+
+
 def test_all_strategies_satisfy_the_protocol() -> None:
     strategies: list[Paginator] = [
         KeysetPaginator(

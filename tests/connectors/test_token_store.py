@@ -32,16 +32,21 @@ def test_files_are_readable_by_their_owner_alone_and_replaced_whole(tmp_path):
     tokens.save(CONFIGURED, ROTATED + "-2")
 
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
-    assert [p.name for p in directory.iterdir()] == [tokens.path.name]  # no temporary left
-    assert stat.S_IMODE(tokens.path.stat().st_mode) == 0o600
+    assert [p.name for p in directory.iterdir()] == [tokens.path(CONFIGURED).name]  # no temporary
+    assert stat.S_IMODE(tokens.path(CONFIGURED).stat().st_mode) == 0o600
     assert tokens.newest(CONFIGURED) == ROTATED + "-2"
 
 
-def test_each_connection_has_its_own_file_whatever_its_id(tmp_path):
+def test_connections_of_one_grant_follow_each_others_rotations(tmp_path):
+    """Two organizations of one Zoho account share the refresh token: when one connection's
+    refresh rotates it (and the source revokes the old one), the other must use the new one."""
     store = TokenStore(tmp_path)
-    paths = {store.for_connection("zoho_books", i).path for i in ("a/b", "a_b", "../a_b")}
-    assert len(paths) == 3
-    assert all(path.parent == tmp_path for path in paths)
+    us, eu = (store.for_connection("zoho_books", i) for i in ("acme-us", "acme-eu"))
+    us.save(CONFIGURED, ROTATED)
+    assert eu.newest(CONFIGURED) == ROTATED
+    assert eu.path(CONFIGURED) == us.path(CONFIGURED)
+    assert eu.path("1000.another-grant") != us.path(CONFIGURED)
+    assert all(p.parent == tmp_path for p in (us.path("../x"), us.path("a/b")))
 
 
 def test_a_token_that_cannot_be_saved_is_named_by_connection_never_shown(tmp_path):
@@ -59,6 +64,7 @@ def test_a_token_that_cannot_be_saved_is_named_by_connection_never_shown(tmp_pat
 
 def test_an_unreadable_store_says_so(tmp_path):
     tokens = TokenStore(tmp_path).for_connection("zoho_books", "acme")
-    Path(tokens.path).write_text("{not json")
-    with pytest.raises(TokenStoreError, match="cannot read"):
+    Path(tokens.path(CONFIGURED)).write_text("{not json")
+    with pytest.raises(TokenStoreError, match="cannot read") as raised:
         tokens.newest(CONFIGURED)
+    assert "delete it" in str(raised.value) and "zoho_books connection 'acme'" in str(raised.value)

@@ -78,6 +78,11 @@ def test_relative_paths_are_relative_to_the_file(tmp_path):
             "    stream_deadline_s: 0\n",
             ":5: connections.0.stream_deadline_s: Input should be greater than 0",
         ),
+        (
+            "connections:\n  - id: a\n    source: carbon\n    sandbox: embedded\n"
+            "    timezone: America\n",
+            ":5: connections.0.timezone: 'America' is not an IANA time zone name",
+        ),
     ],
     ids=[
         "bad-id",
@@ -88,6 +93,7 @@ def test_relative_paths_are_relative_to_the_file(tmp_path):
         "no-such-source",
         "max-record-bytes",
         "stream-deadline",
+        "time-zone-folder",
     ],
 )
 def test_mistakes_name_file_line_and_field(tmp_path, text, expected):
