@@ -25,7 +25,11 @@ def sync_job(source: str, ingest: dg.AssetsDefinition) -> dg.UnresolvedAssetJobD
     """Every run of the job carries the `connection` tag (the `connection_syncs` sensor, job
     backfills, the command line), so run queues can allow one run per connection; asset
     backfills launched from the asset graph carry only `dagster/partition`, which names the
-    connection too."""
+    connection too.
+
+    The job is one step, so it runs in the run's own process (`in_process_executor`): the
+    default executor would start a second Python process per run for that one step, doubling
+    each run's start-up time and memory (benchmarks/RESULTS.md, "Many connections")."""
     partitions = ingest.partitions_def
     assert partitions is not None
     return dg.define_asset_job(
@@ -38,6 +42,7 @@ def sync_job(source: str, ingest: dg.AssetsDefinition) -> dg.UnresolvedAssetJobD
         ),
         description=f"Sync one {source} connection (the partition) into its raw tables.",
         tags={"source": source},
+        executor_def=dg.in_process_executor,
     )
 
 
