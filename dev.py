@@ -5,8 +5,11 @@
     python3 dev.py test     # ruff, mypy --strict, then the test suite: what CI runs
 
 Anything after the command is passed on to the demo or to pytest (`python3 dev.py test -k zoho -x`;
-with arguments, `test` skips the lint and type gates and runs just that selection). The
-environment in .venv is reinstalled whenever pyproject.toml changes. Needs only Python 3.11+.
+with arguments, `test` skips the lint and type gates and runs just that selection). Tests run in
+one pytest-xdist worker per CPU: most of their time is spent waiting on sandboxes, subprocesses
+and PostgreSQL, and each keeps to its own temporary directory, ports and scratch schemas
+(`python3 dev.py test -n 0 --pdb …` runs in one process). The environment in .venv is
+reinstalled whenever pyproject.toml changes. Needs only Python 3.11+.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".pyproject-sha256"
 COMMANDS = {
     "demo": [str(BIN / "ledgersync"), "demo"],
-    "test": [str(BIN / "python"), "-m", "pytest"],
+    # worksteal: a worker that runs out takes queued tests from the other, so the few long tests
+    # (kill-anywhere, the UI, fault soaks) do not leave one worker idle at the end.
+    "test": [str(BIN / "python"), "-m", "pytest", "-n", "auto", "--dist", "worksteal"],
 }
 # Run before the whole suite (not before a selection): each must pass for `test` to pass.
 GATES = {
