@@ -8,7 +8,9 @@ every payment's detail would cost one request per payment. A report's cost depen
 counts and the joins, not on the amounts, so the timing holds; the balances mean nothing here.
 
 Prints one JSON line: the DuckDB seconds of each step of `models.reports.materialize_reports`
-(the two shared ledgers, each report, the commit) and each report's rows.
+(the two shared ledgers, each report, the commit), each report's rows, and the CPU seconds of
+all of it (on a loaded machine the wall time says little). It runs on its own against any
+warehouse a sync wrote, e.g. the benchmark's `<out>/work/ledgersync/warehouse.duckdb`.
 """
 
 from __future__ import annotations
@@ -100,7 +102,9 @@ def run(warehouse_path: Path, work: Path, applications: int, as_of: date) -> dic
             "(SELECT count(*) FROM canonical.payment_applications)"
         ).fetchone()
         install_report_macros(conn)
+        cpu = time.process_time()  # every thread's: DuckDB's workers included
         reports = timed_reports(conn, as_of)
+        cpu_s = time.process_time() - cpu
     copy.unlink()
     return {
         "invoices": counts[0],
@@ -108,6 +112,7 @@ def run(warehouse_path: Path, work: Path, applications: int, as_of: date) -> dic
         "applications": counts[2],
         "reports": reports,
         "seconds": sum(r["seconds"] for r in reports.values()),
+        "cpu_s": cpu_s,
     }
 
 

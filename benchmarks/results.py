@@ -363,8 +363,8 @@ def _reports(results: dict[str, Any]) -> list[str]:
         f"Over {scale['invoices']:,} invoices, {scale['payments']:,} payments and "
         f"{scale['applications']:,} applications (the synced canonical tables; applications "
         "synthesized, see reports_client.py), step by step as `materialize_reports` writes them "
-        "all in one transaction: the two ledgers every report reads, computed once, then each "
-        "report's table:",
+        "all in one transaction: the two ledgers every report reads, computed once and stored, "
+        "then each report (invoice_balances and unapplied_payments are views over the ledgers):",
         "",
         "| step | rows | seconds |",
         "|---|---:|---:|",
@@ -373,6 +373,7 @@ def _reports(results: dict[str, Any]) -> list[str]:
         rows = "" if report["rows"] is None else f"{report['rows']:,}"
         out.append(f"| {name} | {rows} | {report['seconds']:.2f} |")
     out.append(f"| all | | {scale['seconds']:.2f} |")
+    out += ["", f"CPU seconds, all threads: {scale['cpu_s']:.2f}."]
     return out
 
 

@@ -53,7 +53,7 @@ BOOKKEEPING = frozenset(
     }
 )
 OBSERVED_AT = frozenset({"vanished_at", "deleted_at"})
-SCHEMAS = ("raw", "canonical", "reports", "sync")
+SCHEMAS = ("raw", "canonical", "reports", "ledgers", "sync")
 _BATCH_TOTALS = """
     SELECT connection_id, stream, sum(inserted), sum(updated), sum(rejected), sum(vanished),
            count(*) FILTER (WHERE full_refresh)

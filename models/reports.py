@@ -9,9 +9,15 @@ Each report's query (`models/sql/<name>.sql`, a `models.sql_template`) reads two
 by placeholders: `{invoice_ledger}` (every invoice with its applications, balances and aging at
 as_of) and `{payment_ledger}` (every payment in scope with what it had applied); its WITH clause
 opens with `{inputs}`. The macro fills `{inputs}` with the inputs it reads, as materialized
-CTEs; `materialize_reports` computes them once, as temporary tables, for all the reports it
-writes, and fills `{inputs}` with nothing: the applications are the bulk of the work, and five
-reports would otherwise read them seven times.
+CTEs; `materialize_reports` computes them once, as tables, for all the reports it writes, and
+fills `{inputs}` with nothing: the applications are the bulk of the work, and five reports would
+otherwise read them seven times.
+
+The two per-document reports are one row per ledger row, filtered: `invoice_balances` (the issued
+invoices) and `unapplied_payments` (the payments with money not applied). Copying a million rows
+into each cost more than computing the ledgers, so the ledgers themselves are stored
+(`ledgers.invoice_ledger`, `ledgers.payment_ledger`) and those two reports are views over them,
+with the reports' comments; the other reports are tables.
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ REPORTS = (
 AGING_HISTORY = "ar_aging_daily"
 _AGED = frozenset({"invoice_balances", "ar_aging"})  # the reports that take edges and basis
 _INPUTS = ("invoice_ledger", "payment_ledger")  # what a report query reads, by these names
+LEDGERS = "ledgers"  # the schema of the stored ledgers
+# The reports stored as views over one stored ledger each: report → the ledger it shows.
+_VIEWS = {"invoice_balances": "invoice_ledger", "unapplied_payments": "payment_ledger"}
 
 AgingBasis = Literal["due_date", "issue_date"]
 # The kinds of finding in reports.reconciliation_exceptions (its query: models/sql/).
@@ -147,32 +156,77 @@ def _write_reports(
     params: dict[str, object],
     on_step: Callable[[str], None],
 ) -> dict[str, int]:
-    """Each report's table from its inputs, staged once as temporary tables; row counts."""
+    """Each report from its inputs, computed once; row counts.
+
+    An input is stored in `ledgers` when a report written now is a view over it; otherwise it
+    is a temporary table, and the stored ledger keeps the date its views were written for.
+    """
+    # DuckLake keeps no comments on a view's columns: there the reports stay tables.
+    views: dict[str, str] = {} if in_ducklake(conn) else _VIEWS
+    stored = {views[name] for name in names if name in views}
+    where = {t: f"{LEDGERS}.{t}" if t in stored else f"temp.{t}" for t in _INPUTS}
+    if stored:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {LEDGERS}")
     for table in _INPUTS:
         if any(_reads(name, table) for name in names):
             on_step(table)
             source = _input(table, "$as_of", ", edges := $edges, basis := $basis")
-            sql = f"CREATE OR REPLACE TEMP TABLE {table} AS FROM {source}"
+            kind = "TABLE" if table in stored else "TEMP TABLE"
+            sql = f"CREATE OR REPLACE {kind} {where[table]} AS FROM {source}"
             conn.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
     rows = {}
     for name in names:
         on_step(name)
-        # A temporary macro over the query: its inputs resolve to the temporary tables.
-        conn.execute(
-            f"CREATE OR REPLACE TEMP MACRO {name}_of_ledgers(as_of, edges, basis) AS TABLE "
-            f"{_query(name, inputs='')}"
-        )
-        rows[name] = scalar(
+        if name in views:
+            rows[name] = _write_view(conn, name, where)
+        else:
+            rows[name] = _write_table(conn, name, where, params)
+        _comment(conn, name, "VIEW" if name in views else "TABLE")
+    for table in _INPUTS:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    on_step("commit")
+    return rows
+
+
+def _write_table(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    where: dict[str, str],
+    params: dict[str, object],
+) -> int:
+    # A temporary macro over the query: its inputs resolve to the tables computed for it.
+    conn.execute(
+        f"CREATE OR REPLACE TEMP MACRO {name}_of_ledgers(as_of, edges, basis) AS TABLE "
+        f"{_query(name, inputs='', where=where)}"
+    )
+    _drop(conn, name, "VIEW")
+    return int(
+        scalar(
             conn,
             f"CREATE OR REPLACE TABLE reports.{name} AS "
             f"FROM {name}_of_ledgers($as_of::DATE, $edges, $basis)",
             params,
         )
-        _comment(conn, name)
-    for table in _INPUTS:
-        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
-    on_step("commit")
-    return rows
+    )
+
+
+def _write_view(conn: duckdb.DuckDBPyConnection, name: str, where: dict[str, str]) -> int:
+    """The report as a view over its stored ledger: its query reads nothing but the ledger."""
+    _drop(conn, name, "TABLE")  # written as a table by earlier versions
+    conn.execute(f"CREATE OR REPLACE VIEW reports.{name} AS {_query(name, inputs='', where=where)}")
+    return int(scalar(conn, f"SELECT count(*) FROM reports.{name}"))
+
+
+def _drop(conn: duckdb.DuckDBPyConnection, name: str, kind: Literal["TABLE", "VIEW"]) -> None:
+    """Drop reports.<name> if it is of that kind (DuckDB refuses to drop a view as a table)."""
+    found = scalar(
+        conn,
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = 'reports' AND table_name = ? AND table_type = ?",
+        [name, "VIEW" if kind == "VIEW" else "BASE TABLE"],
+    )
+    if found:
+        conn.execute(f"DROP {kind} reports.{name}")
 
 
 def snapshot_aging(
@@ -211,9 +265,10 @@ def _reads(name: str, table: str) -> bool:
     return table in _template(name).placeholders
 
 
-def _query(name: str, *, inputs: str) -> str:
-    """The report's query, `inputs` opening its WITH clause, reading its inputs by name."""
-    read = {table: table for table in _INPUTS if _reads(name, table)}
+def _query(name: str, *, inputs: str, where: dict[str, str] | None = None) -> str:
+    """The report's query, `inputs` opening its WITH clause, reading each input by its name or
+    from where `where` says it is."""
+    read = {table: (where or {}).get(table, table) for table in _INPUTS if _reads(name, table)}
     return _template(name).render(inputs=inputs, **read)
 
 
@@ -265,8 +320,10 @@ def _table_columns(conn: duckdb.DuckDBPyConnection, name: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def _comment(conn: duckdb.DuckDBPyConnection, name: str) -> None:
-    conn.execute(f"COMMENT ON TABLE reports.{name} IS {_quote(TABLE_COMMENTS[name])}")
+def _comment(
+    conn: duckdb.DuckDBPyConnection, name: str, kind: Literal["TABLE", "VIEW"] = "TABLE"
+) -> None:
+    conn.execute(f"COMMENT ON {kind} reports.{name} IS {_quote(TABLE_COMMENTS[name])}")
     documented = COLUMN_COMMENTS[name]
     for column in _table_columns(conn, name):
         if column in documented:

@@ -1,14 +1,15 @@
 -- Payments in scope at as_of whose money was not all applied by then (unapplied cash on account),
--- and those that applied more than they brought (over-applied).
+-- and those that applied more than they brought (over-applied). Everything here comes from the
+-- payment ledger (its as_of included), so the stored report is a view over the stored ledger.
 WITH {inputs}
 ledger AS (FROM {payment_ledger})
-SELECT as_of::DATE AS as_of,
+SELECT p.as_of,
        p.connection_id,
        p.source,
        p.payment_id,
        p.payment_number,
        p.customer_id,
-       c.name AS customer_name,
+       p.customer_name,
        p.payment_date,
        p.status AS payment_status,
        CASE WHEN p.unapplied_amount < 0 THEN 'over_applied'
@@ -16,20 +17,17 @@ SELECT as_of::DATE AS as_of,
             ELSE 'partially_applied' END AS kind,
        p.currency_code,
        p.exchange_rate,
-       bc.base_currency,
+       p.base_currency,
        p.amount,
        p.applied_amount,
        p.held_amount,
        p.unapplied_amount,
        p.source_unapplied_amount,
        p.application_count,
-       date_diff('day', p.payment_date, as_of::DATE) AS days_since_payment,
+       date_diff('day', p.payment_date, p.as_of) AS days_since_payment,
        p.method,
        p.reference,
        reports.in_base(p.amount, p.exchange_rate) AS amount_base,
        reports.in_base(p.unapplied_amount, p.exchange_rate) AS unapplied_amount_base
 FROM ledger p
-LEFT JOIN canonical.customers c
-  ON c.connection_id = p.connection_id AND c.customer_id = p.customer_id
-LEFT JOIN reports.base_currencies() bc ON bc.connection_id = p.connection_id
 WHERE p.unapplied_amount <> 0;

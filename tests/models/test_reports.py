@@ -598,6 +598,46 @@ def test_materializing_some_reports_leaves_the_others(conn):
     assert dates == {name: [(ledger.as_of,)] for name in REPORTS} | {"ar_aging": [(earlier,)]}
 
 
+def test_per_document_reports_show_the_stored_ledgers_as_materialized(warehouse_conn):
+    """invoice_balances and unapplied_payments are views over the stored ledgers: they replace
+    the tables an earlier version wrote, keep every comment, and show what was materialized,
+    not what the canonical tables say after it."""
+    conn = warehouse_conn
+    ledger = generate_ledger("harbour", customers=10, invoices=60, payments=40)
+    load_ledger(conn, ledger)
+    for name in ("invoice_balances", "unapplied_payments"):
+        conn.execute(f"CREATE TABLE reports.{name} AS SELECT 1 AS written_by_an_old_version")
+    materialize_reports(conn, ledger.as_of)
+    kinds = conn.execute(
+        "SELECT table_name, table_type FROM information_schema.tables "
+        "WHERE table_schema = 'reports' ORDER BY ALL"
+    ).fetchall()
+    assert kinds == [
+        ("ar_aging", "BASE TABLE"),
+        ("customer_balances", "BASE TABLE"),
+        ("invoice_balances", "VIEW"),
+        ("reconciliation_exceptions", "BASE TABLE"),
+        ("unapplied_payments", "VIEW"),
+    ]
+    before = {
+        name: conn.execute(f"SELECT * FROM reports.{name} ORDER BY ALL").fetchall()
+        for name in ("invoice_balances", "unapplied_payments")
+    }
+    assert all(before.values())
+    conn.execute("UPDATE canonical.customers SET name = 'Renamed'")
+    conn.execute("DELETE FROM canonical.payment_applications")
+    after = {
+        name: conn.execute(f"SELECT * FROM reports.{name} ORDER BY ALL").fetchall()
+        for name in before
+    }
+    assert after == before
+    comments = conn.execute(
+        "SELECT table_name, count(*) FILTER (WHERE comment IS NULL) FROM duckdb_columns() "
+        "WHERE schema_name = 'reports' GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    assert comments == [(name, 0) for name in sorted(REPORTS)]
+
+
 def test_aging_snapshots_replace_only_their_day(warehouse_conn):
     conn = warehouse_conn
     customer(conn)
