@@ -4,8 +4,8 @@ The sandbox framework serves it (`sandbox.server.SandboxServer`: keep-alive HTTP
 log, the `latency_s` knob) with the Zoho sandbox's token grant, authentication and error bodies;
 only the pages come from files (`benchmarks.dataset`) instead of being rendered per request, so
 the server is not what a benchmark measures. It answers full listings (`page`, `per_page=200`,
-and `date_start`, as Zoho's keyset paging asks) and payment details;
-`last_modified_time` is refused (a benchmark sync is a full sync).
+and `date_start`, as Zoho's keyset paging asks), contacts sorted by and restarted from their
+`last_modified_time` (as ledgersync's connector pages them), and payment details.
 
     python -m benchmarks.pageserver DIR
 
@@ -16,6 +16,7 @@ JSON line: requests served and the CPU seconds it used.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import resource
@@ -50,6 +51,8 @@ class PrerenderedZohoApp(App):
             index.byteswap()
         self._details_index = index
         self._details_fd = os.open(dataset.directory / "details.json", os.O_RDONLY)
+        self._by_modified: list[dict[str, object]] = []
+        self._modified_keys: list[str] = []
         self.router.add("POST", "/oauth/v2/token", self._token, data=False)
         for listing in LISTINGS:
             self.router.add("GET", f"{API}/{listing}", self._scoped(self._lister(listing)))
@@ -88,11 +91,13 @@ class PrerenderedZohoApp(App):
                 return error(400, 2, "Invalid value passed for page")
             if request.arg("per_page") not in (None, str(PAGE_SIZE)):
                 return error(400, 2, f"the pre-rendered pages hold per_page={PAGE_SIZE}")
-            if request.arg("last_modified_time") is not None:
-                return error(400, 2, "the pre-rendered pages are full listings only")
             page = int(page_text)
             date_start = request.arg("date_start")
-            if date_start is not None:
+            if request.arg("sort_column") == "last_modified_time":
+                if listing != "contacts":
+                    return error(400, 2, "only contacts are pre-sorted by last_modified_time")
+                body = self._by_modified_from(request.arg("last_modified_time") or "", page)
+            elif date_start is not None:
                 body = self._from_date(listing, date_start, page)
             elif page > self.dataset.pages[listing]:
                 body = page_body(listing, [], page, self.dataset.records[listing])
@@ -109,6 +114,18 @@ class PrerenderedZohoApp(App):
             self.dataset.page_path(listing, page).read_bytes()
         )[listing]
         return rows
+
+    def _by_modified_from(self, since: str, page: int) -> bytes:
+        """Page `page` of the contacts modified at `since` or later, oldest first (the files
+        hold them in id order; sorted once, in memory: they are the smallest listing)."""
+        if not self._modified_keys:
+            pages = range(1, self.dataset.pages["contacts"] + 1)
+            rows = [row for number in pages for row in self._rows("contacts", number)]
+            self._by_modified = sorted(rows, key=lambda row: str(row["last_modified_time"]))
+            self._modified_keys = [str(row["last_modified_time"]) for row in self._by_modified]
+        start = bisect.bisect_left(self._modified_keys, since)
+        rows = self._by_modified[start + (page - 1) * PAGE_SIZE : start + page * PAGE_SIZE]
+        return page_body("contacts", rows, page, len(self._modified_keys) - start)
 
     def _from_date(self, listing: str, date_start: str, page: int) -> bytes:
         """Page `page` of the rows dated `date_start` or later, as a keyset client asks for the

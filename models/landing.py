@@ -54,8 +54,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-import pyarrow as pa
-
 __all__ = [
     "SEGMENT_BYTES",
     "BatchWriter",
@@ -68,9 +66,6 @@ __all__ = [
 ]
 
 SEGMENT_BYTES = 64 * 2**20  # a segment rolls over before it would grow past this
-# About this many bytes of pages per Arrow batch handed to DuckDB. Each thread parses a batch's
-# JSON at once, several times its size: at 16 MiB, two threads overran a 320 MB memory limit.
-_ARROW_CHUNK_BYTES = 2 * 2**20
 
 _PARTIAL = ".partial"
 _READY = ".ready"
@@ -79,7 +74,6 @@ _SET_ASIDE = ".set-aside"
 _SET_ASIDE_REASON = "set-aside.txt"
 _MANIFEST = "manifest.json"
 _LOCK = "sync.lock"
-_CONTENT = pa.schema([pa.field("content", pa.string())])
 
 
 class ConnectionBusyError(RuntimeError):
@@ -96,7 +90,7 @@ class ConnectionBusyError(RuntimeError):
 
 
 class InvalidPageError(ValueError):
-    """A landed page is not UTF-8 text, so it cannot be JSON for the loader."""
+    """A landed page is not the JSON its stream expects (`models.landed_records`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,34 +143,6 @@ class LandedBatch:
                             f"{size - len(body)} bytes short of the page its manifest lists"
                         )
                     yield body
-
-    def page_texts(self) -> pa.RecordBatchReader:
-        """The pages as a stream of Arrow record batches of one string column, `content`.
-
-        DuckDB scans it a record batch at a time, so loading never holds the whole batch in
-        memory. A page that is not UTF-8 raises `InvalidPageError` naming it (through DuckDB, as
-        the message of its `InvalidInputException`).
-        """
-        return pa.RecordBatchReader.from_batches(_CONTENT, self._text_chunks())
-
-    def _text_chunks(self) -> Iterator[pa.RecordBatch]:
-        texts: list[str] = []
-        chunk_bytes = 0
-        for number, body in enumerate(self.page_bodies(), start=1):
-            try:
-                texts.append(body.decode("utf-8"))
-            except UnicodeDecodeError as error:
-                raise InvalidPageError(
-                    f"page {number} of landed batch {self.batch_id} ({self.connection_id}/"
-                    f"{self.stream}) is not valid UTF-8 text ({error}), so it cannot be loaded "
-                    "as JSON"
-                ) from None
-            chunk_bytes += len(body)
-            if chunk_bytes >= _ARROW_CHUNK_BYTES:
-                yield pa.record_batch([pa.array(texts, pa.string())], schema=_CONTENT)
-                texts, chunk_bytes = [], 0
-        if texts:
-            yield pa.record_batch([pa.array(texts, pa.string())], schema=_CONTENT)
 
 
 class BatchWriter:

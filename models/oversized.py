@@ -21,7 +21,14 @@ from typing import Any
 
 import orjson
 
-__all__ = ["OversizedRecord", "ScreenedPage", "record_key", "screen_page"]
+__all__ = [
+    "OversizedRecord",
+    "ScreenedPage",
+    "key_of",
+    "path_steps",
+    "record_key",
+    "screen_page",
+]
 
 _STEP = re.compile(r"\.(\w+)|(\[\*\])")
 _KEY_PATH = re.compile(r"^\$\.(\w+)$")
@@ -77,10 +84,7 @@ def screen_page(
 def record_key(record: dict[str, Any], id_path: str, text: bytes) -> str:
     """The record's id as the loader reads it (`rec ->> id_path`), or, without one, a name
     made of its content's digest (as the loader names a record it cannot key)."""
-    match = _KEY_PATH.match(id_path)
-    if match is None:
-        raise ValueError(f"an id path of the form $.<key> is expected, not {id_path!r}")
-    value = record.get(match[1])
+    value = record.get(key_of(id_path))
     if value is None:
         return f"<no id> {hashlib.md5(text).hexdigest()}"
     if isinstance(value, str):
@@ -88,10 +92,18 @@ def record_key(record: dict[str, Any], id_path: str, text: bytes) -> str:
     return orjson.dumps(value).decode()
 
 
+def key_of(path: str) -> str:
+    """The key of a path of the form `$.<key>` (a record's id or cursor field)."""
+    match = _KEY_PATH.match(path)
+    if match is None:
+        raise ValueError(f"a path of the form $.<key> is expected, not {path!r}")
+    return match[1]
+
+
 def _holding(records_path: str, records: list[dict[str, Any]]) -> object:
     """A JSON document in which `records_path` finds `records` ("$.value", "$[*]",
     "$[*].payment": a list under keys, the list itself, each record under a key)."""
-    steps = _steps(records_path)
+    steps = path_steps(records_path)
     if "*" in steps:
         star = steps.index("*")
         before, after = steps[:star], steps[star + 1 :]
@@ -103,7 +115,7 @@ def _holding(records_path: str, records: list[dict[str, Any]]) -> object:
     return _nested(before, value)
 
 
-def _steps(path: str) -> list[str]:
+def path_steps(path: str) -> list[str]:
     """ "$.a[*].b" → ["a", "*", "b"]."""
     if not path.startswith("$"):
         raise ValueError(f"not a JSON path: {path!r}")

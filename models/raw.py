@@ -34,6 +34,7 @@ from datetime import datetime
 
 import duckdb
 
+from models.landed_records import LandedRecords
 from models.landing import LandedBatch
 from models.queries import scalar
 from models.transaction import transaction
@@ -275,13 +276,14 @@ def load_batch(
         done = _already_loaded(conn, batch)
         if done is not None:
             return done
-        _stage_incoming(conn, batch, stream)
         _stage_landed_rejects(conn, batch)
         params = {"connection_id": batch.connection_id, "stream": stream.name}
+        records = LandedRecords(batch, stream.records_path, stream.id_path, stream.cursor_path)
         if batch.keys_only:
+            _stage_incoming(conn, records)
             result = _load_keys(conn, batch, stream, params)
         else:
-            result = _load_records(conn, batch, stream, params)
+            result = _load_records(conn, batch, stream, records, params)
         _drop_staged(conn)
     return result
 
@@ -312,33 +314,48 @@ def _already_loaded(conn: duckdb.DuckDBPyConnection, batch: LandedBatch) -> Load
     )
 
 
-def _stage_incoming(conn: duckdb.DuckDBPyConnection, batch: LandedBatch, stream: RawStream) -> None:
+def _stage_incoming(conn: duckdb.DuckDBPyConnection, records: LandedRecords) -> None:
     """Every record of the landed pages, with its id, checksum and cursor value."""
     conn.execute(
         f"CREATE OR REPLACE TEMP TABLE {_INCOMING} "
         "(record_id VARCHAR, payload JSON, payload_md5 VARCHAR, changed TIMESTAMPTZ)"
     )
-    if not batch.pages:
-        return
-    # Registered in the transaction: a failed load's rollback unregisters it too.
-    conn.register("landed_pages", batch.page_texts())
-    conn.execute(
-        f"""
-        INSERT INTO {_INCOMING} (record_id, payload, payload_md5, changed)
-        SELECT (rec ->> $id_path), rec, md5(rec::VARCHAR),
-               TRY_CAST(rec ->> $cursor_path AS TIMESTAMPTZ)
-        FROM (
-            SELECT unnest(CAST(json_extract(content, $records_path) AS JSON[])) AS rec
-            FROM landed_pages
+    if records.batch.pages:
+        _scan_records(
+            conn,
+            records,
+            f"""
+            INSERT INTO {_INCOMING} (record_id, payload, payload_md5, changed)
+            SELECT record_id, payload, payload_md5, TRY_CAST(changed AS TIMESTAMPTZ)
+            FROM landed_records
+            """,
         )
-        """,
-        {
-            "id_path": stream.id_path,
-            "records_path": stream.records_path,
-            "cursor_path": stream.cursor_path,
-        },
-    )
-    conn.unregister("landed_pages")
+    _stage_without_id(conn, records)
+
+
+def _scan_records(
+    conn: duckdb.DuckDBPyConnection,
+    records: LandedRecords,
+    query: str,
+    params: dict[str, str] | None = None,
+) -> int:
+    """Run `query` over the batch's records as the view `landed_records` (read once, as DuckDB
+    scans it); the rows it changed."""
+    # Registered in the transaction: a failed load's rollback unregisters it too.
+    conn.register("landed_records", records.reader())
+    changed = int(scalar(conn, query, params))
+    conn.unregister("landed_records")
+    return changed
+
+
+def _stage_without_id(conn: duckdb.DuckDBPyConnection, records: LandedRecords) -> None:
+    """The records without an id (known once the batch was read), to be quarantined."""
+    if records.without_id:
+        conn.executemany(
+            f"INSERT INTO {_INCOMING} (record_id, payload, payload_md5, changed) "
+            "VALUES (NULL, ?, ?, TRY_CAST(? AS TIMESTAMPTZ))",
+            [[r.payload, r.payload_md5, r.changed] for r in records.without_id],
+        )
 
 
 def _stage_landed_rejects(conn: duckdb.DuckDBPyConnection, batch: LandedBatch) -> None:
@@ -363,18 +380,23 @@ def _load_records(
     conn: duckdb.DuckDBPyConnection,
     batch: LandedBatch,
     stream: RawStream,
+    records: LandedRecords,
     params: dict[str, str],
 ) -> LoadResult:
     """A batch of records: quarantine what cannot be told apart, store the rest, and (for a
     complete listing) mark what it lacks vanished."""
-    rejected = _quarantine_conflicts(conn, params, stream)
     first_load = scalar(
         conn,
         f"SELECT NOT EXISTS (SELECT 1 FROM {stream.table} WHERE connection_id = ?)",
         [batch.connection_id],
     )
     if first_load:
-        inserted, updated = _insert_first_load(conn, batch, stream, params), 0
+        _insert_first_load(conn, batch, stream, records)
+    else:
+        _stage_incoming(conn, records)
+    rejected = _quarantine_conflicts(conn, params, stream)
+    if first_load:
+        inserted, updated = _keep_one_copy(conn, batch, stream, params), 0
     else:
         inserted, updated = _merge_batch(conn, batch, stream, params)
     vanished = 0
@@ -390,44 +412,83 @@ def _load_records(
 
 
 def _insert_first_load(
+    conn: duckdb.DuckDBPyConnection, batch: LandedBatch, stream: RawStream, records: LandedRecords
+) -> None:
+    """The connection's first rows in the table: nothing to compare with, replace or mark
+    vanished, so the batch's records stream straight in, payloads never staged. Then only the
+    ids the source repeated are taken out again (with their copies' content, for
+    `_quarantine_conflicts` and `_keep_one_copy`); the rest are staged as id and checksum."""
+    connection = {"connection_id": batch.connection_id}
+    if batch.pages:
+        _scan_records(
+            conn,
+            records,
+            f"""
+            INSERT INTO {stream.table} ({RAW_COLUMNS})
+            SELECT $connection_id, record_id, payload, payload_md5, $batch_id, now(), now(), NULL
+            FROM landed_records
+            """,
+            {**connection, "batch_id": batch.batch_id},
+        )
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_REPEATED} AS SELECT record_id FROM {stream.table} "
+        "WHERE connection_id = $connection_id GROUP BY record_id HAVING count(*) > 1",
+        connection,
+    )
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {_INCOMING} AS
+        SELECT record_id, NULL::JSON AS payload, payload_md5, NULL::TIMESTAMPTZ AS changed
+        FROM {stream.table} WHERE connection_id = $connection_id
+          AND record_id NOT IN (SELECT record_id FROM {_REPEATED})
+        UNION ALL
+        SELECT record_id, payload, payload_md5, TRY_CAST(payload ->> $cursor_path AS TIMESTAMPTZ)
+        FROM {stream.table} WHERE connection_id = $connection_id
+          AND record_id IN (SELECT record_id FROM {_REPEATED})
+        """,
+        {**connection, "cursor_path": stream.cursor_path},
+    )
+    conn.execute(
+        f"DELETE FROM {stream.table} WHERE connection_id = $connection_id "
+        f"AND record_id IN (SELECT record_id FROM {_REPEATED})",
+        connection,
+    )
+    _stage_without_id(conn, records)
+
+
+def _keep_one_copy(
     conn: duckdb.DuckDBPyConnection,
     batch: LandedBatch,
     stream: RawStream,
     params: dict[str, str],
 ) -> int:
-    """The connection's first rows in the table: nothing to compare with, replace or mark
-    vanished, so the batch's records go straight in. Records the source repeated are the only
-    ones sorted (to keep the newest copy); the rest stream through."""
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_REPEATED} AS SELECT record_id FROM {_INCOMING} "
-        "WHERE record_id IS NOT NULL GROUP BY record_id HAVING count(*) > 1"
-    )
+    """Of the ids a first load brought more than once, the newest copy goes back in (none of an
+    id quarantined); the number of records the first load stored."""
     conn.execute(
         "DELETE FROM sync.load_rejects WHERE connection_id = $connection_id "
         f"AND stream = $stream AND record_id IN (SELECT record_id FROM {_INCOMING}) "
         f"AND record_id NOT IN (SELECT record_id FROM {_CONFLICTS})",
         params,
     )
-    inserted = scalar(
-        conn,
+    connection = {"connection_id": batch.connection_id}
+    conn.execute(
         f"""
         INSERT INTO {stream.table} ({RAW_COLUMNS})
-        SELECT $connection_id, record_id, payload, payload_md5, $batch_id, now(), now(), NULL
-        FROM (
-            SELECT record_id, payload, payload_md5 FROM {_INCOMING}
-            WHERE record_id IS NOT NULL AND record_id NOT IN (SELECT record_id FROM {_REPEATED})
-            UNION ALL
-            FROM (
-                SELECT DISTINCT ON (record_id) record_id, payload, payload_md5 FROM {_INCOMING}
-                WHERE record_id IN (SELECT record_id FROM {_REPEATED})
-                  AND record_id NOT IN (SELECT record_id FROM {_CONFLICTS})
-                ORDER BY record_id, {_NEWEST_FIRST}
-            )
-        )
+        SELECT DISTINCT ON (record_id)
+               $connection_id, record_id, payload, payload_md5, $batch_id, now(), now(), NULL
+        FROM {_INCOMING}
+        WHERE record_id IN (SELECT record_id FROM {_REPEATED})
+          AND record_id NOT IN (SELECT record_id FROM {_CONFLICTS})
+        ORDER BY record_id, {_NEWEST_FIRST}
         """,
-        {"connection_id": batch.connection_id, "batch_id": batch.batch_id},
+        {**connection, "batch_id": batch.batch_id},
     )
-    return int(inserted)
+    stored = scalar(
+        conn,
+        f"SELECT count(*) FROM {stream.table} WHERE connection_id = $connection_id",
+        connection,
+    )
+    return int(stored)
 
 
 def _merge_batch(

@@ -36,7 +36,7 @@ from models.derivation import (
 from models.landing import LandedBatch
 from models.queries import scalar
 from models.raw import LoadResult, RawStream, ensure_raw_table, pending_children
-from models.warehouse import Warehouse
+from models.warehouse import BULK_MEMORY_LIMIT, Warehouse
 from pipelines.sync_errors import SetAsideBatch
 
 __all__ = ["DerivedChildren", "sync_derived_children"]
@@ -92,7 +92,8 @@ def sync_derived_children(
         )
         return started, ids
 
-    position = warehouse.write(first_fetches)
+    # Both steps run the derivation's SQL over every parent's list row: bounded like a load.
+    position = warehouse.write(first_fetches, memory_limit=BULK_MEMORY_LIMIT)
     if position is None:
         return None
     started, first = position
@@ -109,7 +110,8 @@ def sync_derived_children(
             child=child,
             refetch_before=refetch_before,
             sample_share=sample_share,
-        )
+        ),
+        memory_limit=BULK_MEMORY_LIMIT,
     )
     fetched_sample: dict[str, dict[str, Any]] = {}
     to_fetch = sorted({*derived.unconfirmed, *derived.sample})

@@ -266,7 +266,10 @@ class _Run:
             children = pending_children(conn, connection_id, parent, raw, everything=everything)
             return cursor, last_complete, children, missing
 
-        cursor, last_complete, parent_ids, missing = self.warehouse.write(position)
+        # Pending children are a join over every parent (a million payments): bounded like a load.
+        cursor, last_complete, parent_ids, missing = self.warehouse.write(
+            position, memory_limit=BULK_MEMORY_LIMIT
+        )
 
         keys_listed = False
         repaired = 0
