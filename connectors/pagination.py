@@ -89,17 +89,20 @@ class KeysetPaginator:
     of that key already read come again and are left out of `records` (the body stays verbatim),
     as is a row from before it that a source repeats. Only a run of one key longer than a page
     is paged by number within it. A page that ends below the restart key means the source
-    ignored the filter: a `PaginationError`.
+    ignored the filter: a `PaginationError`. Keys compare as text (ISO dates sort so) unless
+    `key_order` maps them to what does sort: timestamps with UTC offsets, which sort as text only
+    until a time-zone's clocks go back.
     """
 
     records_key: str
     page_size: int
-    key: str  # the column sorted and filtered on, compared as text (ISO dates sort so)
+    key: str  # the column sorted and filtered on
     id_key: str  # the record's unique id
     restart_param: str
     has_more: Callable[[Any], bool]
     page_param: str = "page"
     size_param: str = "per_page"
+    key_order: Callable[[str], Any] = str
 
     def pages(
         self,
@@ -110,7 +113,8 @@ class KeysetPaginator:
         headers: Mapping[str, str] | None = None,
         stream: str,
     ) -> Iterator[Page]:
-        restart: str | None = None
+        restart: str | None = None  # the key as the source wrote it, sent back verbatim
+        restart_order: Any = None  # the same key as `key_order` ranks it
         seen: set[str] = set()  # ids of the rows of key `restart` already read
         in_run = 1  # the page number within the rows from `restart` on
 
@@ -134,8 +138,9 @@ class KeysetPaginator:
                 try:
                     more = bool(self.has_more(data))
                     keys = [str(record[self.key]) for record in page.records]
+                    orders = [self.key_order(key) for key in keys]
                     ids = [str(record[self.id_key]) for record in page.records]
-                except (KeyError, IndexError, TypeError) as exc:
+                except (KeyError, IndexError, TypeError, ValueError) as exc:
                     raise _error(
                         PayloadError,
                         client,
@@ -144,7 +149,7 @@ class KeysetPaginator:
                         f"{self.id_key} ({type(exc).__name__}: {exc})",
                         url=page.url,
                     ) from exc
-                if restart is not None and keys and keys[-1] < restart:
+                if restart is not None and orders and orders[-1] < restart_order:
                     raise _error(
                         PaginationError,
                         client,
@@ -163,8 +168,10 @@ class KeysetPaginator:
                     )
                 new = [
                     record
-                    for record, key, id_ in zip(page.records, keys, ids, strict=True)
-                    if restart is None or key > restart or (key == restart and id_ not in seen)
+                    for record, order, id_ in zip(page.records, orders, ids, strict=True)
+                    if restart is None
+                    or order > restart_order
+                    or (order == restart_order and id_ not in seen)
                 ]
                 if restart is not None and not new and not more:
                     # Asked for because the page before said more followed; a source that
@@ -181,11 +188,11 @@ class KeysetPaginator:
                         url=page.url,
                     )
                 if more:
-                    if keys[-1] == restart:
+                    if orders[-1] == restart_order:
                         in_run += 1  # one key fills the page: page on within it
                     else:
-                        restart, in_run, seen = keys[-1], 1, set()
-                    seen.update(i for k, i in zip(keys, ids, strict=True) if k == restart)
+                        restart, restart_order, in_run, seen = keys[-1], orders[-1], 1, set()
+                    seen.update(i for o, i in zip(orders, ids, strict=True) if o == restart_order)
                     ahead.start(fetch, restart, in_run)
                 yield replace(page, records=new)
                 if not more:

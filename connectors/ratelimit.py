@@ -1,16 +1,20 @@
 """Client-side rate budget: stay under a source's documented limit before it has to answer 429.
 
-`RateLimiter` keeps a sliding-window log of request start times (exact, unlike a token bucket,
-which allows a burst of twice the limit across a window edge) plus an optional cap on requests
-in flight. Connections that share one server-side budget (their source's budget domain: a Zoho
-organization, a Business Central tenant's app registration, a Simpro build, a Carbon key) must
-share one limiter: get it from `shared_rate_limiter`. Within one process that is enough; for
-processes on many machines the window is kept in a `BudgetStore` they all reach
+`RateLimiter` keeps a sliding window of the requests that hold its slots (exact, unlike a token
+bucket, which allows a burst of twice the limit across a window edge) plus an optional cap on
+requests in flight. A request holds its slot from its start until one window after it finished:
+the server counts arrivals, and an arrival comes somewhere between the two, so however long a
+loaded machine delays a request between its start and the wire, no window at the server holds
+more than the limit. Connections that share one server-side budget (their source's budget
+domain: a Zoho organization, a Business Central tenant's app registration, a Simpro build, a
+Carbon key) must share one limiter: get it from `shared_rate_limiter`. Within one process that
+is enough; for processes on many machines the window is kept in a `BudgetStore` they all reach
 (`connectors.shared_budget`), and only the in-flight cap stays per process.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -30,9 +34,9 @@ __all__ = [
     "shared_rate_limiter",
 ]
 
-# The window we enforce is this much longer than the documented one. The server counts arrivals,
-# we count starts; network jitter can bring two starts exactly one window apart closer together
-# on arrival. 5% (50 ms on Simpro's 10/s) absorbs that for a 5% cost in peak throughput.
+# The window we enforce is this much longer than the documented one, for a server whose window
+# is measured on a clock a little different from ours: 5% (50 ms on Simpro's 10/s), for a 5%
+# cost in peak throughput.
 WINDOW_MARGIN = 0.05
 
 UNAVAILABLE_HINT = (
@@ -43,8 +47,9 @@ UNAVAILABLE_HINT = (
 
 
 class RateLimiter:
-    """At most `max_requests` request starts in any `per_seconds` window (plus `WINDOW_MARGIN`),
-    and at most `max_in_flight` requests between `slot()` entry and exit. Thread-safe.
+    """At most `max_requests` requests in any `per_seconds` window (plus `WINDOW_MARGIN`), each
+    counted from its start to its finish, and at most `max_in_flight` requests between `slot()`
+    entry and exit. Thread-safe.
 
     `clock` and `sleep` are injectable so tests run on simulated time; `clock` must be monotonic.
     """
@@ -69,7 +74,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._cond = threading.Condition()
-        self._starts: deque[float] = deque()
+        self._finishes: deque[float] = deque()  # of requests finished within the last window
         self._in_flight = 0
         self._started = 0
         self._paused_until = float("-inf")
@@ -97,6 +102,9 @@ class RateLimiter:
         finally:
             with self._cond:
                 self._in_flight -= 1
+                now = self._clock()
+                self._forget_finishes_before(now - self.window_s)
+                self._finishes.append(now)
                 self._cond.notify_all()
 
     def pause_until(self, deadline: float) -> None:
@@ -117,21 +125,28 @@ class RateLimiter:
                     self._in_flight += 1
                     self._started += 1
                     return
+                if wait == math.inf:
+                    self._cond.wait()  # every slot is held by a request still in flight
+                    continue
             # Sleep outside the lock so other threads can release slots and see the pause.
             self._sleep(wait)
 
     def _try_start(self) -> float:
-        """Record a start now if the window allows one (0), else how long to wait. Called with
-        the lock held."""
+        """0 if a request may start now, else how long to wait (`math.inf`: until a request in
+        flight finishes). Called with the lock held; the caller counts the start."""
         now = self._clock()
         if now < self._paused_until:
             return self._paused_until - now
-        while self._starts and self._starts[0] <= now - self.window_s:
-            self._starts.popleft()
-        if len(self._starts) < self.max_requests:
-            self._starts.append(now)
+        self._forget_finishes_before(now - self.window_s)
+        if self._in_flight + len(self._finishes) < self.max_requests:
             return 0.0
-        return self._starts[0] + self.window_s - now
+        if self._finishes:
+            return self._finishes[0] + self.window_s - now
+        return math.inf
+
+    def _forget_finishes_before(self, moment: float) -> None:
+        while self._finishes and self._finishes[0] <= moment:
+            self._finishes.popleft()
 
 
 class BudgetUnavailableError(Exception):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -561,12 +562,26 @@ class TestOffsetPaginator:
             )
 
 
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
 class TestKeysetPaginator:
     @staticmethod
-    def _listing(make_client: MakeClient, *, equal_to: bool) -> list[Page]:
-        """Six contacts, two a page, modified at times 1..6, served by a source that reads
-        `last_modified_time=` as 'at or after' (documented elsewhere) or as 'equal to'."""
-        contacts = [{"contact_id": str(i), "last_modified_time": f"t{i}"} for i in range(1, 7)]
+    def _listing(
+        make_client: MakeClient,
+        *,
+        equal_to: bool = False,
+        times: Sequence[str] = tuple(f"t{i}" for i in range(1, 7)),
+        served_order: Callable[[str], Any] = str,
+        key_order: Callable[[str], Any] = str,
+    ) -> list[Page]:
+        """Six contacts, two a page, modified at `times` (ascending), served by a source that
+        reads `last_modified_time=` as 'at or after' (documented elsewhere) or as 'equal to',
+        comparing times by `served_order`; the paginator compares them by `key_order`."""
+        contacts = [
+            {"contact_id": str(i), "last_modified_time": t} for i, t in enumerate(times, start=1)
+        ]
 
         def handler(request: httpx.Request) -> httpx.Response:
             query = params_of(request)
@@ -576,9 +591,9 @@ class TestKeysetPaginator:
                 for c in contacts
                 if since is None
                 or (
-                    c["last_modified_time"] == since
+                    served_order(c["last_modified_time"]) == served_order(since)
                     if equal_to
-                    else c["last_modified_time"] >= since
+                    else served_order(c["last_modified_time"]) >= served_order(since)
                 )
             ]
             page, size = int(query["page"]), int(query["per_page"])
@@ -595,13 +610,38 @@ class TestKeysetPaginator:
             id_key="contact_id",
             restart_param="last_modified_time",
             has_more=lambda body: body["page_context"]["has_more_page"],
+            key_order=key_order,
         )
         return list(paginator.pages(make_client(handler), "contacts", stream="contacts"))
 
     def test_restarts_from_the_last_key_read(self, make_client: MakeClient) -> None:
-        assert [
-            r["contact_id"] for p in self._listing(make_client, equal_to=False) for r in p.records
-        ] == ["1", "2", "3", "4", "5", "6"]
+        assert [r["contact_id"] for p in self._listing(make_client) for r in p.records] == [
+            "1",
+            "2",
+            "3",
+            "4",
+            "5",
+            "6",
+        ]
+
+    def test_keys_compare_by_key_order_across_a_clock_change(self, make_client: MakeClient) -> None:
+        """New York's clocks went back at 02:00 EDT on 2026-11-01: 01:05-0500 is 25 minutes
+        after 01:50-0400, though it sorts before it as text."""
+        times = [
+            f"2026-11-01T{clock}"
+            for clock in (
+                "01:20:00-0400",
+                "01:40:00-0400",
+                "01:50:00-0400",
+                "01:05:00-0500",
+                "01:30:00-0500",
+                "02:10:00-0500",
+            )
+        ]
+        pages = self._listing(make_client, times=times, served_order=_instant, key_order=_instant)
+        assert [r["contact_id"] for p in pages for r in p.records] == ["1", "2", "3", "4", "5", "6"]
+        with pytest.raises(PaginationError, match="got earlier ones"):
+            self._listing(make_client, times=times, served_order=_instant)  # compared as text
 
     def test_a_source_reading_the_filter_as_equal_to_fails_instead_of_ending_short(
         self, make_client: MakeClient

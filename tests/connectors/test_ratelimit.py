@@ -35,6 +35,47 @@ def test_window_is_never_exceeded_on_a_simulated_clock(clock: Any) -> None:
     assert rate.window_s == pytest.approx(1.05)
 
 
+def test_a_request_holds_its_slot_until_one_window_after_it_finished(clock: Any) -> None:
+    """The server counts arrivals, which can come as late as a request's finish: a request that
+    took 3 s lets the next one start a window after it finished, not after it started."""
+    rate = limiter(clock, max_requests=1, per_seconds=1.0)
+    with rate.slot():
+        clock.sleep(3.0)
+    finished = clock()
+    with rate.slot():
+        assert clock() - finished == pytest.approx(1.0 + WINDOW_MARGIN)
+
+
+def test_a_request_in_flight_holds_its_slot(clock: Any) -> None:
+    rate = limiter(clock, max_requests=1, per_seconds=1.0)
+    started = threading.Event()
+    release = threading.Event()
+    second: list[float] = []
+
+    def slow_request() -> None:
+        with rate.slot():
+            started.set()
+            release.wait(10)
+
+    def second_request() -> None:
+        with rate.slot():
+            second.append(clock())
+
+    slow = threading.Thread(target=slow_request)
+    slow.start()
+    started.wait(10)
+    waiting = threading.Thread(target=second_request)
+    waiting.start()
+    waiting.join(0.2)
+    assert waiting.is_alive() and not second  # the one slot is held while the first is out
+    clock.sleep(5.0)
+    slow_finished = clock()
+    release.set()
+    slow.join(10)
+    waiting.join(10)
+    assert second == [pytest.approx(slow_finished + 1.0 + WINDOW_MARGIN)]
+
+
 def test_window_holds_under_threads(clock: Any) -> None:
     rate = limiter(clock, max_requests=10, per_seconds=1.0)
     starts: list[float] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -22,7 +23,8 @@ def test_a_wait_names_the_holder_while_it_lasts_and_in_one_line_when_it_gives_up
     with pytest.raises(WarehouseBusyError) as raised, warehouse.connect():
         pass
 
-    holder_name = f"pid {holder.pid} ({sys.executable})"
+    # DuckDB names the holder by its /proc/<pid>/exe: the interpreter, a venv's symlink resolved
+    holder_name = f"pid {holder.pid} ({Path(sys.executable).resolve()})"
     assert heard and heard[0].startswith(f"waiting for the warehouse: held by {holder_name}")
     assert str(raised.value) == (
         f"the warehouse {path} is held by {holder_name}; gave up after 1.5s. Close that "
