@@ -544,15 +544,28 @@ def _merge_batch(
 
 
 def _stage_batch_rows(conn: duckdb.DuckDBPyConnection) -> None:
-    """One version of each record the batch brought and did not quarantine: the newest."""
+    """One version of each record the batch brought and did not quarantine: the newest.
+
+    Only the few ids that came more than once are sorted to choose one; sorting every payload
+    of a full refresh did not fit in the bulk memory limit."""
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {_BATCH_ROWS} AS
-        SELECT DISTINCT ON (record_id) record_id, payload, payload_md5
-        FROM {_INCOMING}
+        WITH repeated_ids AS (
+            SELECT record_id FROM {_INCOMING} WHERE record_id IS NOT NULL
+            GROUP BY record_id HAVING count(*) > 1
+        ),
+        newest_of_repeated AS (
+            SELECT DISTINCT ON (record_id) record_id, payload, payload_md5
+            FROM {_INCOMING} SEMI JOIN repeated_ids USING (record_id)
+            WHERE record_id NOT IN (SELECT record_id FROM {_CONFLICTS})
+            ORDER BY record_id, {_NEWEST_FIRST}
+        )
+        SELECT record_id, payload, payload_md5
+        FROM {_INCOMING} ANTI JOIN repeated_ids USING (record_id)
         WHERE record_id IS NOT NULL
-          AND record_id NOT IN (SELECT record_id FROM {_CONFLICTS})
-        ORDER BY record_id, {_NEWEST_FIRST}
+        UNION ALL
+        SELECT record_id, payload, payload_md5 FROM newest_of_repeated
         """
     )
 

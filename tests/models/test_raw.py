@@ -275,3 +275,20 @@ def test_a_load_leaves_no_staged_table_for_the_next_to_read(warehouse, land, key
             "SELECT table_name FROM duckdb_tables() WHERE temporary"
         ).fetchall()
     assert temporary == []
+
+
+def test_a_full_refresh_larger_than_the_memory_limit_loads(warehouse, land):
+    """Choosing one copy of each record sorts only the ids that came more than once: sorting
+    every payload of a large refresh ran out of memory under the limit the load runs with."""
+    _load(warehouse, land([_invoice(0)]))
+    padding = "x" * 1200
+    invoices = [{**_invoice(n), "notes": f"{n}{padding}"} for n in range(60_000)]
+    repeated = {**_invoice(7, total="12.00", modified="2026-10-02T10:00:00+00:00"), "notes": ""}
+    batch = land(invoices[:30_000], [*invoices[30_000:], repeated], full_refresh=True)
+
+    with warehouse.connect(memory_limit="96MB") as conn:
+        result = load_batch(conn, batch, STREAM)
+
+    assert (result.inserted, result.updated, result.rejected) == (59_999, 1, 0)
+    rows = _rows(warehouse)
+    assert len(rows) == 60_000 and rows["7"] == ("12.00", False)
