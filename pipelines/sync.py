@@ -229,7 +229,7 @@ def _may_start(stream: Stream, streams: Sequence[Stream], synced: dict[str, Stre
     """An independent stream may start at once; one that reads what other streams stored (its
     parent's ids, the records it rereads, what its derivation joins) once every stream declared
     before it is synced: the connectors declare their streams in an order that satisfies what
-    each reads (Business Central's payment lines after the invoices whose history they need)."""
+    each reads (in one source, payment lines after the invoices whose history they need)."""
     if stream.parent is None and stream.rereads is None and stream.derivation is None:
         return True
     before = streams[: streams.index(stream)]
