@@ -41,6 +41,7 @@ would (bumping its modified time), and `delete` stops serving a record as Zoho's
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import threading
@@ -59,7 +60,7 @@ from sandbox.server import SandboxServer
 from sandbox.zoho_books import listquery, render
 from sandbox.zoho_books.config import OrgZone, ZohoConfig, org_zone
 from sandbox.zoho_books.ids import ledger_id, organization_id
-from sandbox.zoho_books.orgdata import LEDGER_FIELD, Entity, Listing, Ordered, OrgData, entity_id
+from sandbox.zoho_books.orgdata import LEDGER_FIELD, Entity, Listing, OrgData, Suffix, entity_id
 from sandbox.zoho_books.tokens import TokenStore
 
 API = "/books/v3"
@@ -362,16 +363,10 @@ class ZohoBooksApp(App):
                 since: datetime | None = since,
             ) -> Sequence[Entity]:
                 restart = listquery.restart(query, since)
-                if restart is not None:
-                    ordered = org.cached(
-                        ("ordered", listing, restart.since, *restart.wider.key),
-                        lambda: Ordered.of(
-                            selected(org, restart.wider, restart.since),
-                            restart.key(lambda e: render_row(e, org)),
-                        ),
-                    )
-                    if ordered is not None:
-                        return ordered.starting_at(restart.start)
+                if restart is not None:  # a suffix of the wider query's rows: bisect to it
+                    wider = selected(org, restart.wider, restart.since)
+                    key = restart.key(lambda e: render_row(e, org))
+                    return Suffix(wider, bisect.bisect_left(wider, restart.start, key=key))
                 rows = org.listing(listing, since)
                 if not query.selects:
                     return rows

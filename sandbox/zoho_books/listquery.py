@@ -163,14 +163,19 @@ def select(
 class Restart:
     """A query whose rows are those of a `wider` one (modified at or after `since`) from
     `start` on, in the order of the `column` both sort on ascending: a suffix of the wider
-    query's rows, so a client paging by key costs a bisection a page, not a scan."""
+    query's rows, so a client paging by key costs a bisection a page, not a scan.
+
+    It is a suffix because each column sorts as its filter compares: `date` is an ISO date
+    (`sort_key` lowercases digits and dashes, and an empty date sorts first and is never
+    kept), `last_modified_time` is served in the organization's one offset, so its text sorts
+    as the time the `last_modified_time` filter compares (to the second)."""
 
     wider: ListQuery
     since: datetime | None
     column: str
-    start: object
+    start: Any  # a date's text, or a time
 
-    def key(self, render: Callable[[Entity], Row]) -> Callable[[Entity], object]:
+    def key(self, render: Callable[[Entity], Row]) -> Callable[[Entity], Any]:
         """A row's value of `column` as the query's filter compares it with `start`."""
         if self.column == "date":
             return lambda entity: render(entity)["date"]

@@ -2,21 +2,19 @@
 
 Built once per ledger (lazily, on the first request after `set_ledger`), so a page request costs
 O(page) except the first page of a new `last_modified_time` filter, which costs one O(n) scan.
-A listing read from a key on, in that key's order (`Ordered`), costs O(log n + page) a page.
+A listing read from a key on, in that key's order (`Suffix`), costs O(log n + page) a page.
 Void payments are not served: Zoho deletes payments rather than voiding them.
 """
 
 from __future__ import annotations
 
-import bisect
 import copy
 import dataclasses
-import itertools
 import threading
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal, TypeVar, cast, overload
+from typing import Literal, overload
 
 from sandbox.generator import ListedKind
 from sandbox.ledger import Application, Customer, Invoice, Ledger, Payment
@@ -31,8 +29,6 @@ LEDGER_FIELD: dict[Listing, ListedKind] = {
     "customerpayments": "payments",
 }
 _UNBILLED = ("draft", "void")
-
-T = TypeVar("T")
 
 
 def entity_id(entity: Entity) -> int:
@@ -93,7 +89,7 @@ class OrgData:
             default=datetime.combine(ledger.as_of, datetime.min.time(), zone.tzinfo),
         )
         self._lock = threading.Lock()
-        self._filtered: dict[tuple[object, ...], Any] = {}
+        self._filtered: dict[tuple[object, ...], Sequence[Entity]] = {}
 
     def customer(self, customer_id: int) -> Customer | None:
         return self._get("contacts", customer_id)  # type: ignore[return-value]
@@ -119,18 +115,19 @@ class OrgData:
             lambda: [e for e in rows if e.updated_at.replace(microsecond=0) >= since],
         )
 
-    def cached(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
-        """A selection of rows (or what is derived from one), computed once per key while this
-        data is served."""
+    def cached(
+        self, key: tuple[object, ...], compute: Callable[[], Sequence[Entity]]
+    ) -> Sequence[Entity]:
+        """A selection of rows, computed once per key while this data is served."""
         with self._lock:
-            if key in self._filtered:
-                return cast("T", self._filtered[key])
-        computed = compute()
-        with self._lock:
-            if len(self._filtered) >= 16:
-                self._filtered.clear()
-            self._filtered[key] = computed
-        return computed
+            cached = self._filtered.get(key)
+        if cached is None:
+            cached = compute()
+            with self._lock:
+                if len(self._filtered) >= 16:
+                    self._filtered.clear()
+                self._filtered[key] = cached
+        return cached
 
     def with_bumped(self, listing: Listing, ledger_id: int) -> OrgData:
         """A copy where entity `ledger_id` of `listing` was just modified: its updated_at is one
@@ -152,28 +149,6 @@ class OrgData:
         clone._lock = threading.Lock()
         clone._filtered = {}
         return clone
-
-
-class Ordered:
-    """Rows in a listing's order beside the values of the key they are sorted on, which never
-    decrease along them: the rows from a value of the key on are a suffix, found by bisection.
-    (`of` refuses rows whose keys are not in order, so a bisection never disagrees with a scan.)
-    """
-
-    def __init__(self, rows: Sequence[Entity], keys: list[Any]) -> None:
-        self._rows = rows
-        self._keys = keys
-
-    @classmethod
-    def of(cls, rows: Sequence[Entity], key: Callable[[Entity], Any]) -> Ordered | None:
-        keys = [key(entity) for entity in rows]
-        if any(later < earlier for earlier, later in itertools.pairwise(keys)):
-            return None
-        return cls(rows, keys)
-
-    def starting_at(self, value: Any) -> Sequence[Entity]:
-        """The rows whose key is at or after `value`, in order (a view, not a copy)."""
-        return Suffix(self._rows, bisect.bisect_left(self._keys, value))
 
 
 class Suffix(Sequence[Entity]):
