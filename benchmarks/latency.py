@@ -13,16 +13,21 @@ Per source, each client in its own process against a fresh sandbox process
   achieved request rate, the 429s it got, its records/s.
 
 `measure` returns the figures; `ratio_rows` and `at_limit_rows` derive what RESULTS.md shows.
+`benchmarks.run` runs it with the rest; alone, for some sources:
+
+    python -m benchmarks.latency [SOURCE ...] [--latency-ms 100] [--at-limit]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +42,8 @@ from connectors.simpro import settings as simpro
 from connectors.zoho_books import settings as zoho
 
 __all__ = [
+    "LATENCY_MS",
+    "LATENCY_SIZE",
     "AtLimitRow",
     "SourceRow",
     "at_limit_rows",
@@ -46,6 +53,9 @@ __all__ = [
     "ratio_rows",
 ]
 
+LATENCY_MS = 100.0
+# With 100 ms a response a sequential client needs 0.1 s a page: 210 to 360 pages a source here.
+LATENCY_SIZE = {"customers": 2_000, "invoices": 20_000, "payments": 20_000}
 PAGING = {
     "simpro": "page count (`Result-Pages`)",
     "carbon": "total (`Content-Range`)",
@@ -77,11 +87,17 @@ AT_LIMIT_SIZE = {"carbon": {"customers": 700, "invoices": 7_000, "payments": 7_0
 
 
 def measure(
-    size: dict[str, int], *, latency_ms: float, at_limit: bool, work: Path, log_dir: Path
+    size: dict[str, int],
+    *,
+    latency_ms: float,
+    at_limit: bool,
+    work: Path,
+    log_dir: Path,
+    sources: Sequence[str] = SOURCES,
 ) -> dict[str, Any]:
-    """Every source, both settings (the at-limit runs only if `at_limit`)."""
-    sources: dict[str, Any] = {}
-    for source in SOURCES:
+    """Every source of `sources`, both settings (the at-limit runs only if `at_limit`)."""
+    measured: dict[str, Any] = {}
+    for source in sources:
         print(f"… latency: {NAMES[source]}", flush=True)
         bench = _Bench(source, latency_ms, work, log_dir)
         runs: dict[str, Any] = {"sequential": bench.sequential(size), "ledgersync": []}
@@ -96,8 +112,8 @@ def measure(
                 None,
                 at_limit=True,
             )
-        sources[source] = runs
-    return {"latency_ms": latency_ms, "size": size, "sources": sources}
+        measured[source] = runs
+    return {"latency_ms": latency_ms, "size": size, "sources": measured}
 
 
 def _ledgersync_settings(source: str) -> list[tuple[int, int | None]]:
@@ -334,3 +350,38 @@ def latency_floor(streams: dict[str, Any], in_flight: int | None, latency_s: flo
         pages = stream["pages"]
         rounds += pages if in_flight is None else 1 + math.ceil((pages - 1) / in_flight)
     return rounds * latency_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The latency benchmark alone.")
+    parser.add_argument("sources", nargs="*", metavar="SOURCE", help=f"default: {SOURCES}")
+    parser.add_argument("--latency-ms", type=float, default=LATENCY_MS)
+    parser.add_argument("--at-limit", action="store_true", help="also at the documented limit")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out")
+    args = parser.parse_args()
+    unknown = sorted(set(args.sources) - set(SOURCES))
+    if unknown:
+        parser.error(f"unknown sources {unknown}; choose from {SOURCES}")
+    load_before = os.getloadavg()
+    figures = measure(
+        LATENCY_SIZE,
+        latency_ms=args.latency_ms,
+        at_limit=args.at_limit,
+        work=args.out / "work" / "latency",
+        log_dir=args.out / "logs",
+        sources=args.sources or SOURCES,
+    )
+    figures["load_average"] = {"before": load_before, "after": os.getloadavg()}
+    (args.out / "latency.json").write_text(json.dumps(figures, indent=2))
+    for row in ratio_rows(figures):
+        print(
+            f"{NAMES[row.source]}: {row.ratio:.2f}x at {row.page_size} a page, "
+            f"{row.in_flight or 'chained'} in flight ({row.rate:,.0f} vs "
+            f"{row.sequential_rate:,.0f} records/s; {row.seconds:.1f} s, server CPU "
+            f"{row.server_cpu_s:.1f} s, {row.peak_in_flight} seen in flight)"
+        )
+    print("load average before {} and after {}".format(*figures["load_average"].values()))
+
+
+if __name__ == "__main__":
+    main()

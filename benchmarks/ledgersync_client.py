@@ -43,23 +43,28 @@ UNLIMITED_PER_MINUTE = 10_000_000
 
 
 class PhaseClock:
-    """Seconds per (stream, phase), from the sync's `on_phase` calls: a phase lasts until the
-    next one starts."""
+    """Seconds per (stream, phase), from the sync's `on_phase` calls: a stream's phase lasts
+    until its next one starts, its last one until `stop`. (With streams side by side their
+    phases overlap, and a stream's last phase also counts the wait for the others.)"""
 
     def __init__(self) -> None:
         self.seconds: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        self._current: tuple[str, str] | None = None
-        self._since = 0.0
+        self._current: dict[str, tuple[str, float]] = {}  # stream: its phase, since when
 
     def __call__(self, phase: str, stream: str) -> None:
-        self.stop()
-        self._current, self._since = (stream, phase), time.perf_counter()
+        now = time.perf_counter()
+        self._end(stream, now)
+        self._current[stream] = (phase, now)
 
     def stop(self) -> None:
-        if self._current is not None:
-            stream, phase = self._current
-            self.seconds[stream][phase] += time.perf_counter() - self._since
-            self._current = None
+        now = time.perf_counter()
+        for stream in list(self._current):
+            self._end(stream, now)
+
+    def _end(self, stream: str, now: float) -> None:
+        if stream in self._current:
+            phase, since = self._current.pop(stream)
+            self.seconds[stream][phase] += now - since
 
 
 def stream_figures(outcomes: Sequence[StreamOutcome], clock: PhaseClock) -> dict[str, Any]:
@@ -96,6 +101,9 @@ class DetailSample:
     @property
     def request_count(self) -> int:
         return self._inner.request_count
+
+    def stream_request_count(self, stream: str) -> int:
+        return self._inner.stream_request_count(stream)
 
     def close(self) -> None:
         self._inner.close()

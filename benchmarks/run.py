@@ -18,19 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.dataset import Dataset
+from benchmarks.latency import LATENCY_MS, LATENCY_SIZE
 from benchmarks.latency import measure as measure_latency
 from benchmarks.measure import ROOT, ChildRun, page_server, run_child
 from benchmarks.results import write_results
 
 __all__ = ["Options", "main", "run"]
 
-LATENCY_MS = 100.0
 # Sandbox ledgers for the request-count measurements: small, they count requests, not speed.
 INCREMENTAL_SIZE = {"customers": 50, "invoices": 500, "payments": 300}
 # About 205 requests at 100 a minute: three windows, just over two minutes.
 RATE_LIMIT_SIZE = {"customers": 150, "invoices": 1200, "payments": 200}
-# With 100 ms a response a sequential client needs 0.1 s a page: 210 to 360 pages a source here.
-LATENCY_SIZE = {"customers": 2_000, "invoices": 20_000, "payments": 20_000}
 
 
 @dataclass(frozen=True)

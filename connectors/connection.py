@@ -102,6 +102,9 @@ class ConnectionConfig(pydantic.BaseModel):
     stream_deadline_s: Annotated[float, pydantic.Field(gt=0)] = (
         DEFAULT_STREAM_DEADLINE.total_seconds()
     )
+    # Extract the connection's independent streams at the same time, within its one rate
+    # budget (each with its own pages in flight); false: one stream after another.
+    streams_side_by_side: bool = True
 
     @pydantic.model_validator(mode="after")
     def _ledger_only_embedded(self) -> ConnectionConfig:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -156,6 +157,7 @@ class ApiClient:
         self._error_message = error_message or _sniff_error_message
         self._count_lock = threading.Lock()
         self._request_count = 0
+        self._stream_requests: Counter[str | None] = Counter()
         try:
             base = httpx.URL(base_url)
         except httpx.InvalidURL as exc:
@@ -179,6 +181,11 @@ class ApiClient:
     def request_count(self) -> int:
         """HTTP requests sent to the API so far, retries included (token requests excluded)."""
         return self._request_count
+
+    def stream_request_count(self, stream: str) -> int:
+        """Of `request_count`, those sent for `stream` (its requests are told apart from
+        those of streams synced at the same time)."""
+        return self._stream_requests[stream]
 
     def close(self) -> None:
         self._client.close()
@@ -291,6 +298,7 @@ class ApiClient:
             with slot:
                 with self._count_lock:
                     self._request_count += 1
+                    self._stream_requests[stream] += 1
                 response = self._receive(request, stream)
         except TokenError as exc:
             raise self._token_refused(exc, stream) from None

@@ -139,6 +139,11 @@ class Connector(Protocol):
     @property
     def request_count(self) -> int: ...
 
+    def stream_request_count(self, stream: str) -> int:
+        """The requests sent for `stream` so far, retries included: a stream's own figure when
+        streams sync side by side."""
+        ...
+
     def close(self) -> None: ...
 
 

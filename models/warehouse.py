@@ -16,6 +16,7 @@ recorded by its id, a rebuild replaces what it rebuilds).
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,6 +125,8 @@ class Warehouse:
         self.location = location if isinstance(location, DuckLake) else Path(location)
         self.lock_timeout_s = lock_timeout_s
         self.on_wait = on_wait
+        # One writer: the threads of a sync (streams side by side) write one at a time.
+        self._writing = threading.RLock()
 
     @property
     def path(self) -> Path:
@@ -159,13 +162,14 @@ class Warehouse:
     def write(
         self, work: Callable[[duckdb.DuckDBPyConnection], T], *, memory_limit: str | None = None
     ) -> T:
-        """`work(conn)` on a new connection; run again while another writer's commit conflicts
-        with it (DuckLake), for up to `lock_timeout_s`. `work` must be safe to run again."""
+        """`work(conn)` on a new connection, after any write of another thread through this
+        warehouse ends; run again while another writer's commit conflicts with it (DuckLake), for
+        up to `lock_timeout_s`. `work` must be safe to run again."""
         deadline = time.monotonic() + self.lock_timeout_s
         delay = 0.05
         while True:
             try:
-                with self.connect(memory_limit=memory_limit) as conn:
+                with self._writing, self.connect(memory_limit=memory_limit) as conn:
                     return work(conn)
             except duckdb.Error as error:
                 if not is_write_conflict(error):

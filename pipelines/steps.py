@@ -56,6 +56,7 @@ def sync_one(
             reconcile_every=timedelta(hours=connection.full_key_reconciliation_hours),
             max_record_bytes=connection.max_record_bytes,
             stream_deadline=timedelta(seconds=connection.stream_deadline_s),
+            streams_side_by_side=connection.streams_side_by_side,
             holder=holder,
             progress=progress,
             on_phase=on_phase,

@@ -14,6 +14,14 @@ is set aside, named and counted, and the sync goes on (`pipelines.sync_errors`);
 because the warehouse was unavailable stays landed for the next sync. A stream that runs past
 `stream_deadline` stops between two pages: what it fetched is loaded without moving its cursor.
 
+Streams side by side (`streams_side_by_side`, the default): each stream is extracted on a thread
+of its own, sharing the connection's rate budget; a stream that reads what others stored (a
+`parent`, `rereads` or a `derivation`) starts once every stream declared before it is synced,
+as it would one after another. The warehouse keeps one writer (`Warehouse.write` runs one
+transaction at a time), and a stream that fails stops the others between two pages: what they
+landed is dropped, what they loaded stays, and the sync raises that stream's error as a run one
+stream after another would.
+
 Deletes: an incremental listing cannot show that a record was deleted, so every top-level stream
 is listed completely at least every `reconcile_every` (only its ids, where the connector can list
 them), and on a full refresh; the complete listing marks what the source no longer has as
@@ -25,11 +33,13 @@ same sync, before the incremental listing, and counted as `repaired`; they wait 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, NoReturn
 
 import duckdb
 from duckdb import DuckDBPyConnection
@@ -115,15 +125,18 @@ def sync_connection(
     reconcile_every: timedelta = DEFAULT_RECONCILE_EVERY,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     stream_deadline: timedelta = DEFAULT_STREAM_DEADLINE,
+    streams_side_by_side: bool = True,
     holder: str = "a ledgersync sync",
     progress: ProgressCallback | None = None,
     on_phase: PhaseCallback | None = None,
 ) -> list[StreamOutcome]:
     """Sync every stream of one connection into its raw tables.
 
-    A stream that fails raises (naming the stream); the streams before it stay loaded. A batch
-    set aside for its data does not stop the sync: `BatchSetAsideError` names it once every
+    A stream that fails raises (naming the stream); the streams synced before it stay loaded. A
+    batch set aside for its data does not stop the sync: `BatchSetAsideError` names it once every
     stream is synced. `holder` names this sync to a second one that is refused while it runs.
+    With `streams_side_by_side` the streams are extracted at the same time (see the module's
+    notes); `progress` and `on_phase` are then called from their threads, one call at a time.
     """
     run = _Run(
         connector,
@@ -139,22 +152,14 @@ def sync_connection(
         on_phase or _ignore_phase,
     )
     with landing.sync_lock(connector.connection_id, holder=holder):
-        outcomes: list[StreamOutcome] = []
-        current: str | None = None
         try:
             warehouse.ensure_schema()
-            for stream in connector.streams:
-                current = stream.name
-                try:
-                    outcomes.append(run.sync_stream(stream, outcomes))
-                except ConnectorError as error:
-                    if not outcomes:
-                        _raise_if_misconfigured(connector, error)
-                    raise error.with_stream(stream.name) from None
         except duckdb.Error as error:
             raise WarehouseWriteError(
-                connector.source, connector.connection_id, current, error
+                connector.source, connector.connection_id, None, error
             ) from error
+        sync = _side_by_side if streams_side_by_side else _one_by_one
+        outcomes = sync(run, connector.streams)
         if any(outcome.set_aside for outcome in outcomes):
             raise BatchSetAsideError(connector.source, connector.connection_id, outcomes)
         return outcomes
@@ -162,6 +167,87 @@ def sync_connection(
 
 def _ignore_phase(phase: Phase, stream: str) -> None:
     return None
+
+
+def _one_by_one(run: _Run, streams: Sequence[Stream]) -> list[StreamOutcome]:
+    outcomes: list[StreamOutcome] = []
+    for stream in streams:
+        try:
+            outcomes.append(run.sync_stream(stream, outcomes))
+        except (ConnectorError, duckdb.Error) as error:
+            _raise_as_reported(run.connector, stream, error, first=not outcomes)
+    return outcomes
+
+
+def _side_by_side(run: _Run, streams: Sequence[Stream]) -> list[StreamOutcome]:
+    """Every stream synced on a thread of its own, each as soon as it may start (`_may_start`);
+    the outcomes in the streams' order.
+
+    The first stream to fail sets `run.stop`: the others stop between two pages, no stream
+    starts any more, and once every thread has returned the failure is raised as `_one_by_one`
+    raises it. An interrupt (Ctrl-C) stops them the same way before it propagates.
+    """
+    synced: dict[str, StreamOutcome] = {}
+    finished: list[StreamOutcome] = []  # in the order they finished: each stream's `earlier`
+    failure: tuple[Stream, BaseException, bool] | None = None
+    waiting = list(streams)
+    running: dict[Future[StreamOutcome], Stream] = {}
+    name = f"ledgersync-{run.connector.connection_id}"
+    pool = ThreadPoolExecutor(max(1, len(streams)), thread_name_prefix=name)
+    try:
+        while waiting or running:
+            if failure is None:
+                for stream in [s for s in waiting if _may_start(s, streams, synced)]:
+                    waiting.remove(stream)
+                    running[pool.submit(run.sync_stream, stream, finished)] = stream
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                stream = running.pop(future)
+                error = future.exception()
+                if error is None:
+                    synced[stream.name] = future.result()
+                    finished.append(synced[stream.name])
+                elif failure is None and not isinstance(error, _Stopped):
+                    failure = (stream, error, not finished)
+                    run.stop.set()
+    except BaseException:
+        run.stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if failure is not None:
+        stream, error, first = failure
+        if isinstance(error, ConnectorError | duckdb.Error):
+            _raise_as_reported(run.connector, stream, error, first=first)
+        raise error
+    return [synced[stream.name] for stream in streams]
+
+
+def _may_start(stream: Stream, streams: Sequence[Stream], synced: dict[str, StreamOutcome]) -> bool:
+    """An independent stream may start at once; one that reads what other streams stored (its
+    parent's ids, the records it rereads, what its derivation joins) once every stream declared
+    before it is synced: the connectors declare their streams in an order that satisfies what
+    each reads (in one source, payment lines after the invoices whose history they need)."""
+    if stream.parent is None and stream.rereads is None and stream.derivation is None:
+        return True
+    before = streams[: streams.index(stream)]
+    return all(earlier.name in synced for earlier in before)
+
+
+def _raise_as_reported(
+    connector: Connector, stream: Stream, error: ConnectorError | duckdb.Error, *, first: bool
+) -> NoReturn:
+    """Raise `error`, which stopped `stream`, naming the stream; a client error on the `first`
+    stream the connector's own check may diagnose as the account's (`_raise_if_misconfigured`)."""
+    if isinstance(error, duckdb.Error):
+        raise WarehouseWriteError(
+            connector.source, connector.connection_id, stream.name, error
+        ) from error
+    if first:
+        _raise_if_misconfigured(connector, error)
+    raise error.with_stream(stream.name) from None
 
 
 def _raise_if_misconfigured(connector: Connector, error: ConnectorError) -> None:
@@ -177,6 +263,10 @@ def _raise_if_misconfigured(connector: Connector, error: ConnectorError) -> None
         raise diagnosis from None
     except Exception:  # no clearer diagnosis: the original error stands
         return
+
+
+class _Stopped(Exception):
+    """Another stream failed (or the sync was interrupted): this one stops between pages."""
 
 
 class _DeadlinePassed(Exception):
@@ -199,10 +289,24 @@ class _Run:
     max_record_bytes: int
     stream_deadline: timedelta
     progress: ProgressCallback | None
-    on_phase: PhaseCallback
+    phase_listener: PhaseCallback
+    # Set when streams synced side by side must stop: checked between two pages.
+    stop: threading.Event = field(default_factory=threading.Event)
+    _callbacks: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_phase(self, phase: Phase, stream: str) -> None:
+        with self._callbacks:
+            self.phase_listener(phase, stream)
+
+    def report(self, stream: str, pages: int, records: int) -> None:
+        if self.progress is not None:
+            with self._callbacks:
+                self.progress(stream, pages, records)
 
     def sync_stream(self, stream: Stream, earlier: Sequence[StreamOutcome]) -> StreamOutcome:
         """`earlier`: the outcomes of the streams synced before it in this run."""
+        if self.stop.is_set():
+            raise _Stopped
         started = time.monotonic()
         deadline = started + self.stream_deadline.total_seconds()
         try:
@@ -219,7 +323,7 @@ class _Run:
             ) from None
 
     def _sync_stream(self, stream: Stream, started: float, deadline: float) -> StreamOutcome:
-        requests_before = self.connector.request_count
+        requests_before = self.connector.stream_request_count(stream.name)
         connection_id = self.connector.connection_id
         raw = stream.raw(self.connector.source)
         # Batches a killed run landed but never loaded count towards this run's figures.
@@ -241,7 +345,7 @@ class _Run:
                 updated=sum(load.updated for load in loads),
                 rejected=sum(load.rejected for load in loads),
                 vanished=sum(load.vanished for load in loads) + derived.vanished,
-                requests=self.connector.request_count - requests_before,
+                requests=self.connector.stream_request_count(stream.name) - requests_before,
                 seconds=time.monotonic() - started,
                 cursor=None,
                 complete=everything and len(loads) == len(results),
@@ -314,7 +418,7 @@ class _Run:
             updated=sum(load.updated for load in loads),
             rejected=sum(load.rejected for load in loads),
             vanished=sum(load.vanished for load in loads),
-            requests=self.connector.request_count - requests_before,
+            requests=self.connector.stream_request_count(stream.name) - requests_before,
             seconds=time.monotonic() - started,
             cursor=datetime.fromisoformat(batch.cursor) if moved and batch.cursor else None,
             complete=(complete and isinstance(loaded, LoadResult)) or keys_listed,
@@ -417,6 +521,8 @@ class _Run:
         remaining = iter(pages)
         try:
             while True:
+                if self.stop.is_set():
+                    raise _Stopped
                 if writer.pages and time.monotonic() >= deadline:
                     if keys_only:
                         writer.discard()
@@ -432,8 +538,7 @@ class _Run:
                 else:
                     self._land_page(writer, stream, page, oversized)
                     newest = _newest(self.connector, stream, page.records, newest)
-                if self.progress:
-                    self.progress(stream.name, writer.pages, writer.records)
+                self.report(stream.name, writer.pages, writer.records)
         except _DeadlinePassed:
             raise
         except BaseException:

@@ -15,6 +15,19 @@ from dataclasses import dataclass
 ERROR_STATUSES = (500, 502, 503)
 
 
+# The knobs that are a share of the eligible requests.
+_RATES = (
+    "error_rate",
+    "slow_rate",
+    "truncate_rate",
+    "duplicate_rows_rate",
+    "modify_while_paging",
+    "delete_while_paging",
+    "insert_while_paging",
+    "slow_body_rate",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class FaultConfig:
     """Fault knobs; rates are fractions of fault-eligible requests in [0, 1]."""
@@ -51,16 +64,7 @@ class FaultConfig:
     paths: tuple[str, ...] = ()  # only paths starting with one of these are eligible (all if empty)
 
     def __post_init__(self) -> None:
-        for name in (
-            "error_rate",
-            "slow_rate",
-            "truncate_rate",
-            "duplicate_rows_rate",
-            "modify_while_paging",
-            "delete_while_paging",
-            "insert_while_paging",
-            "slow_body_rate",
-        ):
+        for name in _RATES:
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {rate}")
@@ -69,6 +73,12 @@ class FaultConfig:
                 raise ValueError(f"{name} must not be negative")
         if self.retry_after_s is not None and self.retry_after_s < 0:
             raise ValueError("retry_after_s must not be negative")
+
+    @property
+    def draws(self) -> bool:
+        """Whether requests differ in their faults (a burst, or a rate above 0); if not, every
+        eligible request gets the same plan."""
+        return self.burst_429 > 0 or any(getattr(self, name) > 0 for name in _RATES)
 
     def covers(self, path: str) -> bool:
         """Whether a request for `path` may be hit (it must also be fault-eligible)."""
@@ -102,6 +112,22 @@ class FaultPlan:
     oversized_field: str = "notes"
     oversized_bytes: int = 0
 
+    @property
+    def pages(self) -> bool:
+        """Whether the app has a paging fault to apply: only then need it know the rows it
+        served before this page."""
+        return (
+            self.duplicate_rows
+            or self.modify_while_paging
+            or self.delete_while_paging
+            or self.insert_while_paging
+        )
+
+    @property
+    def changes_data(self) -> bool:
+        """Whether the source changes the listing's data before this page is served."""
+        return self.delete_while_paging or self.insert_while_paging
+
 
 NO_FAULTS = FaultPlan()
 
@@ -114,15 +140,22 @@ class FaultState:
         self._lock = threading.Lock()
         self._seq = 0
         self._burst_left = config.burst_429
+        self._every = None if config.draws else self._draw(0)
 
     def next_plan(self) -> FaultPlan:
-        config = self.config
+        if self._every is not None:  # nothing to draw: no hashing, no counting
+            return self._every
         with self._lock:
             self._seq += 1
             seq = self._seq
             throttle = self._burst_left > 0
             if throttle:
                 self._burst_left -= 1
+        return self._draw(seq, throttle=throttle)
+
+    def _draw(self, seq: int, *, throttle: bool = False) -> FaultPlan:
+        """Request `seq`'s plan; `throttle`: it falls in the 429 burst."""
+        config = self.config
 
         def hit(knob: str, rate: float) -> bool:
             return _unit(config.seed, seq, knob) < rate

@@ -142,6 +142,9 @@ class BusinessCentralConnector:
     def request_count(self) -> int:
         return self._client.request_count
 
+    def stream_request_count(self, stream: str) -> int:
+        return self._client.stream_request_count(stream)
+
     @property
     def rate_limiter(self) -> RateLimiter:
         """The budget this connection shares with every connection of the same app registration."""

@@ -178,6 +178,9 @@ class ZohoBooksConnector:
     def request_count(self) -> int:
         return self._client.request_count
 
+    def stream_request_count(self, stream: str) -> int:
+        return self._client.stream_request_count(stream)
+
     def close(self) -> None:
         self._client.close()
 

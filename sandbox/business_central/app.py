@@ -380,10 +380,11 @@ class BusinessCentralApp(App):
             if replay is not None:
                 return self._replayed_page(request, data, collection, replay, collection)
             token = odata.read_skip_token(request.arg("$skiptoken"))
-            if kind is not None and token is not None and token[0] == "after":
+            faults, applied = request.faults, request.applied_faults
+            changing = faults.changes_data or faults.modify_while_paging
+            if changing and kind is not None and token is not None and token[0] == "after":
                 # Keys are ledger ids; the rows up to the skip token were served before.
                 served = [row.key for row in data.rows[collection] if row.key <= token[1]]
-                faults, applied = request.faults, request.applied_faults
                 changed = change_while_paging(data.ledger, kind, served, faults, applied)
                 changed = (
                     modify_while_paging(changed or data.ledger, kind, served, faults, applied)

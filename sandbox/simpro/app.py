@@ -277,7 +277,7 @@ class SimproApp(App):
             kind = _LISTED_KIND.get(collection)
             changed = (
                 None
-                if kind is None
+                if kind is None or not request.faults.changes_data
                 else change_while_paging(
                     data.ledger,
                     kind,

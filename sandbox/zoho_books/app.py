@@ -41,6 +41,7 @@ would (bumping its modified time), and `delete` stops serving a record as Zoho's
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import threading
@@ -59,7 +60,7 @@ from sandbox.server import SandboxServer
 from sandbox.zoho_books import listquery, render
 from sandbox.zoho_books.config import OrgZone, ZohoConfig, org_zone
 from sandbox.zoho_books.ids import ledger_id, organization_id
-from sandbox.zoho_books.orgdata import LEDGER_FIELD, Entity, Listing, OrgData, entity_id
+from sandbox.zoho_books.orgdata import LEDGER_FIELD, Entity, Listing, OrgData, Suffix, entity_id
 from sandbox.zoho_books.tokens import TokenStore
 
 API = "/books/v3"
@@ -361,6 +362,11 @@ class ZohoBooksApp(App):
                 query: listquery.ListQuery = query,
                 since: datetime | None = since,
             ) -> Sequence[Entity]:
+                restart = listquery.restart(query, since)
+                if restart is not None:  # a suffix of the wider query's rows: bisect to it
+                    wider = selected(org, restart.wider, restart.since)
+                    key = restart.key(lambda e: render_row(e, org))
+                    return Suffix(wider, bisect.bisect_left(wider, restart.start, key=key))
                 rows = org.listing(listing, since)
                 if not query.selects:
                     return rows
@@ -387,25 +393,27 @@ class ZohoBooksApp(App):
                 return _replayed_page(replay, listing, page, per_page, since, query)
             offset = (page - 1) * per_page
             rows = selected(org)
-            changed = change_while_paging(
-                org.ledger,
-                LEDGER_FIELD[listing],
-                [entity_id(e) for e in passed(org, rows, offset)],
-                request.faults,
-                request.applied_faults,
-            )
-            if changed is not None:
-                self.set_ledger(org.name, changed)
-                org = self._org(org.name)
-                rows = selected(org)
-            before = passed(org, rows, offset) if offset <= len(rows) else ()
-            previous = before[-1] if before else None
-            if previous is not None and request.faults.modify_while_paging:
-                org = self._bump(org.name, listing, entity_id(previous))
-                rows = selected(org)
-                before = passed(org, rows, offset)
+            previous = None
+            if request.faults.pages:  # the rows served before this page are read only for them
+                changed = change_while_paging(
+                    org.ledger,
+                    LEDGER_FIELD[listing],
+                    [entity_id(e) for e in passed(org, rows, offset)],
+                    request.faults,
+                    request.applied_faults,
+                )
+                if changed is not None:
+                    self.set_ledger(org.name, changed)
+                    org = self._org(org.name)
+                    rows = selected(org)
+                before = passed(org, rows, offset) if offset <= len(rows) else ()
                 previous = before[-1] if before else None
-                request.applied_faults.append("modify_while_paging")
+                if previous is not None and request.faults.modify_while_paging:
+                    org = self._bump(org.name, listing, entity_id(previous))
+                    rows = selected(org)
+                    before = passed(org, rows, offset)
+                    previous = before[-1] if before else None
+                    request.applied_faults.append("modify_while_paging")
             served = list(rows[offset : offset + per_page])
             if previous is not None and served and request.faults.duplicate_rows:
                 served.insert(0, previous)

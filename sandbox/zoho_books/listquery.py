@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -157,6 +157,42 @@ def select(
     keyed = [(sort_key(render(e)[column]), i, e) for i, e in enumerate(kept)]
     keyed.sort(key=lambda item: item[0], reverse=query.descending)
     return [e for _, _, e in keyed]
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """A query whose rows are those of a `wider` one (modified at or after `since`) from
+    `start` on, in the order of the `column` both sort on ascending: a suffix of the wider
+    query's rows, so a client paging by key costs a bisection a page, not a scan.
+
+    It is a suffix because each column sorts as its filter compares: `date` is an ISO date
+    (`sort_key` lowercases digits and dashes, and an empty date sorts first and is never
+    kept), `last_modified_time` is served in the organization's one offset, so its text sorts
+    as the time the `last_modified_time` filter compares (to the second)."""
+
+    wider: ListQuery
+    since: datetime | None
+    column: str
+    start: Any  # a date's text, or a time
+
+    def key(self, render: Callable[[Entity], Row]) -> Callable[[Entity], Any]:
+        """A row's value of `column` as the query's filter compares it with `start`."""
+        if self.column == "date":
+            return lambda entity: render(entity)["date"]
+        return lambda entity: entity.updated_at.replace(microsecond=0)
+
+
+def restart(query: ListQuery, since: datetime | None) -> Restart | None:
+    """The query as a restart from a key, where it is one: sorted ascending on `date` from
+    `date_start` on, or on `last_modified_time` from `since` (the `last_modified_time` filter)
+    on; None otherwise."""
+    if query.descending:
+        return None
+    if query.sort_column == "date" and query.date_start is not None:
+        return Restart(query.without_date_start(), since, "date", query.date_start.isoformat())
+    if query.sort_column == "last_modified_time" and since is not None:
+        return Restart(query, None, "last_modified_time", since)
+    return None
 
 
 def _keep(listing: Listing, applied: str) -> Keep | None:

@@ -2,6 +2,7 @@
 
 Built once per ledger (lazily, on the first request after `set_ledger`), so a page request costs
 O(page) except the first page of a new `last_modified_time` filter, which costs one O(n) scan.
+A listing read from a key on, in that key's order (`Suffix`), costs O(log n + page) a page.
 Void payments are not served: Zoho deletes payments rather than voiding them.
 """
 
@@ -13,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, overload
 
 from sandbox.generator import ListedKind
 from sandbox.ledger import Application, Customer, Invoice, Ledger, Payment
@@ -148,3 +149,27 @@ class OrgData:
         clone._lock = threading.Lock()
         clone._filtered = {}
         return clone
+
+
+class Suffix(Sequence[Entity]):
+    """`rows[start:]` without copying it: a page of it costs the page."""
+
+    def __init__(self, rows: Sequence[Entity], start: int) -> None:
+        self._rows = rows
+        self._start = start
+
+    def __len__(self) -> int:
+        return len(self._rows) - self._start
+
+    @overload
+    def __getitem__(self, index: int) -> Entity: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Entity]: ...
+
+    def __getitem__(self, index: int | slice) -> Entity | Sequence[Entity]:
+        if isinstance(index, slice):
+            return [self._rows[self._start + i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError("Suffix index out of range")
+        return self._rows[self._start + index % len(self)]

@@ -79,6 +79,11 @@ def test_relative_paths_are_relative_to_the_file(tmp_path):
             ":5: connections.0.stream_deadline_s: Input should be greater than 0",
         ),
         (
+            "connections:\n  - id: a\n    source: zoho_books\n    sandbox: embedded\n"
+            "    streams_side_by_side: sometimes\n",
+            ":5: connections.0.streams_side_by_side: Input should be a valid boolean",
+        ),
+        (
             "connections:\n  - id: a\n    source: carbon\n    sandbox: embedded\n"
             "    timezone: America\n",
             ":5: connections.0.timezone: 'America' is not an IANA time zone name",
@@ -93,6 +98,7 @@ def test_relative_paths_are_relative_to_the_file(tmp_path):
         "no-such-source",
         "max-record-bytes",
         "stream-deadline",
+        "streams-side-by-side",
         "time-zone-folder",
     ],
 )
