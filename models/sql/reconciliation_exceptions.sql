@@ -95,7 +95,14 @@ findings AS (
                first_value(coalesce(payment_number, payment_id)) OVER same AS first_payment,
                row_number() OVER same AS copy
         FROM {payment_ledger}
-        WHERE nullif(trim(reference), '') IS NOT NULL
+        -- Only the payments with a copy are ordered: grouping finds them at a fraction of the cost.
+        SEMI JOIN (
+            SELECT connection_id, customer_id, amount, payment_date, reference
+            FROM {payment_ledger}
+            WHERE nullif(trim(reference), '') IS NOT NULL
+            GROUP BY ALL
+            HAVING count(*) > 1
+        ) USING (connection_id, customer_id, amount, payment_date, reference)
         WINDOW same AS (
             PARTITION BY connection_id, customer_id, amount, payment_date, reference
             ORDER BY length(payment_number), payment_number, length(payment_id), payment_id
