@@ -3,12 +3,9 @@
 -- 1-30, 31-60, 61-90, 91-120 days, then older than 120); invoices age from their due date, or
 -- from their issue date with basis := 'issue_date'. Amounts in document currency and in base.
 WITH {inputs}
--- The edges are checked once (per row, the list's conversion costs more than the rest).
-aging_edges AS (SELECT reports.checked_edges(edges) AS checked),
 aged AS (
-    SELECT l.*, reports.aging_index(l.age_days, e.checked) AS bucket
-    FROM {invoice_ledger} l
-    CROSS JOIN aging_edges e
+    SELECT *, reports.aging_index(age_days, reports.checked_edges(edges)) AS bucket
+    FROM {invoice_ledger}
     WHERE issued AND receivable AND open_balance <> 0
 )
 SELECT as_of::DATE AS as_of,
@@ -18,7 +15,7 @@ SELECT as_of::DATE AS as_of,
        customer_name,
        currency_code,
        base_currency,
-       (SELECT checked FROM aging_edges) AS bucket_edges,
+       reports.checked_edges(edges) AS bucket_edges,
        basis AS aging_basis,
        count(*) AS open_invoice_count,
        sum(if(bucket = 0, open_balance, 0)) AS current,

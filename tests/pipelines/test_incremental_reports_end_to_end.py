@@ -61,4 +61,4 @@ def test_reports_after_a_sync_equal_the_macros(
     assert stored == computed
     assert all(stored.values())
     if warehouse_backend == "duckdb":  # the ledgers include the changes normalization recorded
-        assert project.query("SELECT min(through_seq) FROM ledgers.state") == [(1,)]
+        assert project.query("SELECT min(through_seq) > 0 FROM ledgers.state") == [(True,)]
