@@ -8,9 +8,15 @@ every payment's detail would cost one request per payment. A report's cost depen
 counts and the joins, not on the amounts, so the timing holds; the balances mean nothing here.
 
 Prints one JSON line: the DuckDB seconds of each step of `models.reports.materialize_reports`
-(the two shared ledgers, each report, the commit), each report's rows, and the CPU seconds of
+(the shared ledgers, each report, the commit), each report's rows, and the CPU seconds of
 all of it (on a loaded machine the wall time says little). It runs on its own against any
 warehouse a sync wrote, e.g. the benchmark's `<out>/work/ledgersync/warehouse.duckdb`.
+
+With `--changed-percent P` it then changes that share of the documents as a sync would (each
+canonical table rewritten by normalization's protocol: `models.ledgers.log_changes`, then the
+rows replaced): P% of the customers renamed, of the invoices' and payments' amounts changed,
+and the applications of P% of the payments changed; and times the incremental refresh of every
+report that follows (`incremental` in the output, beside `changed_documents`).
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ from typing import Any
 
 import duckdb
 
+from models.ledgers import forget_ledgers, log_changes
+from models.queries import scalar
 from models.reports import install_report_macros, materialize_reports
+from models.schema import CANONICAL_TABLES
 from models.warehouse import Warehouse
 
 _SYNTHETIC_APPLICATIONS = """
@@ -43,8 +52,11 @@ inv AS (
     FROM canonical.invoices
     WINDOW own AS (PARTITION BY connection_id, customer_id, currency_code ORDER BY invoice_id)
 )
-SELECT p.connection_id, p.source, p.payment_id || ':' || part, p.payment_id, i.invoice_id,
-       round(p.amount / ($per_payment * 4), 2), p.payment_date
+SELECT p.connection_id, p.source,
+       -- Unique, as a source's are: a part may meet more than one invoice.
+       p.payment_id || ':'
+           || row_number() OVER (PARTITION BY p.payment_id ORDER BY part, i.invoice_id),
+       p.payment_id, i.invoice_id, round(p.amount / ($per_payment * 4), 2), p.payment_date
 FROM pay p
 CROSS JOIN range($per_payment) AS parts(part)
 JOIN inv i
@@ -65,6 +77,49 @@ END
 """
 
 
+# The change made to P% of each canonical table's rows, and the id that picks them.
+_CHANGES = {
+    "customers": ("name = name || ' (renamed)'", "customer_id"),
+    "invoices": ("total_amount = total_amount + 1", "invoice_id"),
+    "payments": ("amount = amount + 1", "payment_id"),
+    "payment_applications": ("amount_applied = amount_applied + 0.01", "payment_id"),
+}
+
+
+def change_documents(conn: duckdb.DuckDBPyConnection, percent: float) -> tuple[int, float]:
+    """Change `percent` of the documents, as normalization would: the documents recorded, and
+    the seconds recording them took (what the change log adds to normalization)."""
+    logging_s = 0.0
+    connections = conn.execute(
+        "SELECT DISTINCT connection_id, source FROM canonical.invoices"
+    ).fetchall()
+    for table in CANONICAL_TABLES:
+        assignment, picked_by = _CHANGES[table.name]
+        for connection_id, source in connections:
+            params = {"connection_id": connection_id}
+            conn.execute(
+                "CREATE OR REPLACE TEMP TABLE next_rows AS SELECT * EXCLUDE (connection_id, "
+                f"source) FROM canonical.{table.name} WHERE connection_id = $connection_id",
+                params,
+            )
+            conn.execute(
+                f"UPDATE next_rows SET {assignment} WHERE hash({picked_by}) % 10000 < $share",
+                {"share": round(percent * 100)},
+            )
+            started = time.perf_counter()
+            log_changes(conn, table, connection_id, "temp.next_rows")
+            logging_s += time.perf_counter() - started
+            conn.execute(
+                f"DELETE FROM canonical.{table.name} WHERE connection_id = $connection_id", params
+            )
+            conn.execute(
+                f"INSERT INTO canonical.{table.name} BY NAME SELECT $connection_id AS "
+                "connection_id, $source AS source, * FROM next_rows",
+                params | {"source": source},
+            )
+    return int(scalar(conn, "SELECT count(*) FROM ledgers.changes")), logging_s
+
+
 def timed_reports(conn: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, dict[str, float]]:
     """Every report as of `as_of`: seconds per step of `materialize_reports`, rows per report."""
     seconds: dict[str, float] = {}
@@ -82,7 +137,13 @@ def timed_reports(conn: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, dic
     return {step: {"rows": rows.get(step), "seconds": s} for step, s in seconds.items()}
 
 
-def run(warehouse_path: Path, work: Path, applications: int, as_of: date) -> dict[str, Any]:
+def run(
+    warehouse_path: Path,
+    work: Path,
+    applications: int,
+    as_of: date,
+    changed_percent: float | None = None,
+) -> dict[str, Any]:
     copy = work / "scaled.duckdb"  # not reports.duckdb: that name would shadow the schema
     shutil.copyfile(warehouse_path, copy)
     warehouse = Warehouse(copy)
@@ -96,6 +157,7 @@ def run(warehouse_path: Path, work: Path, applications: int, as_of: date) -> dic
             _SYNTHETIC_APPLICATIONS, {"per_payment": per_payment, "applications": applications}
         )
         conn.execute(_CONSISTENT_SOURCE_BALANCES)
+        forget_ledgers(conn)  # the applications were replaced behind normalization's back
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM canonical.invoices), "
             "(SELECT count(*) FROM canonical.payments), "
@@ -105,6 +167,9 @@ def run(warehouse_path: Path, work: Path, applications: int, as_of: date) -> dic
         cpu = time.process_time()  # every thread's: DuckDB's workers included
         reports = timed_reports(conn, as_of)
         cpu_s = time.process_time() - cpu
+        incremental = (
+            None if changed_percent is None else _incremental(conn, as_of, changed_percent)
+        )
     copy.unlink()
     return {
         "invoices": counts[0],
@@ -113,6 +178,25 @@ def run(warehouse_path: Path, work: Path, applications: int, as_of: date) -> dic
         "reports": reports,
         "seconds": sum(r["seconds"] for r in reports.values()),
         "cpu_s": cpu_s,
+        **({} if incremental is None else {"incremental": incremental}),
+    }
+
+
+def _incremental(conn: duckdb.DuckDBPyConnection, as_of: date, percent: float) -> dict[str, Any]:
+    """Change `percent` of the documents, then time the refresh of every report."""
+    started = time.perf_counter()
+    changed, logging_s = change_documents(conn, percent)
+    change_s = time.perf_counter() - started
+    cpu = time.process_time()
+    reports = timed_reports(conn, as_of)
+    return {
+        "changed_percent": percent,
+        "changed_documents": changed,
+        "change_s": change_s,
+        "change_logging_s": logging_s,
+        "reports": reports,
+        "seconds": sum(r["seconds"] for r in reports.values()),
+        "cpu_s": time.process_time() - cpu,
     }
 
 
@@ -122,9 +206,15 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--applications", type=int, required=True)
     parser.add_argument("--as-of", type=date.fromisoformat, required=True)
+    parser.add_argument(
+        "--changed-percent",
+        type=float,
+        help="Then change this share of the documents and time the incremental refresh.",
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(run(args.warehouse, args.work, args.applications, args.as_of)))
+    result = run(args.warehouse, args.work, args.applications, args.as_of, args.changed_percent)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

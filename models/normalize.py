@@ -4,6 +4,8 @@ Each `Mapping` becomes one query: every field typed, every failed check collecte
 `reason`. Rows without a reason replace the connection's canonical rows; rows with one go to
 `canonical.rejected_records` together with the records the loader refused (conflicting
 duplicates, missing ids). A record leaves quarantine as soon as its raw version maps cleanly.
+While stored report ledgers exist, the documents whose rows a rebuild changes are recorded for
+their incremental refresh (`models.ledgers.log_changes`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import duckdb
 
 from models.expressions import Ref, TextAt, expr, literal
+from models.ledgers import log_changes
 from models.mapping import Check, Field, Mapping
 from models.queries import scalar
 from models.transaction import transaction
@@ -152,6 +155,7 @@ def _rebuild_table(
         f"(CASE WHEN reason IS NOT NULL THEN p END AS p) FROM ({select_sql(mapping, raw_tables)})",
         params,
     )
+    log_changes(conn, mapping.table, connection_id, "(FROM mapped WHERE reason IS NULL)")
     conn.execute(f"DELETE FROM {table} WHERE connection_id = $connection_id", params)
     columns = [c.name for c in mapping.table.columns]
     selected = ", ".join("$source" if name == "source" else name for name in columns)

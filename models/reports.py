@@ -5,9 +5,10 @@ any date; materializing the reports stores one as-of date in the tables `reports
 the comments of `models.report_docs`. `reports.ar_aging_daily` keeps one aging snapshot per day.
 The rules are DESIGN.md's "Reconciliation"; `sandbox.truth` is their independent yardstick.
 
-Each report's query (`models/sql/<name>.sql`, a `models.sql_template`) reads two inputs, named
-by placeholders: `{invoice_ledger}` (every invoice with its applications, balances and aging at
-as_of) and `{payment_ledger}` (every payment in scope with what it had applied); its WITH clause
+Each report's query (`models/sql/<name>.sql`, a `models.sql_template`) reads up to three inputs,
+named by placeholders: `{invoice_ledger}` (every invoice with its applications, balances and
+aging at as_of), `{payment_ledger}` (every payment in scope with what it had applied) and
+`{held_applications}` (the applications reconciliation reports one by one); its WITH clause
 opens with `{inputs}`. The macro fills `{inputs}` with the inputs it reads, as materialized
 CTEs; `materialize_reports` computes them once, as tables, for all the reports it writes, and
 fills `{inputs}` with nothing: the applications are the bulk of the work, and five reports would
@@ -17,7 +18,10 @@ The two per-document reports are one row per ledger row, filtered: `invoice_bala
 invoices) and `unapplied_payments` (the payments with money not applied). Copying a million rows
 into each cost more than computing the ledgers, so the ledgers themselves are stored
 (`ledgers.invoice_ledger`, `ledgers.payment_ledger`) and those two reports are views over them,
-with the reports' comments; the other reports are tables.
+with the reports' comments; the other reports are tables. The stored ledgers (and
+`ledgers.held_applications`, while reconciliation_exceptions is written) are refreshed from what
+changed since they were written (`models.ledgers`); a DuckLake keeps no stored ledgers, and
+computes them whole each time.
 """
 
 from __future__ import annotations
@@ -30,6 +34,14 @@ from typing import Literal, get_args
 import duckdb
 
 from models.ducklake import in_ducklake
+from models.ledgers import (
+    LEDGERS,
+    Ledger,
+    ledger_query,
+    live_applications_query,
+    prune_changes,
+    refresh_ledger,
+)
 from models.queries import scalar
 from models.report_docs import COLUMN_COMMENTS, TABLE_COMMENTS
 from models.sql_template import SqlTemplate, load_template
@@ -56,10 +68,13 @@ REPORTS = (
 )
 AGING_HISTORY = "ar_aging_daily"
 _AGED = frozenset({"invoice_balances", "ar_aging"})  # the reports that take edges and basis
-_INPUTS = ("invoice_ledger", "payment_ledger")  # what a report query reads, by these names
-LEDGERS = "ledgers"  # the schema of the stored ledgers
+# What a report query reads, by these names.
+_INPUTS: tuple[Ledger, ...] = ("invoice_ledger", "payment_ledger", "held_applications")
 # The reports stored as views over one stored ledger each: report → the ledger it shows.
-_VIEWS = {"invoice_balances": "invoice_ledger", "unapplied_payments": "payment_ledger"}
+_VIEWS: dict[str, Ledger] = {
+    "invoice_balances": "invoice_ledger",
+    "unapplied_payments": "payment_ledger",
+}
 
 AgingBasis = Literal["due_date", "issue_date"]
 # The kinds of finding in reports.reconciliation_exceptions (its query: models/sql/).
@@ -108,6 +123,19 @@ class Aging:
 
 def install_report_macros(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(load_template("models.sql", "common").render())
+    conn.execute(
+        "CREATE OR REPLACE MACRO reports.live_applications() AS TABLE\n"
+        + live_applications_query("canonical.payment_applications")
+    )
+    conn.execute(
+        "CREATE OR REPLACE MACRO reports.invoice_ledger_at(\n"
+        "    as_of, edges := '[30, 60, 90, 120]', basis := 'due_date'\n"
+        ") AS TABLE\n" + ledger_query("invoice_ledger")
+    )
+    for ledger in ("payment_ledger", "held_applications"):
+        conn.execute(
+            f"CREATE OR REPLACE MACRO reports.{ledger}_at(as_of) AS TABLE\n" + ledger_query(ledger)
+        )
     commented = not in_ducklake(conn)  # DuckLake keeps no comments on macros
     for name in REPORTS:
         conn.execute(_report_macro(name))
@@ -138,13 +166,12 @@ def materialize_reports(
         raise ValueError(f"unknown report {unknown[0]!r}; reports are {REPORTS}")
     if install:
         install_report_macros(conn)
-    params = {"as_of": as_of, **(aging or Aging()).params()}
     # Tables written in parallel, rows in any order: each report's readers order what they read.
     ordered = scalar(conn, "SELECT current_setting('preserve_insertion_order')")
     conn.execute("SET preserve_insertion_order = false")
     try:
         with transaction(conn):
-            rows = _write_reports(conn, names, params, on_step)
+            rows = _write_reports(conn, names, as_of, aging or Aging(), on_step)
     finally:
         conn.execute(f"SET preserve_insertion_order = {bool(ordered)}")
     return {name: int(count) for name, count in rows.items()}
@@ -153,27 +180,35 @@ def materialize_reports(
 def _write_reports(
     conn: duckdb.DuckDBPyConnection,
     names: Sequence[str],
-    params: dict[str, object],
+    as_of: date,
+    aging: Aging,
     on_step: Callable[[str], None],
 ) -> dict[str, int]:
     """Each report from its inputs, computed once; row counts.
 
-    An input is stored in `ledgers` when a report written now is a view over it; otherwise it
-    is a temporary table, and the stored ledger keeps the date its views were written for.
+    An input is stored in `ledgers` when a report written now is a view over it (or, for
+    held_applications, reads it), and brought up to date from what changed since it was written
+    (`models.ledgers`); otherwise it is a temporary table, and the stored ledger keeps the date
+    its views were written for.
     """
     # DuckLake keeps no comments on a view's columns: there the reports stay tables.
-    views: dict[str, str] = {} if in_ducklake(conn) else _VIEWS
+    views: dict[str, Ledger] = {} if in_ducklake(conn) else _VIEWS
+    params = {"as_of": as_of, **aging.params()}
     stored = {views[name] for name in names if name in views}
-    where = {t: f"{LEDGERS}.{t}" if t in stored else f"temp.{t}" for t in _INPUTS}
-    if stored:
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {LEDGERS}")
+    if views and "reconciliation_exceptions" in names:
+        stored.add("held_applications")  # read by that report alone
+    where: dict[str, str] = {t: f"{LEDGERS}.{t}" if t in stored else f"temp.{t}" for t in _INPUTS}
     for table in _INPUTS:
         if any(_reads(name, table) for name in names):
             on_step(table)
+            if table in stored:
+                refresh_ledger(conn, table, as_of, aging.edges, aging.basis)
+                continue
             source = _input(table, "$as_of", ", edges := $edges, basis := $basis")
-            kind = "TABLE" if table in stored else "TEMP TABLE"
-            sql = f"CREATE OR REPLACE {kind} {where[table]} AS FROM {source}"
+            sql = f"CREATE OR REPLACE TEMP TABLE {where[table]} AS FROM {source}"
             conn.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+    if stored:
+        prune_changes(conn)
     rows = {}
     for name in names:
         on_step(name)
@@ -292,7 +327,7 @@ def _input(table: str, as_of: str, aging: str) -> str:
     """The table function computing a report input, for the SQL expressions given."""
     if table == "invoice_ledger":
         return f"reports.invoice_ledger_at({as_of}::DATE{aging})"
-    return f"reports.payment_ledger_at({as_of}::DATE)"
+    return f"reports.{table}_at({as_of}::DATE)"
 
 
 def _select(name: str) -> str:

@@ -52,11 +52,16 @@ quarantined AS (
                                ELSE r.amount - coalesce(a.applied, 0) END) AS quarantined_amount
     FROM canonical.rejected_records r
     LEFT JOIN (
-        SELECT connection_id, invoice_id, payment_currency_code, sum(amount_applied) AS applied
-        FROM reports.live_applications()
-        WHERE applied_on <= as_of::DATE
-          AND invoice_id IN (SELECT document_id FROM canonical.rejected_records
-                             WHERE document = 'invoice')
+        -- The applications to quarantined invoices, found before their payments are joined.
+        SELECT a.connection_id, a.invoice_id, p.currency_code AS payment_currency_code,
+               sum(a.amount_applied) AS applied
+        FROM canonical.payment_applications a
+        SEMI JOIN canonical.rejected_records q
+          ON q.document = 'invoice' AND q.document_id = a.invoice_id
+        JOIN canonical.payments p
+          ON p.connection_id = a.connection_id AND p.payment_id = a.payment_id
+        WHERE p.status IN ('posted', 'pending') AND p.deleted_at IS NULL
+          AND coalesce(a.applied_date, p.payment_date) <= as_of::DATE
         GROUP BY ALL
     ) a
       ON r.document = 'invoice' AND a.connection_id = r.connection_id

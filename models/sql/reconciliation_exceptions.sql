@@ -1,10 +1,6 @@
 -- Everything at as_of that does not reconcile, one row per finding: what kind it is, which
 -- records (keys), what was expected, what was found, and the difference where both are money.
 WITH {inputs}
-applications AS (
-    -- Live applications by as_of, with what is known of their invoice.
-    SELECT * FROM reports.live_applications() WHERE applied_on <= as_of::DATE
-),
 findings AS (
     -- Money applied to an invoice ledgersync does not have.
     SELECT connection_id, source, 'orphan_application' AS kind, 'application' AS entity,
@@ -13,20 +9,18 @@ findings AS (
            0::DECIMAL(18, 4) AS expected, amount_applied AS actual,
            'payment applied ' || amount_applied || ' to invoice ' || invoice_id
                || ', which the source did not send (or it is in quarantine)' AS detail
-    FROM applications
-    WHERE NOT invoice_known
+    FROM {held_applications}
+    WHERE finding = 'unknown_invoice'
 
     UNION ALL
     -- An application whose payment ledgersync does not have at all.
-    SELECT a.connection_id, a.source, 'orphan_application', 'application',
-           NULL, a.invoice_id, a.payment_id, NULL,
-           0::DECIMAL(18, 4), a.amount_applied,
-           'application of payment ' || a.payment_id || ', which the source did not send '
+    SELECT connection_id, source, 'orphan_application', 'application',
+           NULL, invoice_id, payment_id, NULL,
+           0::DECIMAL(18, 4), amount_applied,
+           'application of payment ' || payment_id || ', which the source did not send '
                || '(or it is in quarantine)'
-    FROM canonical.payment_applications a
-    WHERE coalesce(a.applied_date, as_of::DATE) <= as_of::DATE
-      AND NOT EXISTS (SELECT 1 FROM canonical.payments p
-                      WHERE p.connection_id = a.connection_id AND p.payment_id = a.payment_id)
+    FROM {held_applications}
+    WHERE finding = 'unknown_payment'
 
     UNION ALL
     SELECT connection_id, source, 'over_applied_invoice', 'invoice',
@@ -61,8 +55,8 @@ findings AS (
            'a payment in ' || payment_currency_code || ' applied ' || amount_applied
                || ' to an invoice in ' || invoice_currency_code
                || '; held out of both balances until the source corrects it'
-    FROM applications
-    WHERE held = 'currency_mismatch'
+    FROM {held_applications}
+    WHERE finding = 'currency_mismatch'
 
     UNION ALL
     -- Money the source still shows applied to an invoice it voided or deleted: it is back on
@@ -72,8 +66,8 @@ findings AS (
            0::DECIMAL(18, 4), amount_applied,
            'payment applied ' || amount_applied || ' to invoice ' || invoice_id
                || ', which is void or vanished from the source; counted as unapplied cash'
-    FROM applications
-    WHERE held = 'void_invoice'
+    FROM {held_applications}
+    WHERE finding = 'void_invoice'
 
     UNION ALL
     SELECT connection_id, source, 'unknown_customer', 'payment',
@@ -95,7 +89,14 @@ findings AS (
                first_value(coalesce(payment_number, payment_id)) OVER same AS first_payment,
                row_number() OVER same AS copy
         FROM {payment_ledger}
-        WHERE nullif(trim(reference), '') IS NOT NULL
+        -- Only the payments with a copy are ordered: grouping finds them at a fraction of the cost.
+        SEMI JOIN (
+            SELECT connection_id, customer_id, amount, payment_date, reference
+            FROM {payment_ledger}
+            WHERE nullif(trim(reference), '') IS NOT NULL
+            GROUP BY ALL
+            HAVING count(*) > 1
+        ) USING (connection_id, customer_id, amount, payment_date, reference)
         WINDOW same AS (
             PARTITION BY connection_id, customer_id, amount, payment_date, reference
             ORDER BY length(payment_number), payment_number, length(payment_id), payment_id

@@ -29,5 +29,9 @@ def test_a_missing_or_unused_value_is_an_error_naming_the_file(values, problem) 
 def test_each_report_opens_its_with_clause_with_its_inputs_and_reads_only_the_ledgers(name) -> None:
     template = load_template("models.sql", name)
     assert "WITH {inputs}\n" in template.text
-    assert template.placeholders - {"inputs"} <= {"invoice_ledger", "payment_ledger"}
+    assert template.placeholders - {"inputs"} <= {
+        "invoice_ledger",
+        "payment_ledger",
+        "held_applications",
+    }
     assert template.placeholders - {"inputs"}
