@@ -115,6 +115,7 @@ def run(connector: Connector, work: Path) -> dict[str, Any]:
             full_refresh=True,
             on_phase=clock,
         )
+        clock.finish(outcomes)
     finally:
         clock.stop()
         connector.close()
@@ -125,7 +126,7 @@ def run(connector: Connector, work: Path) -> dict[str, Any]:
         "pages": sum(o.pages for o in listed),
         "requests": sum(o.requests for o in outcomes),
         "seconds": seconds,
-        "streams": stream_figures(listed, clock),
+        "streams": stream_figures(listed, clock, started),
     }
 
 

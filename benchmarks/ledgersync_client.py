@@ -44,17 +44,26 @@ UNLIMITED_PER_MINUTE = 10_000_000
 
 class PhaseClock:
     """Seconds per (stream, phase), from the sync's `on_phase` calls: a stream's phase lasts
-    until its next one starts, its last one until `stop`. (With streams side by side their
-    phases overlap, and a stream's last phase also counts the wait for the others.)"""
+    until its next one starts, its last one until the stream ended (`finish`, from the stream's
+    own seconds) or, for a stream that did not end, until `stop`. Streams synced side by side
+    overlap: their phases add up to more than the sync's wall time."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self.started: dict[str, float] = {}  # stream: its first phase's start (perf_counter)
         self._current: dict[str, tuple[str, float]] = {}  # stream: its phase, since when
 
     def __call__(self, phase: str, stream: str) -> None:
         now = time.perf_counter()
+        self.started.setdefault(stream, now)
         self._end(stream, now)
         self._current[stream] = (phase, now)
+
+    def finish(self, outcomes: Sequence[StreamOutcome]) -> None:
+        """End each synced stream's last phase when the stream ended."""
+        for outcome in outcomes:
+            if outcome.stream in self.started:
+                self._end(outcome.stream, self.started[outcome.stream] + outcome.seconds)
 
     def stop(self) -> None:
         now = time.perf_counter()
@@ -64,17 +73,21 @@ class PhaseClock:
     def _end(self, stream: str, now: float) -> None:
         if stream in self._current:
             phase, since = self._current.pop(stream)
-            self.seconds[stream][phase] += now - since
+            self.seconds[stream][phase] += max(0.0, now - since)
 
 
-def stream_figures(outcomes: Sequence[StreamOutcome], clock: PhaseClock) -> dict[str, Any]:
-    """Per stream: records, pages, requests, seconds, and the seconds of each phase."""
+def stream_figures(
+    outcomes: Sequence[StreamOutcome], clock: PhaseClock, sync_started: float
+) -> dict[str, Any]:
+    """Per stream: records, pages, requests, seconds, when it started (seconds after
+    `sync_started`) and the seconds of each phase."""
     return {
         o.stream: {
             "records": o.records,
             "pages": o.pages,
             "requests": o.requests,
             "seconds": o.seconds,
+            "started_s": clock.started.get(o.stream, sync_started) - sync_started,
             "phases_s": dict(clock.seconds[o.stream]),
         }
         for o in outcomes
@@ -145,6 +158,7 @@ def run(url: str, dataset: Dataset, work: Path, details: int | None) -> dict[str
             full_refresh=True,
             on_phase=clock,
         )
+        clock.finish(outcomes)
     finally:
         clock.stop()
         sampled.close()
@@ -163,7 +177,7 @@ def run(url: str, dataset: Dataset, work: Path, details: int | None) -> dict[str
         install_report_macros(conn)
         reports = timed_reports(conn, date.fromisoformat(dataset.as_of))
     return {
-        "streams": stream_figures(outcomes, clock),
+        "streams": stream_figures(outcomes, clock, started),
         "sync_s": synced - started,
         "normalize_s": normalize_s,
         "reconcile_s": sum(r["seconds"] for r in reports.values()),
