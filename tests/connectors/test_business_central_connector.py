@@ -259,7 +259,10 @@ def test_a_journal_posted_while_a_sync_runs_is_known_posted_by_the_next(
         if stream == PAYMENT_JOURNALS.name and not posted:
             posted.extend(server.app.post_journal(COMPANY, "BANKRCPT"))
 
-    warehouse = _sync_and_normalize(connector, tmp_path, on_phase=post_before_the_lines)
+    # One stream after another, so that the invoices are surely listed before the journal lines.
+    warehouse = _sync_and_normalize(
+        connector, tmp_path, on_phase=post_before_the_lines, streams_side_by_side=False
+    )
     numbers = {line.payment.payment_number for line in posted}
     assert numbers and {_states(warehouse)[n] for n in numbers} == {("pending", True)}
 
