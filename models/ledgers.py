@@ -262,29 +262,28 @@ def _recompute_changed(
 # The documents whose rows to recompute: those changed since `$through_seq`, and those depending
 # on one that did (see the module's docstring).
 _CHANGED = f"(FROM {_CHANGES} WHERE seq > $through_seq)"
+
+
+def _scope(document: str, other: str) -> str:
+    """The `document`s (invoice or payment) changed, applied to or from a changed `other`, or of
+    a changed customer."""
+    key = f"{document}_id"
+    return f"""
+        SELECT connection_id, document_id AS {key} FROM {_CHANGED} WHERE document = '{document}'
+        UNION
+        SELECT a.connection_id, a.{key} FROM canonical.payment_applications a
+        SEMI JOIN {_CHANGED} c ON c.document = '{other}' AND c.connection_id = a.connection_id
+                              AND c.document_id = a.{other}_id
+        UNION
+        SELECT d.connection_id, d.{key} FROM canonical.{document}s d
+        SEMI JOIN {_CHANGED} c ON c.document = 'customer' AND c.connection_id = d.connection_id
+                              AND c.document_id = d.customer_id
+        """
+
+
 _SCOPES = {
-    "invoices": f"""
-        SELECT connection_id, document_id AS invoice_id FROM {_CHANGED} WHERE document = 'invoice'
-        UNION
-        SELECT a.connection_id, a.invoice_id FROM canonical.payment_applications a
-        SEMI JOIN {_CHANGED} c ON c.document = 'payment' AND c.connection_id = a.connection_id
-                              AND c.document_id = a.payment_id
-        UNION
-        SELECT i.connection_id, i.invoice_id FROM canonical.invoices i
-        SEMI JOIN {_CHANGED} c ON c.document = 'customer' AND c.connection_id = i.connection_id
-                              AND c.document_id = i.customer_id
-        """,
-    "payments": f"""
-        SELECT connection_id, document_id AS payment_id FROM {_CHANGED} WHERE document = 'payment'
-        UNION
-        SELECT a.connection_id, a.payment_id FROM canonical.payment_applications a
-        SEMI JOIN {_CHANGED} c ON c.document = 'invoice' AND c.connection_id = a.connection_id
-                              AND c.document_id = a.invoice_id
-        UNION
-        SELECT p.connection_id, p.payment_id FROM canonical.payments p
-        SEMI JOIN {_CHANGED} c ON c.document = 'customer' AND c.connection_id = p.connection_id
-                              AND c.document_id = p.customer_id
-        """,
+    "invoices": _scope("invoice", "payment"),
+    "payments": _scope("payment", "invoice"),
 }
 
 
