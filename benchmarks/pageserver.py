@@ -22,6 +22,7 @@ import os
 import resource
 import sys
 from array import array
+from functools import lru_cache
 from pathlib import Path
 
 import orjson
@@ -37,6 +38,7 @@ from sandbox.zoho_books.tokens import TokenStore
 __all__ = ["CLIENT", "PrerenderedZohoApp"]
 
 CLIENT = OAuthClient()
+_PARSED_PAGES = 64  # file pages kept parsed: a few per listing walked in date order
 _JSON = "application/json;charset=UTF-8"
 
 
@@ -51,6 +53,10 @@ class PrerenderedZohoApp(App):
             index.byteswap()
         self._details_index = index
         self._details_fd = os.open(dataset.directory / "details.json", os.O_RDONLY)
+        # ledgersync's keyset pages restart from a date: each asks for the rows after the last
+        # one read, which lie on the file pages the previous request cut its page from.
+        self._rows = lru_cache(maxsize=_PARSED_PAGES)(self._parse_rows)
+        self._last_dates: dict[tuple[str, int], str | None] = {}
         self._by_modified: list[dict[str, object]] = []
         self._modified_keys: list[str] = []
         self.router.add("POST", "/oauth/v2/token", self._token, data=False)
@@ -107,7 +113,7 @@ class PrerenderedZohoApp(App):
 
         return handler
 
-    def _rows(self, listing: str, page: int) -> list[dict[str, object]]:
+    def _parse_rows(self, listing: str, page: int) -> list[dict[str, object]]:
         if page > self.dataset.pages[listing]:
             return []
         rows: list[dict[str, object]] = orjson.loads(
@@ -134,8 +140,8 @@ class PrerenderedZohoApp(App):
         low, high = 1, self.dataset.pages[listing] + 1  # first page ending on or after the date
         while low < high:
             middle = (low + high) // 2
-            rows = self._rows(listing, middle)
-            if rows and str(rows[-1]["date"]) >= date_start:
+            last = self._last_date(listing, middle)
+            if last is not None and last >= date_start:
                 high = middle
             else:
                 low = middle + 1
@@ -144,6 +150,14 @@ class PrerenderedZohoApp(App):
         file_page, offset = divmod(start + (page - 1) * PAGE_SIZE, PAGE_SIZE)
         rows = self._rows(listing, file_page + 1)[offset:] + self._rows(listing, file_page + 2)
         return page_body(listing, rows[:PAGE_SIZE], page, self.dataset.records[listing] - start)
+
+    def _last_date(self, listing: str, page: int) -> str | None:
+        """The date of a file page's last row (None: the page is empty), parsed once."""
+        key = (listing, page)
+        if key not in self._last_dates:
+            rows = self._rows(listing, page)
+            self._last_dates[key] = str(rows[-1]["date"]) if rows else None
+        return self._last_dates[key]
 
     def _detail(self, request: Request) -> Response:
         try:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
+from itertools import chain
 
 from connectors.pagination import Page
 
-__all__ = ["pages_by_id"]
+__all__ = ["by_id_then_listing", "pages_by_id"]
 
 
 def pages_by_id(
@@ -25,3 +26,10 @@ def pages_by_id(
         for page in listing(ids[start : start + per_request]):
             number += 1
             yield replace(page, number=number)
+
+
+def by_id_then_listing(by_id: Iterable[Page], listing: Iterable[Page]) -> Iterator[Page]:
+    """The pages of records read again by id, then a listing's, numbered as one listing (a
+    stream stopped at its deadline keeps what it read again; its listing is asked again)."""
+    for number, page in enumerate(chain(by_id, listing), start=1):
+        yield replace(page, number=number)

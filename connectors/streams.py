@@ -30,13 +30,29 @@ class Reread:
     streams changed: derived from the warehouse each sync, so a sync killed between the
     streams still reads them when run again.
 
-    Without `through`, the ids of the `changed` streams' records stored since this stream was
-    last loaded. With ``through=(stream, columns, target)``, the `target` values of that
-    stream's records whose `columns` name one of those changed records (Carbon: the invoices
-    the settlements of a changed payment or memo apply to)."""
+    Without `through` or `named_at`, the ids of the `changed` streams' records stored since this
+    stream's newest loaded batch began (`models.raw.changed_since_loaded`). With
+    ``through=(stream, columns, target)``, the `target` values of that stream's records whose
+    `columns` name one of those changed records (Carbon: the invoices the settlements of a
+    changed payment or memo apply to). With ``named_at=((stream, JSON path), …)``, the ids each
+    changed stream's records name at that path, a ``[*]`` path naming several (Simpro: the
+    customers of the invoices and payments that changed, whose `AmountOwing` moves without
+    their `DateModified`)."""
 
     changed: tuple[str, ...]
     through: tuple[str, tuple[str, ...], str] | None = None
+    named_at: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.through is not None and self.named_at:
+            raise ValueError("a Reread follows `through` or `named_at`, not both")
+        if self.named_at and [name for name, _ in self.named_at] != list(self.changed):
+            raise ValueError("`named_at` gives a JSON path for each `changed` stream, in order")
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """Every stream whose stored records the re-read ids come from."""
+        return (*self.changed, self.through[0]) if self.through else self.changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +97,7 @@ class Stream:
     (Carbon's `updatedAt` is null until a row's first edit; its `createdAt` then says).
     A dependent stream with a `derivation` holds, beside the records fetched, records derived
     from the parent's list rows: their payload's `models.raw.DERIVED_FROM` names the parent.
+    `after` names the other streams whose stored records it reads (see `syncs_after`).
     """
 
     name: str
@@ -93,6 +110,17 @@ class Stream:
     cursor_fallback_field: str | None = None
     rereads: Reread | None = None
     derivation: ChildDerivation | None = None
+    after: tuple[str, ...] = ()
+
+    def syncs_after(self) -> tuple[str, ...]:
+        """The streams whose stored records this one reads, so it syncs after them: its
+        `parent`, the streams in `after` and those its `rereads` derive from (a stream that
+        re-reads what changed since it last loaded, loaded before those, would read them all
+        again on its next sync)."""
+        names = [*filter(None, [self.parent]), *self.after]
+        if self.rereads is not None:
+            names += self.rereads.streams
+        return tuple(dict.fromkeys(names))
 
     def cursor_value(self, record: dict[str, Any]) -> Any:
         """The record's change time as received (None without a cursor field)."""

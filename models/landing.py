@@ -63,6 +63,7 @@ __all__ = [
     "LandedReject",
     "LandingZone",
     "Segment",
+    "batch_started_at",
 ]
 
 SEGMENT_BYTES = 64 * 2**20  # a segment rolls over before it would grow past this
@@ -108,6 +109,16 @@ class LandedReject:
     record_id: str
     reason: str
     payload: str  # JSON: what of the record can be shown
+
+
+# A batch id begins with the UTC time its batch was started, so ids sort in that order.
+_BATCH_TIME = "%Y%m%dT%H%M%S%f"
+
+
+def batch_started_at(batch_id: str) -> datetime:
+    """When the batch was started: its records are as the source served them from then on."""
+    started = datetime.strptime(batch_id.split("-", 1)[0], _BATCH_TIME)
+    return started.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +296,7 @@ class LandingZone:
     def new_batch(self, connection_id: str, stream: str) -> BatchWriter:
         """Start a batch (the connection's sync lock has discarded dead runs' leftovers)."""
         stream_dir = self._stream_dir(connection_id, stream)
-        batch_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
+        batch_id = f"{datetime.now(UTC):{_BATCH_TIME}}-{uuid.uuid4().hex[:8]}"
         return BatchWriter(
             stream_dir / (batch_id + _PARTIAL),
             batch_id=batch_id,

@@ -35,7 +35,7 @@ from datetime import datetime
 import duckdb
 
 from models.landed_records import LandedRecords
-from models.landing import LandedBatch
+from models.landing import LandedBatch, batch_started_at
 from models.queries import scalar
 from models.transaction import transaction
 
@@ -214,23 +214,29 @@ def changed_since_loaded(
     stream: str,
     changed: tuple[RawStream, ...],
     through: tuple[RawStream, tuple[str, ...], str] | None = None,
+    named_at: tuple[tuple[RawStream, str], ...] = (),
 ) -> list[str]:
-    """Ids of the `changed` streams' records stored since `stream` was last loaded, or with
+    """Ids of the `changed` streams' records stored since `stream`'s newest loaded batch was
+    started (a batch a killed run landed may load later, its records as old as its start); with
     `through` = (raw stream, id columns, target column), the target values of its records
-    whose id columns name one of them (see `connectors.streams.Reread`)."""
-    since = scalar(
+    whose id columns name one of them; with `named_at` = ((raw stream, JSON path), …), the ids
+    the changed records name at those paths (see `connectors.streams.Reread`)."""
+    newest = scalar(
         conn,
-        "SELECT max(loaded_at) FROM sync.batches WHERE connection_id = ? AND stream = ?",
+        "SELECT max(batch_id) FROM sync.batches WHERE connection_id = ? AND stream = ?",
         [connection_id, stream],
     )
-    if since is None:
+    if newest is None:
         return []  # never loaded: its first sync lists everything
-    union = " UNION ".join(
-        f"SELECT record_id FROM {raw.table} "
-        "WHERE connection_id = $connection_id AND changed_at > $since"
-        for raw in changed
-    )
-    params = {"connection_id": connection_id, "since": since}
+    params = {"connection_id": connection_id, "since": batch_started_at(newest)}
+    recent = "WHERE connection_id = $connection_id AND changed_at > $since"
+    if named_at:
+        named = " UNION ALL ".join(
+            f"SELECT {_named_ids(path)} AS id FROM {raw.table} {recent}" for raw, path in named_at
+        )
+        query = f"SELECT DISTINCT id FROM ({named}) WHERE id IS NOT NULL ORDER BY 1"
+        return [row[0] for row in conn.execute(query, params).fetchall()]
+    union = " UNION ".join(f"SELECT record_id FROM {raw.table} {recent}" for raw in changed)
     if through is None:
         query = f"SELECT DISTINCT record_id FROM ({union}) ORDER BY 1"
     else:
@@ -244,6 +250,12 @@ def changed_since_loaded(
             f"AND ({matches}) AND id IS NOT NULL ORDER BY 1"
         )
     return [row[0] for row in conn.execute(query, params).fetchall()]
+
+
+def _named_ids(path: str) -> str:
+    """The SQL for the ids a payload names at a JSON path; a `[*]` path names a list of them."""
+    text = f"json_extract_string(payload, '{path}')"  # declared paths hold no quote
+    return f"unnest({text})" if "[*]" in path else text
 
 
 def unfetched(conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str) -> list[str]:

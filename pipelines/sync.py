@@ -15,12 +15,12 @@ because the warehouse was unavailable stays landed for the next sync. A stream t
 `stream_deadline` stops between two pages: what it fetched is loaded without moving its cursor.
 
 Streams side by side (`streams_side_by_side`, the default): each stream is extracted on a thread
-of its own, sharing the connection's rate budget; a stream that reads what others stored (a
-`parent`, `rereads` or a `derivation`) starts once every stream declared before it is synced,
-as it would one after another. The warehouse keeps one writer (`Warehouse.write` runs one
-transaction at a time), and a stream that fails stops the others between two pages: what they
-landed is dropped, what they loaded stays, and the sync raises that stream's error as a run one
-stream after another would.
+of its own, sharing the connection's rate budget; a stream that reads what others stored (its
+`parent`, the streams in `after` and those it `rereads`) starts once those are synced, as one
+after another would (the connectors declare each stream after those). The warehouse keeps one
+writer (`Warehouse.write` runs one transaction at a time), and a stream that fails stops the
+others between two pages: what they landed is dropped, what they loaded stays, and the sync
+raises that stream's error as a run one stream after another would.
 
 Deletes: an incremental listing cannot show that a record was deleted, so every top-level stream
 is listed completely at least every `reconcile_every` (only its ids, where the connector can list
@@ -197,7 +197,7 @@ def _side_by_side(run: _Run, streams: Sequence[Stream]) -> list[StreamOutcome]:
     try:
         while waiting or running:
             if failure is None:
-                for stream in [s for s in waiting if _may_start(s, streams, synced)]:
+                for stream in [s for s in waiting if _may_start(s, synced)]:
                     waiting.remove(stream)
                     running[pool.submit(run.sync_stream, stream, finished)] = stream
             if not running:
@@ -225,15 +225,10 @@ def _side_by_side(run: _Run, streams: Sequence[Stream]) -> list[StreamOutcome]:
     return [synced[stream.name] for stream in streams]
 
 
-def _may_start(stream: Stream, streams: Sequence[Stream], synced: dict[str, StreamOutcome]) -> bool:
-    """An independent stream may start at once; one that reads what other streams stored (its
-    parent's ids, the records it rereads, what its derivation joins) once every stream declared
-    before it is synced: the connectors declare their streams in an order that satisfies what
-    each reads (in one source, payment lines after the invoices whose history they need)."""
-    if stream.parent is None and stream.rereads is None and stream.derivation is None:
-        return True
-    before = streams[: streams.index(stream)]
-    return all(earlier.name in synced for earlier in before)
+def _may_start(stream: Stream, synced: dict[str, StreamOutcome]) -> bool:
+    """A stream may start once every stream whose stored records it reads is synced
+    (`Stream.syncs_after`)."""
+    return all(name in synced for name in stream.syncs_after())
 
 
 def _raise_as_reported(
@@ -460,6 +455,7 @@ class _Run:
             stream.name,
             tuple(raw(name) for name in reread.changed),
             through,
+            tuple((raw(name), path) for name, path in reread.named_at),
         )
 
     def _derive(self, stream: Stream, everything: bool, deadline: float) -> DerivedChildren | None:

@@ -61,6 +61,7 @@ PAYMENT_LINES = Stream(
     cursor_field=_MODIFIED,
     parent="customer_payment_journals",
     complete_every_sync=True,
+    after=("sales_invoices",),
 )
 # Invoices load before payment lines, so an invoice's version at a line's last sighting is known.
 STREAMS: tuple[Stream, ...] = (

@@ -12,7 +12,9 @@ read again by ID (`ID=between(a,b)`), so a listing skips nothing.
 Incremental syncs ask for `DateModified=gt(<date>)`. Whether a build accepts a full timestamp
 there is UNCONFIRMED, and a date may mean "after that whole day", so the connector sends the
 day before `since` in the build's own time zone (from the company's `Timezone`) and relies on
-the lookback and on de-duplication by ID.
+the lookback and on de-duplication by ID. They also read again by ID the customers that the
+invoices and payments which changed name: their `AmountOwing` moves without their
+`DateModified`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import httpx
 import orjson
 
 from connectors.auth import OAuth2ClientCredentialsAuth, StaticTokenAuth
-from connectors.by_id import pages_by_id
+from connectors.by_id import by_id_then_listing, pages_by_id
 from connectors.errors import ApiError, ConfigurationError, PayloadError
 from connectors.http import DEFAULT_RESPONSE_DEADLINE_S, DEFAULT_RETRY, ApiClient, RetryPolicy
 from connectors.limits import check_limits
@@ -155,9 +157,15 @@ class SimproConnector:
     ) -> Iterator[Page]:
         path, columns = COLLECTIONS[stream.name]
         params = {"columns": ",".join(columns), "orderby": "ID"}
-        if since is not None:
-            params["DateModified"] = f"gt({self.modified_after(since).isoformat()})"
-        return self._pages(stream, path, params, self._settings.page_size)
+        if since is None:
+            return self._pages(stream, path, params, self._settings.page_size)
+        params["DateModified"] = f"gt({self.modified_after(since).isoformat()})"
+        listing = self._pages(stream, path, params, self._settings.page_size)
+        # An ID that is not a number names no customer (its record is quarantined on its own).
+        named = [record_id for record_id in parent_ids if record_id.isdigit()]
+        if not named:
+            return listing
+        return by_id_then_listing(self.extract_by_ids(stream, named), listing)
 
     def extract_keys(self, stream: Stream) -> Iterator[Page]:
         """Every record's ID alone, 250 a page: the cheap complete listing that finds deletes."""

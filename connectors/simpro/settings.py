@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.limits import Limit, limits
-from connectors.streams import Stream
+from connectors.streams import Reread, Stream
 
 SOURCE = "simpro"
 
@@ -45,17 +45,33 @@ _CUSTOMER_COLUMNS = (
     "DateModified",
 )
 
-CUSTOMER_COMPANIES = Stream("customer_companies", "$[*]", "$.ID", cursor_field="DateModified")
-CUSTOMER_INDIVIDUALS = Stream("customer_individuals", "$[*]", "$.ID", cursor_field="DateModified")
 CUSTOMER_INVOICES = Stream("customer_invoices", "$[*]", "$.ID", cursor_field="DateModified")
 CREDIT_NOTES = Stream("credit_notes", "$[*]", "$.ID", cursor_field="DateModified")
 CUSTOMER_PAYMENTS = Stream("customer_payments", "$[*]", "$.ID", cursor_field="DateModified")
+# A customer's AmountOwing moves when its invoices are paid, without touching its DateModified
+# (UNCONFIRMED on live builds; the sandbox serves it so): an incremental sync reads again, by
+# ID, the customers that the invoices and payments stored since the customers' last listing
+# began name.
+_OWING_MOVED = Reread(
+    changed=("customer_invoices", "customer_payments"),
+    named_at=(
+        ("customer_invoices", "$.Customer.ID"),
+        ("customer_payments", "$.Invoices[*].Invoice.Customer.ID"),
+    ),
+)
+CUSTOMER_COMPANIES = Stream(
+    "customer_companies", "$[*]", "$.ID", cursor_field="DateModified", rereads=_OWING_MOVED
+)
+CUSTOMER_INDIVIDUALS = Stream(
+    "customer_individuals", "$[*]", "$.ID", cursor_field="DateModified", rereads=_OWING_MOVED
+)
+# Customers after the invoices and payments that say which of them to read again.
 STREAMS: tuple[Stream, ...] = (
-    CUSTOMER_COMPANIES,
-    CUSTOMER_INDIVIDUALS,
     CUSTOMER_INVOICES,
     CREDIT_NOTES,
     CUSTOMER_PAYMENTS,
+    CUSTOMER_COMPANIES,
+    CUSTOMER_INDIVIDUALS,
 )
 
 # Collection path under /companies/{ID}/ (collections end with "/"), and the columns to ask

@@ -53,5 +53,6 @@ PAYMENT_DETAILS = Stream(
     "$.payment_id",
     parent="customerpayments",
     derivation=PAYMENT_APPLICATIONS,
+    after=("invoices",),  # the derivation confirms a payment by its invoice's totals
 )
 STREAMS: tuple[Stream, ...] = (CONTACTS, INVOICES, PAYMENTS, PAYMENT_DETAILS)

@@ -39,6 +39,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from http import HTTPStatus
 from zoneinfo import ZoneInfo
 
@@ -130,6 +131,10 @@ class SimproApp(App):
         """The ledger served for the company (as Simpro holds it, with any modify_while_paging
         bumps): the one to compute ground truth from."""
         return self._company_data(company).ledger
+
+    def amount_owing(self, company: str) -> dict[int, Decimal]:
+        """Each customer's `AmountOwing` as served now, by ledger customer id (none: nothing)."""
+        return dict(self._company_data(company).owing)
 
     def set_ledger(self, company: str, ledger: Ledger) -> None:
         """Serve `ledger` for the company from the next request on."""

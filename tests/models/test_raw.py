@@ -292,3 +292,50 @@ def test_a_full_refresh_larger_than_the_memory_limit_loads(warehouse, land):
     assert (result.inserted, result.updated, result.rejected) == (59_999, 1, 0)
     rows = _rows(warehouse)
     assert len(rows) == 60_000 and rows["7"] == ("12.00", False)
+
+
+PAYMENTS = RawStream("simpro", "customer_payments", "$[*]", "$.ID", cursor_path="$.DateModified")
+CUSTOMERS = RawStream("simpro", "customer_companies", "$[*]", "$.ID", cursor_path="$.DateModified")
+CUSTOMERS_NAMED = ((PAYMENTS, "$.Invoices[*].Invoice.Customer.ID"),)
+
+
+def _payment(number: int, *customers: int, amount: str = "10.00") -> dict:
+    lines = [{"Invoice": {"Customer": {"ID": c}}, "Amount": amount} for c in customers]
+    return {"ID": number, "Invoices": lines, "DateModified": "2026-10-01T10:00:00+10:00"}
+
+
+def _customer(number: int, owing: str) -> dict:
+    return {"ID": number, "AmountOwing": owing, "DateModified": "2025-10-08T09:57:38+11:00"}
+
+
+def test_rereads_name_whom_the_records_changed_since_the_newest_batch_began_name(
+    warehouse, tmp_path
+):
+    """A batch of customers a killed run landed before a payment arrived, loaded after it by the
+    next run, still leaves that payment's customers to read again: they count from when the
+    batch began, not from its load. A payment re-sent unchanged names nobody."""
+    zone = LandingZone(tmp_path / "landing")
+
+    def land(stream: RawStream, records: list[dict]):
+        writer = zone.new_batch("acme", stream.name)
+        writer.write_page(json.dumps(records).encode(), records=len(records))
+        return writer.seal(cursor=datetime(2026, 10, 1, tzinfo=UTC), full_refresh=False)
+
+    def named(conn) -> list[str]:
+        return raw.changed_since_loaded(
+            conn, "acme", CUSTOMERS.name, (PAYMENTS,), named_at=CUSTOMERS_NAMED
+        )
+
+    with warehouse.connect() as conn:
+        load_batch(conn, land(PAYMENTS, [_payment(1, 11), _payment(4, 14)]), PAYMENTS)
+        raw.ensure_raw_table(conn, CUSTOMERS)
+        assert named(conn) == []  # never loaded: the first listing reads every customer
+
+        landed = land(CUSTOMERS, [_customer(11, "20.00"), _customer(12, "5.00")])
+        changed = [_payment(1, 11, amount="12.00"), _payment(2, 12, 13), _payment(4, 14)]
+        load_batch(conn, land(PAYMENTS, [*changed, {"ID": 3, "Invoices": []}]), PAYMENTS)
+        load_batch(conn, landed, CUSTOMERS)
+        assert named(conn) == ["11", "12", "13"]
+
+        load_batch(conn, land(CUSTOMERS, [_customer(11, "18.00")]), CUSTOMERS)
+        assert named(conn) == []

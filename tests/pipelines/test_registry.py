@@ -70,6 +70,16 @@ def test_each_registered_source_is_whole(name: str) -> None:
         assert set(streams) <= {stream.name for stream in spec.streams}
 
 
+@pytest.mark.parametrize("name", REGISTERED)
+def test_each_stream_is_declared_after_the_streams_it_reads(name: str) -> None:
+    """One stream after another syncs them in declared order, so what a stream reads of other
+    streams (its parent, `after`, `rereads`) must be declared before it."""
+    declared: list[str] = []
+    for stream in SOURCES[name].streams:
+        assert set(stream.syncs_after()) <= set(declared), (stream.name, declared)
+        declared.append(stream.name)
+
+
 def test_sources_do_not_collide() -> None:
     sandboxes = SANDBOXES.values()
     assert len({sandbox.port for sandbox in sandboxes}) == len(REGISTERED)

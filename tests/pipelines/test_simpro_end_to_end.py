@@ -20,7 +20,7 @@ import pytest
 from pipelines.config import ConfigError, load_config
 from pipelines.sources import open_connector
 from sandbox.generator import void_payment
-from sandbox.ledger import Ledger
+from sandbox.ledger import Ledger, Payment
 from sandbox.simpro.ids import simpro_id
 from sandbox.simpro.testing import simpro_connection
 from tests.e2e import (
@@ -96,6 +96,29 @@ def _modified_after(ledger: Ledger, stream: str, day: date, zone: ZoneInfo) -> i
     return sum(1 for moment in modified if moment.astimezone(zone).date() > day)
 
 
+def _customers_named(ledger: Ledger, payments: tuple[Payment, ...]) -> set[int]:
+    """The customers the payments' lines and the invoices they apply to name: an invoice's
+    customer, or the payment's where the invoice is missing (an orphan line)."""
+    customers = {i.invoice_id: i.customer_id for i in ledger.invoices}
+    paid = {p.payment_id: p.customer_id for p in payments}
+    return {
+        customers.get(a.invoice_id, paid[a.payment_id])
+        for a in ledger.applications
+        if a.payment_id in paid
+    }
+
+
+def _of_kind(ledger: Ledger, customers: set[int], stream: str) -> int:
+    """How many of `customers` a customer list serves (none on the other streams)."""
+    kind = {"customer_companies": "company", "customer_individuals": "person"}.get(stream)
+    return sum(1 for c in ledger.customers if c.customer_id in customers and c.kind == kind)
+
+
+def _owing(served: dict[int, Decimal], ledger: Ledger) -> dict[int, Decimal]:
+    """Every customer's AmountOwing as served (0 where the build lists none)."""
+    return {c.customer_id: served.get(c.customer_id, Decimal(0)) for c in ledger.customers}
+
+
 def test_sync_equals_ground_truth_then_incremental_then_idempotent(simpro_sandbox, make_project):
     server = simpro_sandbox(companies=COMPANIES, ledger_size=SIZE)
     project = make_project([simpro_connection(server, c, page_size=PAGE_SIZE) for c in COMPANIES])
@@ -152,18 +175,43 @@ def test_sync_equals_ground_truth_then_incremental_then_idempotent(simpro_sandbo
     report(project, as_of)
 
     # Each list is asked once, for what changed after the day before its cursor's (build-local)
-    # day; exactly the records modified since then come back, the new changes among them.
+    # day; exactly the records modified since then come back, the new changes among them. The
+    # customers the changed invoices and payments name are read again by ID (their AmountOwing
+    # moved, their DateModified did not), on both customer lists.
     zone = ZoneInfo(server.app.config.timezone)
     for name in COMPANIES:
         base = f"/api/v1.0/companies/{server.app.company_id(name)}/"
-        listed = {r.path.removeprefix(base): r.query for r in server.log.records(path_prefix=base)}
+        requests = [
+            (r.path.removeprefix(base), r.query) for r in server.log.records(path_prefix=base)
+        ]
+        listed = {path: query for path, query in requests if "DateModified" in query}
+        by_id = {path: query["ID"] for path, query in requests if "ID" in query}
+        assert len(listed) + len(by_id) == len(requests)
         assert sorted(listed) == sorted(COLLECTION_PATHS)
+        named = _customers_named(ledgers[name], (payment, voided)) if name == company else set()
+        asked = {
+            path: set(ids[0].removeprefix("in(").removesuffix(")").split(","))
+            for path, ids in by_id.items()
+        }
+        customer_paths = COLLECTION_PATHS[:2]
+        assert asked == (
+            {path: {_id("customer", c) for c in named} for path in customer_paths} if named else {}
+        )
         for stream, path in zip(STREAMS, COLLECTION_PATHS, strict=True):
             since = cursors[(name, stream)] - timedelta(minutes=15)
             day = since.astimezone(zone).date() - timedelta(days=1)
             assert listed[path]["DateModified"] == [f"gt({day.isoformat()})"]
             modified = _modified_after(ledgers[name], stream, day, zone)
-            assert fetched[name][stream] == modified
+            reread = _of_kind(ledgers[name], named, stream)
+            assert fetched[name][stream] == modified + reread
+    owing = project.query(
+        "SELECT connection_id, customer_id, source_balance FROM canonical.customers"
+    )
+    assert {(c, customer): balance for c, customer, balance in owing} == {
+        (name, _id("customer", customer)): amount
+        for name in COMPANIES
+        for customer, amount in _owing(server.app.amount_owing(name), ledgers[name]).items()
+    }
     assert project.query(
         "SELECT amount, status FROM canonical.payments WHERE connection_id = ? AND payment_id = ?",
         [company, _id("payment", payment.payment_id)],
