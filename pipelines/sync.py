@@ -16,11 +16,11 @@ because the warehouse was unavailable stays landed for the next sync. A stream t
 
 Streams side by side (`streams_side_by_side`, the default): each stream is extracted on a thread
 of its own, sharing the connection's rate budget; a stream that reads what others stored (its
-`parent`, the streams in `after` and those it `rereads`) starts once those are synced, as one
-after another would (the connectors declare each stream after those). The warehouse keeps one
-writer (`Warehouse.write` runs one transaction at a time), and a stream that fails stops the
-others between two pages: what they landed is dropped, what they loaded stays, and the sync
-raises that stream's error as a run one stream after another would.
+`parent`, the streams in `after` and, once it has loaded something, those it `rereads`) starts
+once those are synced, as one after another would (the connectors declare each stream after
+those). The warehouse keeps one writer (`Warehouse.write` runs one transaction at a time), and a
+stream that fails stops the others between two pages: what they landed is dropped, what they
+loaded stays, and the sync raises that stream's error as a run one stream after another would.
 
 Deletes: an incremental listing cannot show that a record was deleted, so every top-level stream
 is listed completely at least every `reconcile_every` (only its ids, where the connector can list
@@ -60,6 +60,7 @@ from models.raw import (
     ensure_raw_table,
     last_complete_listing,
     load_batch,
+    loaded_streams,
     pending_children,
     resolve_unfetched,
     unfetched,
@@ -187,6 +188,7 @@ def _side_by_side(run: _Run, streams: Sequence[Stream]) -> list[StreamOutcome]:
     starts any more, and once every thread has returned the failure is raised as `_one_by_one`
     raises it. An interrupt (Ctrl-C) stops them the same way before it propagates.
     """
+    listing_everything = _listing_everything(run, streams)
     synced: dict[str, StreamOutcome] = {}
     finished: list[StreamOutcome] = []  # in the order they finished: each stream's `earlier`
     failure: tuple[Stream, BaseException, bool] | None = None
@@ -197,7 +199,7 @@ def _side_by_side(run: _Run, streams: Sequence[Stream]) -> list[StreamOutcome]:
     try:
         while waiting or running:
             if failure is None:
-                for stream in [s for s in waiting if _may_start(s, synced)]:
+                for stream in [s for s in waiting if _may_start(s, synced, listing_everything)]:
                     waiting.remove(stream)
                     running[pool.submit(run.sync_stream, stream, finished)] = stream
             if not running:
@@ -225,10 +227,23 @@ def _side_by_side(run: _Run, streams: Sequence[Stream]) -> list[StreamOutcome]:
     return [synced[stream.name] for stream in streams]
 
 
-def _may_start(stream: Stream, synced: dict[str, StreamOutcome]) -> bool:
+def _listing_everything(run: _Run, streams: Sequence[Stream]) -> set[str]:
+    """The streams this sync lists in full for the first time (all, on a full refresh)."""
+    if run.full_refresh:
+        return {stream.name for stream in streams}
+    connection_id = run.connector.connection_id
+    loaded = run.warehouse.write(lambda conn: loaded_streams(conn, connection_id))
+    return {stream.name for stream in streams} - loaded
+
+
+def _may_start(
+    stream: Stream, synced: dict[str, StreamOutcome], listing_everything: set[str]
+) -> bool:
     """A stream may start once every stream whose stored records it reads is synced
-    (`Stream.syncs_after`)."""
-    return all(name in synced for name in stream.syncs_after())
+    (`Stream.syncs_after`); one `listing_everything` re-reads nothing, so it need not wait for
+    the streams it re-reads from."""
+    after = stream.syncs_after(rereads_bind=stream.name not in listing_everything)
+    return all(name in synced for name in after)
 
 
 def _raise_as_reported(

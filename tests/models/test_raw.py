@@ -304,6 +304,21 @@ def _payment(number: int, *customers: int, amount: str = "10.00") -> dict:
     return {"ID": number, "Invoices": lines, "DateModified": "2026-10-01T10:00:00+10:00"}
 
 
+def _lander(zone: LandingZone, connection_id: str = "acme"):
+    def land(stream: RawStream, records: list[dict]):
+        writer = zone.new_batch(connection_id, stream.name)
+        writer.write_page(json.dumps(records).encode(), records=len(records))
+        return writer.seal(cursor=datetime(2026, 10, 1, tzinfo=UTC), full_refresh=False)
+
+    return land
+
+
+def _named(conn, connection_id: str) -> list[str]:
+    return raw.changed_since_loaded(
+        conn, connection_id, CUSTOMERS.name, (PAYMENTS,), named_at=CUSTOMERS_NAMED
+    )
+
+
 def _customer(number: int, owing: str) -> dict:
     return {"ID": number, "AmountOwing": owing, "DateModified": "2025-10-08T09:57:38+11:00"}
 
@@ -314,17 +329,10 @@ def test_rereads_name_whom_the_records_changed_since_the_newest_batch_began_name
     """A batch of customers a killed run landed before a payment arrived, loaded after it by the
     next run, still leaves that payment's customers to read again: they count from when the
     batch began, not from its load. A payment re-sent unchanged names nobody."""
-    zone = LandingZone(tmp_path / "landing")
-
-    def land(stream: RawStream, records: list[dict]):
-        writer = zone.new_batch("acme", stream.name)
-        writer.write_page(json.dumps(records).encode(), records=len(records))
-        return writer.seal(cursor=datetime(2026, 10, 1, tzinfo=UTC), full_refresh=False)
+    land = _lander(LandingZone(tmp_path / "landing"))
 
     def named(conn) -> list[str]:
-        return raw.changed_since_loaded(
-            conn, "acme", CUSTOMERS.name, (PAYMENTS,), named_at=CUSTOMERS_NAMED
-        )
+        return _named(conn, "acme")
 
     with warehouse.connect() as conn:
         load_batch(conn, land(PAYMENTS, [_payment(1, 11), _payment(4, 14)]), PAYMENTS)
@@ -339,3 +347,24 @@ def test_rereads_name_whom_the_records_changed_since_the_newest_batch_began_name
 
         load_batch(conn, land(CUSTOMERS, [_customer(11, "18.00")]), CUSTOMERS)
         assert named(conn) == []
+
+
+def test_a_first_listing_beside_the_rereading_streams_first_is_no_change(warehouse, tmp_path):
+    """Streams side by side: the customers' first listing and the payments' first began
+    together, so the payments' first batch names nobody to read again (else a second sync
+    would read every customer again); a payment changed later does. A first listing of the
+    payments begun only after the customers had loaded (a run killed before it) is a change."""
+    zone = LandingZone(tmp_path / "landing")
+    beside, after = _lander(zone, "beside"), _lander(zone, "after")
+    with warehouse.connect() as conn:
+        customers = beside(CUSTOMERS, [_customer(11, "20.00")])
+        payments = beside(PAYMENTS, [_payment(1, 11)])
+        load_batch(conn, customers, CUSTOMERS)
+        load_batch(conn, payments, PAYMENTS)
+        assert _named(conn, "beside") == []
+        load_batch(conn, beside(PAYMENTS, [_payment(1, 11, amount="12.00")]), PAYMENTS)
+        assert _named(conn, "beside") == ["11"]
+
+        load_batch(conn, after(CUSTOMERS, [_customer(11, "20.00")]), CUSTOMERS)
+        load_batch(conn, after(PAYMENTS, [_payment(1, 11)]), PAYMENTS)
+        assert _named(conn, "after") == ["11"]
