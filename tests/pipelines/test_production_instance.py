@@ -65,6 +65,10 @@ def test_sync_is_recorded_in_postgres(production_home, zoho_sandbox, make_projec
         run = instance.get_run_by_id(outcome.run_id)
         assert run is not None and run.is_success
         assert run.tags["dagster/partition"] == "pg-books"
+        # A run whose worker died is failed and launched again; one that failed in its code not.
+        assert instance.run_monitoring_enabled
+        assert (instance.run_retries_enabled, instance.run_retries_max_retries) == (True, 2)
+        assert not instance.run_retries_retry_on_asset_or_op_failure
     with psycopg2.connect(**PG) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT status FROM runs WHERE run_id = %s", (outcome.run_id,))
         assert cursor.fetchone() == ("SUCCESS",)
