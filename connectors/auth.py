@@ -259,6 +259,16 @@ class OAuth2RefreshTokenAuth(OAuth2Auth):
         self._stored = stored
         self._refresh_token = stored.newest(refresh_token) if stored else refresh_token
 
+    def _fetch_token(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._stored is None:
+            yield from super()._fetch_token(request)
+            return
+        # From reading the newest token to saving its successor, no other grant of the line.
+        with self._stored.held(self._configured_refresh_token):
+            yield from super()._fetch_token(request)
+
     def _grant(self) -> dict[str, str]:
         if self._stored is not None:
             # Another connection of the same grant, or another process, may have rotated it.

@@ -10,14 +10,22 @@ rotations. The file is readable by its owner alone (0600, directory 0700) and re
 atomically (written beside, then renamed over), so a process killed mid-write leaves the
 previous token. Setting a new refresh token after re-authorizing the app starts a new line. No
 message here ever contains a token.
+
+A grant holds its line's lock (`held`, an `flock` on a file beside the token's) from reading the
+newest token to saving the one it rotated to: two processes granting at once would otherwise
+both spend the same token, the source would refuse the second, and whichever saved last could
+leave a token the source had already revoked.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +86,26 @@ class RefreshTokenFile:
         ):
             return str(stored["refresh_token"])
         return configured
+
+    @contextmanager
+    def held(self, configured: str) -> Iterator[None]:
+        """The line's lock, across processes and threads, until the block ends (a process that
+        dies lets it go)."""
+        lock = self.path(configured).with_suffix(".lock")
+        try:
+            lock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise self._error(
+                f"cannot open {lock}: {error.strerror or type(error).__name__}",
+                "make the tokens directory (the connections file's `tokens:`) writable by this "
+                "user",
+            ) from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(handle)  # closing releases the lock
 
     def save(self, configured: str, newest: str) -> None:
         """Replace the stored token with `newest`, atomically, readable by the owner alone."""

@@ -269,6 +269,66 @@ def test_a_client_already_running_uses_the_token_another_connection_rotated(
     assert [form["refresh_token"] for form in api.token_forms] == [REFRESH_TOKEN, "r2"]
 
 
+class RotatingTokenEndpoint:
+    """A token endpoint that rotates the refresh token at every grant and refuses the old one,
+    as Zoho answers (HTTP 200, `invalid_code`), slowly enough for grants to overlap."""
+
+    def __init__(self) -> None:
+        self.current = REFRESH_TOKEN
+        self.spent: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host != "accounts.test":
+            return httpx.Response(200, json={"code": 0, "message": "success"})
+        asked = dict(parse_qsl(request.content.decode()))["refresh_token"]
+        time.sleep(0.02)  # the grant is in flight: another process could send the same token
+        with self.lock:
+            if asked != self.current:
+                return httpx.Response(200, json={"error": "invalid_code"})
+            self.spent.append(asked)
+            self.current = f"1000.rotated-{len(self.spent)}"
+            return httpx.Response(
+                200,
+                json={"access_token": f"a{len(self.spent)}", "refresh_token": self.current},
+            )
+
+
+def test_grants_of_one_line_at_once_each_spend_the_token_the_last_one_rotated_to(
+    make_client: MakeClient, clock: Any, tmp_path: Path
+) -> None:
+    """Four processes' clients of one rotating grant start at once: each grant waits for the
+    one before it, reads the token that one rotated to, and none is refused; the store keeps
+    the token the source will accept next."""
+    endpoint = RotatingTokenEndpoint()
+    store = TokenStore(tmp_path)
+    clients = [
+        make_client(
+            endpoint, auth=refresh_auth(clock, stored=store.for_connection("zoho_books", name))
+        )
+        for name in ("acme-us", "acme-eu", "acme-uk", "acme-au")
+    ]
+    start = threading.Barrier(len(clients), timeout=10)
+    errors: list[BaseException] = []
+
+    def sync(client: ApiClient) -> None:
+        try:
+            start.wait()
+            client.get_json("invoices")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sync, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert endpoint.spent == [REFRESH_TOKEN, *(f"1000.rotated-{n}" for n in range(1, 4))]
+    assert store.for_connection("zoho_books", "any").newest(REFRESH_TOKEN) == endpoint.current
+
+
 # -- 401 from the API --------------------------------------------------------------------------
 
 

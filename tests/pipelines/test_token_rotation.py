@@ -43,7 +43,7 @@ def test_rotated_refresh_tokens_carry_over_between_processes(zoho_sandbox, make_
 
     output = "".join(_sync_in_a_new_process(project.config_path) for _ in range(2))
 
-    [stored] = project.config.tokens.iterdir()
+    [stored] = project.config.tokens.glob("*.json")
     newest = server.app.tokens.refresh_token
     assert newest != configured  # the source rotated it, twice: the second grant used the first
     assert newest in stored.read_text()
