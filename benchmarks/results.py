@@ -62,9 +62,9 @@ def summarize(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     ratio = ledgersync.rate / limit_rate
     rows.append(
         (
-            "full sync ≥ 50% of the practical limit",
+            "full sync ≥ 70% of the practical limit",
             f"{ratio:.0%} ({ledgersync.rate:,.0f} vs {limit_rate:,.0f} records/s)",
-            ratio >= 0.5,
+            ratio >= 0.7,
         )
     )
     if "dlt" in results:
