@@ -35,7 +35,7 @@ from datetime import datetime
 import duckdb
 
 from models.landed_records import LandedRecords
-from models.landing import LandedBatch, batch_started_at
+from models.landing import LandedBatch, batch_started_at, batch_sync_id
 from models.queries import scalar
 from models.transaction import transaction
 
@@ -222,8 +222,9 @@ def changed_since_loaded(
     whose id columns name one of them; with `named_at` = ((raw stream, JSON path), …), the ids
     the changed records name at those paths (see `connectors.streams.Reread`).
 
-    A changed stream's first listing, where it ran beside `stream`'s first (streams side by side),
-    is no change: both read the source as it was then, so its records are not all read again."""
+    A changed stream's first listing, where one sync started it beside `stream`'s first (streams
+    side by side), is no change: both read the source as it was then, so its records are not all
+    read again."""
     after = _changes_after(conn, connection_id, stream, {raw.name for raw in changed})
     if after is None:
         return []  # never loaded: its first sync lists everything
@@ -260,9 +261,9 @@ def _changes_after(
     conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str, changed: set[str]
 ) -> dict[str, datetime] | None:
     """Per changed stream, the moment after which its stored records are changes to `stream`:
-    when `stream`'s newest batch began, or, where the changed stream's first batch began before
-    `stream`'s first was loaded (their first listings ran side by side), that first batch's load.
-    None if `stream` never loaded."""
+    when `stream`'s newest batch began, or, where one sync started the changed stream's first
+    batch and `stream`'s first (their first listings ran side by side), past that first batch's
+    load. None if `stream` never loaded."""
     rows = conn.execute(
         "SELECT stream, min(batch_id), arg_min(loaded_at, batch_id), max(batch_id) "
         "FROM sync.batches WHERE connection_id = ? AND list_contains(?, stream) GROUP BY stream",
@@ -271,12 +272,12 @@ def _changes_after(
     batches = {name: (first, first_loaded, newest) for name, first, first_loaded, newest in rows}
     if stream not in batches:
         return None
-    _, own_first_loaded, own_newest = batches[stream]
+    own_first, _, own_newest = batches[stream]
     since = batch_started_at(own_newest)
     after = dict.fromkeys(changed, since)
     for name in changed & batches.keys():
         first, first_loaded, _ = batches[name]
-        if batch_started_at(first) < own_first_loaded:
+        if batch_sync_id(first) == batch_sync_id(own_first):
             after[name] = max(since, first_loaded)
     return after
 

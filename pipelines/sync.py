@@ -48,7 +48,7 @@ from connectors.connection import DEFAULT_MAX_RECORD_BYTES, DEFAULT_STREAM_DEADL
 from connectors.errors import ApiError, ConfigurationError, ConnectorError
 from connectors.pagination import Page
 from connectors.streams import Connector, DerivingConnector, KeyListing, Reread, Stream
-from models.landing import BatchWriter, LandedBatch, LandingZone
+from models.landing import BatchWriter, LandedBatch, LandingZone, new_sync_id
 from models.mapping import Mapping
 from models.normalize import NormalizeResult, normalize_connection
 from models.oversized import OversizedRecord, screen_page
@@ -302,6 +302,8 @@ class _Run:
     phase_listener: PhaseCallback
     # Set when streams synced side by side must stop: checked between two pages.
     stop: threading.Event = field(default_factory=threading.Event)
+    # In the id of every batch this sync starts (`models.raw.changed_since_loaded` reads it).
+    sync_id: str = field(default_factory=new_sync_id)
     _callbacks: threading.Lock = field(default_factory=threading.Lock)
 
     def on_phase(self, phase: Phase, stream: str) -> None:
@@ -526,7 +528,9 @@ class _Run:
         the cursor (ids alone are dropped: an incomplete listing of ids proves nothing).
         """
         extraction_started = datetime.now(UTC)
-        writer = self.landing.new_batch(self.connector.connection_id, stream.name)
+        writer = self.landing.new_batch(
+            self.connector.connection_id, stream.name, sync_id=self.sync_id
+        )
         newest: datetime | None = None
         oversized: set[str] = set()
         remaining = iter(pages)

@@ -305,8 +305,8 @@ def _payment(number: int, *customers: int, amount: str = "10.00") -> dict:
 
 
 def _lander(zone: LandingZone, connection_id: str = "acme"):
-    def land(stream: RawStream, records: list[dict]):
-        writer = zone.new_batch(connection_id, stream.name)
+    def land(stream: RawStream, records: list[dict], sync_id: str = ""):
+        writer = zone.new_batch(connection_id, stream.name, sync_id=sync_id)
         writer.write_page(json.dumps(records).encode(), records=len(records))
         return writer.seal(cursor=datetime(2026, 10, 1, tzinfo=UTC), full_refresh=False)
 
@@ -350,21 +350,24 @@ def test_rereads_name_whom_the_records_changed_since_the_newest_batch_began_name
 
 
 def test_a_first_listing_beside_the_rereading_streams_first_is_no_change(warehouse, tmp_path):
-    """Streams side by side: the customers' first listing and the payments' first began
-    together, so the payments' first batch names nobody to read again (else a second sync
-    would read every customer again); a payment changed later does. A first listing of the
-    payments begun only after the customers had loaded (a run killed before it) is a change."""
+    """Streams side by side: one sync started the customers' first listing and the payments'
+    first, so the payments' first batch names nobody to read again (else the second sync would
+    read every customer again); a payment changed later does. The payments' first listing
+    started by a later sync than the customers' first (a run killed before it, whose landed
+    customers the next run loaded) is a change."""
     zone = LandingZone(tmp_path / "landing")
     beside, after = _lander(zone, "beside"), _lander(zone, "after")
     with warehouse.connect() as conn:
-        customers = beside(CUSTOMERS, [_customer(11, "20.00")])
-        payments = beside(PAYMENTS, [_payment(1, 11)])
+        customers = beside(CUSTOMERS, [_customer(11, "20.00")], sync_id="0000aaaa")
+        payments = beside(PAYMENTS, [_payment(1, 11)], sync_id="0000aaaa")
         load_batch(conn, customers, CUSTOMERS)
         load_batch(conn, payments, PAYMENTS)
         assert _named(conn, "beside") == []
         load_batch(conn, beside(PAYMENTS, [_payment(1, 11, amount="12.00")]), PAYMENTS)
         assert _named(conn, "beside") == ["11"]
 
-        load_batch(conn, after(CUSTOMERS, [_customer(11, "20.00")]), CUSTOMERS)
-        load_batch(conn, after(PAYMENTS, [_payment(1, 11)]), PAYMENTS)
+        landed = after(CUSTOMERS, [_customer(11, "20.00")], sync_id="0000bbbb")
+        payments = after(PAYMENTS, [_payment(1, 11)], sync_id="0000cccc")
+        load_batch(conn, landed, CUSTOMERS)
+        load_batch(conn, payments, PAYMENTS)
         assert _named(conn, "after") == ["11"]
