@@ -29,7 +29,8 @@ def pages_by_id(
 
 
 def by_id_then_listing(by_id: Iterable[Page], listing: Iterable[Page]) -> Iterator[Page]:
-    """The pages of records read again by id, then a listing's, numbered as one listing (a
-    stream stopped at its deadline keeps what it read again; its listing is asked again)."""
+    """The pages of records read again by id, then a listing's, numbered as one listing. A
+    stream stopped at its deadline loads what it fetched but moves no cursor, so the next sync
+    asks for all of them again."""
     for number, page in enumerate(chain(by_id, listing), start=1):
         yield replace(page, number=number)

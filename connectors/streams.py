@@ -112,14 +112,13 @@ class Stream:
     derivation: ChildDerivation | None = None
     after: tuple[str, ...] = ()
 
-    def syncs_after(self, *, rereads_bind: bool = True) -> tuple[str, ...]:
+    def syncs_after(self) -> tuple[str, ...]:
         """The streams whose stored records this one reads, so it syncs after them: its
-        `parent`, the streams in `after` and, where `rereads_bind`, those its `rereads` derive
-        from. They do not bind on a stream's first sync or a full refresh, which list everything
-        and read nothing again (`models.raw.changed_since_loaded` then counts the first listings
-        of both as one moment)."""
+        `parent`, the streams in `after` and those its `rereads` derive from (a stream that
+        re-reads what changed since it last loaded, loaded before those, would read them all
+        again on its next sync)."""
         names = [*filter(None, [self.parent]), *self.after]
-        if rereads_bind and self.rereads is not None:
+        if self.rereads is not None:
             names += self.rereads.streams
         return tuple(dict.fromkeys(names))
 

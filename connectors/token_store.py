@@ -24,6 +24,7 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -102,8 +103,10 @@ class RefreshTokenFile:
                 "user",
             ) from None
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
+            # Threads of one process too: over NFS, Linux's flock is a per-process POSIX lock.
+            with _thread_lock(lock):
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                yield
         finally:
             os.close(handle)  # closing releases the lock
 
@@ -138,6 +141,15 @@ class RefreshTokenFile:
         return TokenStoreError(
             problem, source=self.source, connection_id=self.connection_id, hint=fix
         )
+
+
+_THREAD_LOCKS: dict[Path, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def _thread_lock(path: Path) -> threading.Lock:
+    with _THREAD_LOCKS_GUARD:
+        return _THREAD_LOCKS.setdefault(path, threading.Lock())
 
 
 def _sha256(token: str) -> str:

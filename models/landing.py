@@ -64,8 +64,6 @@ __all__ = [
     "LandingZone",
     "Segment",
     "batch_started_at",
-    "batch_sync_id",
-    "new_sync_id",
 ]
 
 SEGMENT_BYTES = 64 * 2**20  # a segment rolls over before it would grow past this
@@ -113,25 +111,14 @@ class LandedReject:
     payload: str  # JSON: what of the record can be shown
 
 
-# A batch id is `<UTC time it was started>-<the sync that started it>-<random>`: ids sort in the
-# order batches were started, and the batches one sync started share their middle part.
+# A batch id begins with the UTC time its batch was started, so ids sort in that order.
 _BATCH_TIME = "%Y%m%dT%H%M%S%f"
-
-
-def new_sync_id() -> str:
-    """A sync's part of the ids of the batches it starts."""
-    return uuid.uuid4().hex[:8]
 
 
 def batch_started_at(batch_id: str) -> datetime:
     """When the batch was started: its records are as the source served them from then on."""
     started = datetime.strptime(batch_id.split("-", 1)[0], _BATCH_TIME)
     return started.replace(tzinfo=UTC)
-
-
-def batch_sync_id(batch_id: str) -> str:
-    """The sync that started the batch (ids of an older form name the batch alone)."""
-    return batch_id.split("-")[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,12 +293,10 @@ class LandingZone:
             for stale in connection_dir.glob(pattern):
                 shutil.rmtree(stale, ignore_errors=True)
 
-    def new_batch(self, connection_id: str, stream: str, *, sync_id: str = "") -> BatchWriter:
-        """Start a batch of the sync `sync_id` (`new_sync_id`; by default a sync of its own).
-        The connection's sync lock has discarded dead runs' leftovers."""
+    def new_batch(self, connection_id: str, stream: str) -> BatchWriter:
+        """Start a batch (the connection's sync lock has discarded dead runs' leftovers)."""
         stream_dir = self._stream_dir(connection_id, stream)
-        started = f"{datetime.now(UTC):{_BATCH_TIME}}"
-        batch_id = f"{started}-{sync_id or new_sync_id()}-{uuid.uuid4().hex[:4]}"
+        batch_id = f"{datetime.now(UTC):{_BATCH_TIME}}-{uuid.uuid4().hex[:8]}"
         return BatchWriter(
             stream_dir / (batch_id + _PARTIAL),
             batch_id=batch_id,

@@ -35,7 +35,7 @@ from datetime import datetime
 import duckdb
 
 from models.landed_records import LandedRecords
-from models.landing import LandedBatch, batch_started_at, batch_sync_id
+from models.landing import LandedBatch, batch_started_at
 from models.queries import scalar
 from models.transaction import transaction
 
@@ -216,32 +216,30 @@ def changed_since_loaded(
     through: tuple[RawStream, tuple[str, ...], str] | None = None,
     named_at: tuple[tuple[RawStream, str], ...] = (),
 ) -> list[str]:
-    """Ids of the `changed` streams' records stored since `stream`'s newest loaded batch was
-    started (a batch a killed run landed may load later, its records as old as its start); with
-    `through` = (raw stream, id columns, target column), the target values of its records
-    whose id columns name one of them; with `named_at` = ((raw stream, JSON path), …), the ids
-    the changed records name at those paths (see `connectors.streams.Reread`).
-
-    A changed stream's first listing, where one sync started it beside `stream`'s first (streams
-    side by side), is no change: both read the source as it was then, so its records are not all
-    read again."""
-    after = _changes_after(conn, connection_id, stream, {raw.name for raw in changed})
-    if after is None:
-        return []  # never loaded: its first sync lists everything
-    params: dict[str, object] = {"connection_id": connection_id}
-    params.update({f"after_{raw.name}": after[raw.name] for raw in changed})
-
-    def recent(raw: RawStream) -> str:
-        return f"WHERE connection_id = $connection_id AND changed_at > $after_{raw.name}"
-
+    """Ids of the `changed` streams' records stored (or found vanished) since the listing that
+    last moved `stream`'s cursor began: a batch a killed run landed may load later, its records
+    as old as its start, and a batch that moves no cursor (a listing of ids, records fetched by
+    id, a listing cut at its deadline) may not have read them again. With `through` = (raw
+    stream, id columns, target column), the target values of its records whose id columns name
+    one of them; with `named_at` = ((raw stream, JSON path), …), the ids the changed records
+    name at those paths (see `connectors.streams.Reread`)."""
+    moved_by = conn.execute(
+        "SELECT batch_id FROM sync.cursors WHERE connection_id = ? AND stream = ?",
+        [connection_id, stream],
+    ).fetchone()
+    if moved_by is None:
+        return []  # never listed: its first sync lists everything
+    params = {"connection_id": connection_id, "since": batch_started_at(moved_by[0])}
+    recent = (
+        "WHERE connection_id = $connection_id AND (changed_at > $since OR vanished_at > $since)"
+    )
     if named_at:
         named = " UNION ALL ".join(
-            f"SELECT {_named_ids(path)} AS id FROM {raw.table} {recent(raw)}"
-            for raw, path in named_at
+            f"SELECT {_named_ids(path)} AS id FROM {raw.table} {recent}" for raw, path in named_at
         )
         query = f"SELECT DISTINCT id FROM ({named}) WHERE id IS NOT NULL ORDER BY 1"
         return [row[0] for row in conn.execute(query, params).fetchall()]
-    union = " UNION ".join(f"SELECT record_id FROM {raw.table} {recent(raw)}" for raw in changed)
+    union = " UNION ".join(f"SELECT record_id FROM {raw.table} {recent}" for raw in changed)
     if through is None:
         query = f"SELECT DISTINCT record_id FROM ({union}) ORDER BY 1"
     else:
@@ -257,43 +255,10 @@ def changed_since_loaded(
     return [row[0] for row in conn.execute(query, params).fetchall()]
 
 
-def _changes_after(
-    conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str, changed: set[str]
-) -> dict[str, datetime] | None:
-    """Per changed stream, the moment after which its stored records are changes to `stream`:
-    when `stream`'s newest batch began, or, where one sync started the changed stream's first
-    batch and `stream`'s first (their first listings ran side by side), past that first batch's
-    load. None if `stream` never loaded."""
-    rows = conn.execute(
-        "SELECT stream, min(batch_id), arg_min(loaded_at, batch_id), max(batch_id) "
-        "FROM sync.batches WHERE connection_id = ? AND list_contains(?, stream) GROUP BY stream",
-        [connection_id, [stream, *changed]],
-    ).fetchall()
-    batches = {name: (first, first_loaded, newest) for name, first, first_loaded, newest in rows}
-    if stream not in batches:
-        return None
-    own_first, _, own_newest = batches[stream]
-    since = batch_started_at(own_newest)
-    after = dict.fromkeys(changed, since)
-    for name in changed & batches.keys():
-        first, first_loaded, _ = batches[name]
-        if batch_sync_id(first) == batch_sync_id(own_first):
-            after[name] = max(since, first_loaded)
-    return after
-
-
 def _named_ids(path: str) -> str:
     """The SQL for the ids a payload names at a JSON path; a `[*]` path names a list of them."""
     text = f"json_extract_string(payload, '{path}')"  # declared paths hold no quote
     return f"unnest({text})" if "[*]" in path else text
-
-
-def loaded_streams(conn: duckdb.DuckDBPyConnection, connection_id: str) -> set[str]:
-    """The connection's streams that have loaded a batch."""
-    rows = conn.execute(
-        "SELECT DISTINCT stream FROM sync.batches WHERE connection_id = ?", [connection_id]
-    ).fetchall()
-    return {row[0] for row in rows}
 
 
 def unfetched(conn: duckdb.DuckDBPyConnection, connection_id: str, stream: str) -> list[str]:

@@ -16,11 +16,11 @@ because the warehouse was unavailable stays landed for the next sync. A stream t
 
 Streams side by side (`streams_side_by_side`, the default): each stream is extracted on a thread
 of its own, sharing the connection's rate budget; a stream that reads what others stored (its
-`parent`, the streams in `after` and, once it has loaded something, those it `rereads`) starts
-once those are synced, as one after another would (the connectors declare each stream after
-those). The warehouse keeps one writer (`Warehouse.write` runs one transaction at a time), and a
-stream that fails stops the others between two pages: what they landed is dropped, what they
-loaded stays, and the sync raises that stream's error as a run one stream after another would.
+`parent`, the streams in `after` and those it `rereads`) starts once those are synced, as one
+after another would (the connectors declare each stream after those). The warehouse keeps one
+writer (`Warehouse.write` runs one transaction at a time), and a stream that fails stops the
+others between two pages: what they landed is dropped, what they loaded stays, and the sync
+raises that stream's error as a run one stream after another would.
 
 Deletes: an incremental listing cannot show that a record was deleted, so every top-level stream
 is listed completely at least every `reconcile_every` (only its ids, where the connector can list
@@ -48,7 +48,7 @@ from connectors.connection import DEFAULT_MAX_RECORD_BYTES, DEFAULT_STREAM_DEADL
 from connectors.errors import ApiError, ConfigurationError, ConnectorError
 from connectors.pagination import Page
 from connectors.streams import Connector, DerivingConnector, KeyListing, Reread, Stream
-from models.landing import BatchWriter, LandedBatch, LandingZone, new_sync_id
+from models.landing import BatchWriter, LandedBatch, LandingZone
 from models.mapping import Mapping
 from models.normalize import NormalizeResult, normalize_connection
 from models.oversized import OversizedRecord, screen_page
@@ -60,7 +60,6 @@ from models.raw import (
     ensure_raw_table,
     last_complete_listing,
     load_batch,
-    loaded_streams,
     pending_children,
     resolve_unfetched,
     unfetched,
@@ -139,6 +138,7 @@ def sync_connection(
     With `streams_side_by_side` the streams are extracted at the same time (see the module's
     notes); `progress` and `on_phase` are then called from their threads, one call at a time.
     """
+    _check_stream_order(connector)
     run = _Run(
         connector,
         {stream.name: stream for stream in connector.streams},
@@ -166,6 +166,20 @@ def sync_connection(
         return outcomes
 
 
+def _check_stream_order(connector: Connector) -> None:
+    """Every stream a stream reads is one of the connector's, declared before it (one stream
+    after another syncs them in that order; side by side, a stream waits for them)."""
+    declared: set[str] = set()
+    for stream in connector.streams:
+        missing = set(stream.syncs_after()) - declared
+        if missing:
+            raise ValueError(
+                f"{connector.source}: stream {stream.name!r} reads {sorted(missing)}, which the "
+                "connector does not declare before it"
+            )
+        declared.add(stream.name)
+
+
 def _ignore_phase(phase: Phase, stream: str) -> None:
     return None
 
@@ -188,7 +202,6 @@ def _side_by_side(run: _Run, streams: Sequence[Stream]) -> list[StreamOutcome]:
     starts any more, and once every thread has returned the failure is raised as `_one_by_one`
     raises it. An interrupt (Ctrl-C) stops them the same way before it propagates.
     """
-    listing_everything = _listing_everything(run, streams)
     synced: dict[str, StreamOutcome] = {}
     finished: list[StreamOutcome] = []  # in the order they finished: each stream's `earlier`
     failure: tuple[Stream, BaseException, bool] | None = None
@@ -199,7 +212,7 @@ def _side_by_side(run: _Run, streams: Sequence[Stream]) -> list[StreamOutcome]:
     try:
         while waiting or running:
             if failure is None:
-                for stream in [s for s in waiting if _may_start(s, synced, listing_everything)]:
+                for stream in [s for s in waiting if _may_start(s, synced)]:
                     waiting.remove(stream)
                     running[pool.submit(run.sync_stream, stream, finished)] = stream
             if not running:
@@ -227,23 +240,10 @@ def _side_by_side(run: _Run, streams: Sequence[Stream]) -> list[StreamOutcome]:
     return [synced[stream.name] for stream in streams]
 
 
-def _listing_everything(run: _Run, streams: Sequence[Stream]) -> set[str]:
-    """The streams this sync lists in full for the first time (all, on a full refresh)."""
-    if run.full_refresh:
-        return {stream.name for stream in streams}
-    connection_id = run.connector.connection_id
-    loaded = run.warehouse.write(lambda conn: loaded_streams(conn, connection_id))
-    return {stream.name for stream in streams} - loaded
-
-
-def _may_start(
-    stream: Stream, synced: dict[str, StreamOutcome], listing_everything: set[str]
-) -> bool:
+def _may_start(stream: Stream, synced: dict[str, StreamOutcome]) -> bool:
     """A stream may start once every stream whose stored records it reads is synced
-    (`Stream.syncs_after`); one `listing_everything` re-reads nothing, so it need not wait for
-    the streams it re-reads from."""
-    after = stream.syncs_after(rereads_bind=stream.name not in listing_everything)
-    return all(name in synced for name in after)
+    (`Stream.syncs_after`)."""
+    return all(name in synced for name in stream.syncs_after())
 
 
 def _raise_as_reported(
@@ -302,8 +302,6 @@ class _Run:
     phase_listener: PhaseCallback
     # Set when streams synced side by side must stop: checked between two pages.
     stop: threading.Event = field(default_factory=threading.Event)
-    # In the id of every batch this sync starts (`models.raw.changed_since_loaded` reads it).
-    sync_id: str = field(default_factory=new_sync_id)
     _callbacks: threading.Lock = field(default_factory=threading.Lock)
 
     def on_phase(self, phase: Phase, stream: str) -> None:
@@ -528,9 +526,7 @@ class _Run:
         the cursor (ids alone are dropped: an incomplete listing of ids proves nothing).
         """
         extraction_started = datetime.now(UTC)
-        writer = self.landing.new_batch(
-            self.connector.connection_id, stream.name, sync_id=self.sync_id
-        )
+        writer = self.landing.new_batch(self.connector.connection_id, stream.name)
         newest: datetime | None = None
         oversized: set[str] = set()
         remaining = iter(pages)

@@ -51,7 +51,8 @@ CUSTOMER_PAYMENTS = Stream("customer_payments", "$[*]", "$.ID", cursor_field="Da
 # A customer's AmountOwing moves when its invoices are paid, without touching its DateModified
 # (UNCONFIRMED on live builds; the sandbox serves it so): an incremental sync reads again, by
 # ID, the customers that the invoices and payments stored since the customers' last listing
-# began name.
+# began name. A credit note's listed columns name no customer, so a credit note alone reads
+# none again.
 _OWING_MOVED = Reread(
     changed=("customer_invoices", "customer_payments"),
     named_at=(

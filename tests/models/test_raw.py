@@ -304,70 +304,48 @@ def _payment(number: int, *customers: int, amount: str = "10.00") -> dict:
     return {"ID": number, "Invoices": lines, "DateModified": "2026-10-01T10:00:00+10:00"}
 
 
-def _lander(zone: LandingZone, connection_id: str = "acme"):
-    def land(stream: RawStream, records: list[dict], sync_id: str = ""):
-        writer = zone.new_batch(connection_id, stream.name, sync_id=sync_id)
-        writer.write_page(json.dumps(records).encode(), records=len(records))
-        return writer.seal(cursor=datetime(2026, 10, 1, tzinfo=UTC), full_refresh=False)
-
-    return land
-
-
-def _named(conn, connection_id: str) -> list[str]:
-    return raw.changed_since_loaded(
-        conn, connection_id, CUSTOMERS.name, (PAYMENTS,), named_at=CUSTOMERS_NAMED
-    )
-
-
 def _customer(number: int, owing: str) -> dict:
     return {"ID": number, "AmountOwing": owing, "DateModified": "2025-10-08T09:57:38+11:00"}
 
 
-def test_rereads_name_whom_the_records_changed_since_the_newest_batch_began_name(
+def test_rereads_name_whom_the_records_changed_since_the_last_listing_began_name(
     warehouse, tmp_path
 ):
     """A batch of customers a killed run landed before a payment arrived, loaded after it by the
     next run, still leaves that payment's customers to read again: they count from when the
-    batch began, not from its load. A payment re-sent unchanged names nobody."""
-    land = _lander(LandingZone(tmp_path / "landing"))
+    listing that last moved the customers' cursor began, not from its load. A listing of ids
+    moves no cursor and reads nobody again, so it changes nothing. A payment re-sent unchanged
+    names nobody; one found vanished names its customers (their balance moved)."""
+    zone = LandingZone(tmp_path / "landing")
+
+    def land(stream: RawStream, records: list[dict], *, complete: bool = False, ids: bool = False):
+        writer = zone.new_batch("acme", stream.name)
+        writer.write_page(json.dumps(records).encode(), records=len(records))
+        cursor = None if ids else datetime(2026, 10, 1, tzinfo=UTC)
+        return writer.seal(cursor=cursor, full_refresh=complete or ids, keys_only=ids)
 
     def named(conn) -> list[str]:
-        return _named(conn, "acme")
+        return raw.changed_since_loaded(
+            conn, "acme", CUSTOMERS.name, (PAYMENTS,), named_at=CUSTOMERS_NAMED
+        )
 
     with warehouse.connect() as conn:
-        load_batch(conn, land(PAYMENTS, [_payment(1, 11), _payment(4, 14)]), PAYMENTS)
+        first = [_payment(1, 11), _payment(2, 12, 13), _payment(4, 14)]
+        load_batch(conn, land(PAYMENTS, first), PAYMENTS)
         raw.ensure_raw_table(conn, CUSTOMERS)
-        assert named(conn) == []  # never loaded: the first listing reads every customer
+        assert named(conn) == []  # never listed: the first listing reads every customer
 
         landed = land(CUSTOMERS, [_customer(11, "20.00"), _customer(12, "5.00")])
-        changed = [_payment(1, 11, amount="12.00"), _payment(2, 12, 13), _payment(4, 14)]
-        load_batch(conn, land(PAYMENTS, [*changed, {"ID": 3, "Invoices": []}]), PAYMENTS)
+        changed = [_payment(1, 11, amount="12.00"), _payment(4, 14), {"ID": 3, "Invoices": []}]
+        load_batch(conn, land(PAYMENTS, changed), PAYMENTS)
         load_batch(conn, landed, CUSTOMERS)
-        assert named(conn) == ["11", "12", "13"]
+        assert named(conn) == ["11"]
+
+        load_batch(conn, land(CUSTOMERS, [{"ID": 11}, {"ID": 12}], ids=True), CUSTOMERS)
+        assert named(conn) == ["11"]
 
         load_batch(conn, land(CUSTOMERS, [_customer(11, "18.00")]), CUSTOMERS)
         assert named(conn) == []
 
-
-def test_a_first_listing_beside_the_rereading_streams_first_is_no_change(warehouse, tmp_path):
-    """Streams side by side: one sync started the customers' first listing and the payments'
-    first, so the payments' first batch names nobody to read again (else the second sync would
-    read every customer again); a payment changed later does. The payments' first listing
-    started by a later sync than the customers' first (a run killed before it, whose landed
-    customers the next run loaded) is a change."""
-    zone = LandingZone(tmp_path / "landing")
-    beside, after = _lander(zone, "beside"), _lander(zone, "after")
-    with warehouse.connect() as conn:
-        customers = beside(CUSTOMERS, [_customer(11, "20.00")], sync_id="0000aaaa")
-        payments = beside(PAYMENTS, [_payment(1, 11)], sync_id="0000aaaa")
-        load_batch(conn, customers, CUSTOMERS)
-        load_batch(conn, payments, PAYMENTS)
-        assert _named(conn, "beside") == []
-        load_batch(conn, beside(PAYMENTS, [_payment(1, 11, amount="12.00")]), PAYMENTS)
-        assert _named(conn, "beside") == ["11"]
-
-        landed = after(CUSTOMERS, [_customer(11, "20.00")], sync_id="0000bbbb")
-        payments = after(PAYMENTS, [_payment(1, 11)], sync_id="0000cccc")
-        load_batch(conn, landed, CUSTOMERS)
-        load_batch(conn, payments, PAYMENTS)
-        assert _named(conn, "after") == ["11"]
+        load_batch(conn, land(PAYMENTS, [*changed], complete=True), PAYMENTS)  # 2 vanished
+        assert named(conn) == ["12", "13"]

@@ -145,35 +145,6 @@ def test_the_streams_have_requests_in_flight_at_once(
     assert frozenset({f"{ZOHO}/invoices", f"{ZOHO}/customerpayments"}) in overlapping()
 
 
-def test_a_stream_that_rereads_runs_beside_their_first_listing_and_after_them_later(
-    request: pytest.FixtureRequest, make_project: Callable[..., Project]
-) -> None:
-    """Simpro's customers re-read the customers that invoices and payments stored since the
-    customers' last listing began name. A first sync re-reads nothing, so the customers are
-    listed beside those streams; a later sync lists them once those are synced, and with
-    nothing changed reads none again by ID."""
-    server = _sandbox(request, "simpro")
-    server.faults = FaultConfig(latency_s=0.05)
-    project = _connected(make_project, server, "simpro", "side", page_size=10)
-    base = f"/api/v1.0/companies/{server.app.company_id(_company('simpro'))}/"
-
-    def arrivals(*paths: str) -> list[float]:
-        return [r.at for r in server.log.records(path_prefix=base) if r.path[len(base) :] in paths]
-
-    def read_again() -> list[str]:
-        return [r.path for r in server.log.records(path_prefix=base) if "ID" in r.query]
-
-    customers = ("customers/companies/", "customers/individuals/")
-    documents = ("customerInvoices/", "customerPayments/")
-    _sync(project)
-    assert min(arrivals(*customers)) < max(arrivals(*documents))
-
-    server.log.reset()
-    _sync(project)
-    assert min(arrivals(*customers)) > max(arrivals(*documents))
-    assert read_again() == []
-
-
 def test_loads_never_overlap(
     request: pytest.FixtureRequest,
     make_project: Callable[..., Project],
