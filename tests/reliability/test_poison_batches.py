@@ -119,12 +119,15 @@ def test_a_batch_the_warehouse_was_unavailable_for_is_kept_and_loaded_next_time(
 
     connector = open_connector(settings)
     try:
+        # One stream after another: side by side, another stream's load may hold the file at
+        # the moment pages land, and the analyst could not open it.
         with pytest.raises(WarehouseBusyError, match="is held by pid"):
             sync_connection(
                 connector,
                 warehouse=Warehouse(config.warehouse, lock_timeout_s=0.5),
                 landing=landing,
                 on_phase=hold_when_landing,
+                streams_side_by_side=False,
             )
         [landed] = landing.ready_batches(ORG, "contacts")
         assert landing.set_aside_batches(ORG, "contacts") == []
