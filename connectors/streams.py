@@ -30,8 +30,9 @@ class Reread:
     streams changed: derived from the warehouse each sync, so a sync killed between the
     streams still reads them when run again.
 
-    Without `through` or `named_at`, the ids of the `changed` streams' records stored since this
-    stream's newest loaded batch began (`models.raw.changed_since_loaded`). With
+    Without `through` or `named_at`, the ids of the `changed` streams' records stored (or found
+    vanished) since the listing that last moved this stream's cursor began
+    (`models.raw.changed_since_loaded`). With
     ``through=(stream, columns, target)``, the `target` values of that stream's records whose
     `columns` name one of those changed records (Carbon: the invoices the settlements of a
     changed payment or memo apply to). With ``named_at=((stream, JSON path), …)``, the ids each
@@ -115,8 +116,8 @@ class Stream:
     def syncs_after(self) -> tuple[str, ...]:
         """The streams whose stored records this one reads, so it syncs after them: its
         `parent`, the streams in `after` and those its `rereads` derive from (a stream that
-        re-reads what changed since it last loaded, loaded before those, would read them all
-        again on its next sync)."""
+        re-reads what changed since its last listing began, listed while those load, would read
+        them all again on its next sync)."""
         names = [*filter(None, [self.parent]), *self.after]
         if self.rereads is not None:
             names += self.rereads.streams
