@@ -32,7 +32,7 @@ class Reread:
 
     Without `through` or `named_at`, the ids of the `changed` streams' records stored (or found
     vanished) since the listing that last moved this stream's cursor began
-    (`models.raw.changed_since_loaded`). With
+    (`models.raw.changed_since_listed`). With
     ``through=(stream, columns, target)``, the `target` values of that stream's records whose
     `columns` name one of those changed records (Carbon: the invoices the settlements of a
     changed payment or memo apply to). With ``named_at=((stream, JSON path), …)``, the ids each

@@ -44,7 +44,7 @@ __all__ = [
     "RAW_COLUMNS",
     "LoadResult",
     "RawStream",
-    "changed_since_loaded",
+    "changed_since_listed",
     "cursor_of",
     "ensure_raw_table",
     "last_complete_listing",
@@ -208,7 +208,7 @@ def pending_children_sql(
         """
 
 
-def changed_since_loaded(
+def changed_since_listed(
     conn: duckdb.DuckDBPyConnection,
     connection_id: str,
     stream: str,

@@ -55,7 +55,7 @@ from models.oversized import OversizedRecord, screen_page
 from models.raw import (
     LoadResult,
     RawStream,
-    changed_since_loaded,
+    changed_since_listed,
     cursor_of,
     ensure_raw_table,
     last_complete_listing,
@@ -464,7 +464,7 @@ class _Run:
         if reread.through is not None:
             name, columns, target = reread.through
             through = (raw(name), columns, target)
-        return changed_since_loaded(
+        return changed_since_listed(
             conn,
             self.connector.connection_id,
             stream.name,

@@ -325,7 +325,7 @@ def test_rereads_name_whom_the_records_changed_since_the_last_listing_began_name
         return writer.seal(cursor=cursor, full_refresh=complete or ids, keys_only=ids)
 
     def named(conn) -> list[str]:
-        return raw.changed_since_loaded(
+        return raw.changed_since_listed(
             conn, "acme", CUSTOMERS.name, (PAYMENTS,), named_at=CUSTOMERS_NAMED
         )
 
