@@ -33,6 +33,7 @@ from sandbox.server import SandboxServer
 from sandbox.zoho_books.app import API, error
 from sandbox.zoho_books.config import OAuthClient, ZohoConfig
 from sandbox.zoho_books.ids import ledger_id
+from sandbox.zoho_books.orgdata import Listing
 from sandbox.zoho_books.tokens import TokenStore
 
 __all__ = ["CLIENT", "PrerenderedZohoApp"]
@@ -90,7 +91,7 @@ class PrerenderedZohoApp(App):
 
         return guarded
 
-    def _lister(self, listing: str) -> Handler:
+    def _lister(self, listing: Listing) -> Handler:
         def handler(request: Request) -> Response:
             page_text = request.arg("page") or "1"
             if not page_text.isdigit() or int(page_text) < 1:
@@ -133,7 +134,7 @@ class PrerenderedZohoApp(App):
         rows = self._by_modified[start + (page - 1) * PAGE_SIZE : start + page * PAGE_SIZE]
         return page_body("contacts", rows, page, len(self._modified_keys) - start)
 
-    def _from_date(self, listing: str, date_start: str, page: int) -> bytes:
+    def _from_date(self, listing: Listing, date_start: str, page: int) -> bytes:
         """Page `page` of the rows dated `date_start` or later, as a keyset client asks for the
         pages after its first. The files hold the rows in date order: the first such row is found
         by bisecting the pages, and the page is cut from the files after it."""
