@@ -14,7 +14,7 @@ from typing import Any
 
 from connectors.connection import ConnectionConfig
 from connectors.ratelimit import BudgetStore
-from connectors.streams import Connector, Stream
+from connectors.streams import Connector, Stream, check_stream_order
 from connectors.token_store import TokenStore
 from models.mapping import Mapping as CanonicalMapping
 
@@ -37,6 +37,9 @@ class SourceSpec:
     settings: Callable[..., Any]
     connector: Callable[[Any], Connector]
     rotates_refresh_tokens: bool = False
+
+    def __post_init__(self) -> None:
+        check_stream_order(self.name, self.streams)
 
     def open(
         self,

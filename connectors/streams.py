@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChildDerivation",
+    "check_stream_order",
     "Connector",
     "DerivingConnector",
     "KeyListing",
@@ -35,19 +36,19 @@ class Reread:
     (`models.raw.changed_since_listed`). With
     ``through=(stream, columns, target)``, the `target` values of that stream's records whose
     `columns` name one of those changed records (Carbon: the invoices the settlements of a
-    changed payment or memo apply to). With ``named_at=((stream, JSON path), …)``, the ids each
-    changed stream's records name at that path, a ``[*]`` path naming several (Simpro: the
-    customers of the invoices and payments that changed, whose `AmountOwing` moves without
-    their `DateModified`)."""
+    changed payment or memo apply to). With `named_at`, one JSON path for each `changed` stream,
+    the ids its records name at that path, a ``[*]`` path naming several (Simpro: the customers
+    of the invoices and payments that changed, whose `AmountOwing` moves without their
+    `DateModified`)."""
 
     changed: tuple[str, ...]
     through: tuple[str, tuple[str, ...], str] | None = None
-    named_at: tuple[tuple[str, str], ...] = ()
+    named_at: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.through is not None and self.named_at:
             raise ValueError("a Reread follows `through` or `named_at`, not both")
-        if self.named_at and [name for name, _ in self.named_at] != list(self.changed):
+        if self.named_at and len(self.named_at) != len(self.changed):
             raise ValueError("`named_at` gives a JSON path for each `changed` stream, in order")
 
     @property
@@ -141,6 +142,20 @@ class Stream:
             keep_history=self.keep_history,
             cursor_path=f"$.{self.cursor_field}" if self.cursor_field else None,
         )
+
+
+def check_stream_order(source: str, streams: Sequence[Stream]) -> None:
+    """Every stream a stream reads is one of the source's, declared before it (one stream after
+    another syncs them in that order; side by side, a stream waits for them)."""
+    declared: set[str] = set()
+    for stream in streams:
+        missing = set(stream.syncs_after()) - declared
+        if missing:
+            raise ValueError(
+                f"{source}: stream {stream.name!r} reads {sorted(missing)}, which is not "
+                "declared before it"
+            )
+        declared.add(stream.name)
 
 
 class Connector(Protocol):

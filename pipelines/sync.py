@@ -138,7 +138,6 @@ def sync_connection(
     With `streams_side_by_side` the streams are extracted at the same time (see the module's
     notes); `progress` and `on_phase` are then called from their threads, one call at a time.
     """
-    _check_stream_order(connector)
     run = _Run(
         connector,
         {stream.name: stream for stream in connector.streams},
@@ -164,20 +163,6 @@ def sync_connection(
         if any(outcome.set_aside for outcome in outcomes):
             raise BatchSetAsideError(connector.source, connector.connection_id, outcomes)
         return outcomes
-
-
-def _check_stream_order(connector: Connector) -> None:
-    """Every stream a stream reads is one of the connector's, declared before it (one stream
-    after another syncs them in that order; side by side, a stream waits for them)."""
-    declared: set[str] = set()
-    for stream in connector.streams:
-        missing = set(stream.syncs_after()) - declared
-        if missing:
-            raise ValueError(
-                f"{connector.source}: stream {stream.name!r} reads {sorted(missing)}, which the "
-                "connector does not declare before it"
-            )
-        declared.add(stream.name)
 
 
 def _ignore_phase(phase: Phase, stream: str) -> None:
@@ -464,13 +449,10 @@ class _Run:
         if reread.through is not None:
             name, columns, target = reread.through
             through = (raw(name), columns, target)
+        changed = tuple(raw(name) for name in reread.changed)
+        named = tuple(zip(changed, reread.named_at, strict=True)) if reread.named_at else ()
         return changed_since_listed(
-            conn,
-            self.connector.connection_id,
-            stream.name,
-            tuple(raw(name) for name in reread.changed),
-            through,
-            tuple((raw(name), path) for name, path in reread.named_at),
+            conn, self.connector.connection_id, stream.name, changed, through, named
         )
 
     def _derive(self, stream: Stream, everything: bool, deadline: float) -> DerivedChildren | None:

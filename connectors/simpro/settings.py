@@ -55,10 +55,7 @@ CUSTOMER_PAYMENTS = Stream("customer_payments", "$[*]", "$.ID", cursor_field="Da
 # none again.
 _OWING_MOVED = Reread(
     changed=("customer_invoices", "customer_payments"),
-    named_at=(
-        ("customer_invoices", "$.Customer.ID"),
-        ("customer_payments", "$.Invoices[*].Invoice.Customer.ID"),
-    ),
+    named_at=("$.Customer.ID", "$.Invoices[*].Invoice.Customer.ID"),
 )
 CUSTOMER_COMPANIES = Stream(
     "customer_companies", "$[*]", "$.ID", cursor_field="DateModified", rereads=_OWING_MOVED
