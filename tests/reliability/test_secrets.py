@@ -38,9 +38,13 @@ def test_no_secret_reaches_logs_events_errors_warehouse_or_landed_pages(
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     server = zoho_sandbox(organizations=(ORG,), client=CLIENT)
     server.faults = FaultConfig(error_rate=1.0, paths=("/books/v3/customerpayments",))
+    # One stream after another, so contacts and invoices land their pages before the payments
+    # fail: side by side, the failure could stop them before their first page landed.
     project = make_project(
         [
-            zoho_connection(server, ORG, max_attempts=2, retry_backoff_s=0.01),
+            zoho_connection(
+                server, ORG, max_attempts=2, retry_backoff_s=0.01, streams_side_by_side=False
+            ),
             zoho_connection(server, ORG, id="rejected", client_secret_env="WRONG_SECRET"),
         ]
     )
