@@ -32,7 +32,15 @@ from models.lock_wait import WaitListener, WarehouseBusyError, connect_when_free
 from models.schema import CANONICAL, CANONICAL_TABLES, REJECTED_RECORDS
 from models.transaction import transaction
 
-__all__ = ["BULK_MEMORY_LIMIT", "DuckLake", "Warehouse", "WarehouseBusyError", "table_ddl"]
+__all__ = [
+    "BULK_MEMORY_LIMIT",
+    "LOAD_MEMORY_LIMIT",
+    "LOAD_THREADS",
+    "DuckLake",
+    "Warehouse",
+    "WarehouseBusyError",
+    "table_ddl",
+]
 
 T = TypeVar("T")
 
@@ -105,9 +113,15 @@ _SYNC_TABLES = (
 )
 
 
-# What loading and normalizing may hold in DuckDB's memory: a million-record batch stays
-# within it by spilling (benchmarks/RESULTS.md has the figures).
+# What normalizing may hold in DuckDB's memory: a million documents stay within it by spilling
+# (benchmarks/RESULTS.md has the figures).
 BULK_MEMORY_LIMIT = "320MB"
+# A load streams a batch's records into its raw table: on one DuckDB thread, which holds one
+# row group in memory where each thread would hold its own, it takes about 120 MiB less (a
+# million records: 53 s at 1,040 MiB on two threads, 56 s at 800 MiB on one), and needs less
+# headroom under the limit.
+LOAD_MEMORY_LIMIT = "240MB"
+LOAD_THREADS = 1
 
 
 class Warehouse:
@@ -137,30 +151,42 @@ class Warehouse:
 
     @contextmanager
     def connect(
-        self, *, read_only: bool = False, memory_limit: str | None = None
+        self,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to the warehouse, in UTC.
 
         `memory_limit` (DuckDB's setting, e.g. `BULK_MEMORY_LIMIT`) bounds DuckDB's memory while
         the connection is open; beyond it DuckDB spills to disk. Its default is 80% of the
-        machine's memory, which a sync would fill with a large batch's payloads.
+        machine's memory, which a sync would fill with a large batch's payloads. `threads`
+        bounds DuckDB's threads the same way (`LOAD_THREADS`).
         """
         if isinstance(self.location, DuckLake):
             conn = attach_ducklake(self.location, read_only=read_only)
         else:
             conn = self._connect_waiting_for_lock(self.location, read_only=read_only)
+        # Both are the database's settings, not the connection's: reset when it closes.
+        bounds = {"memory_limit": memory_limit, "threads": threads}
+        bounded = [name for name, value in bounds.items() if value is not None]
         try:
             conn.execute("SET TimeZone = 'UTC'")
-            if memory_limit is not None:
-                conn.execute(f"SET memory_limit = {_quote(memory_limit)}")
+            for name in bounded:
+                conn.execute(f"SET {name} = {_quote(str(bounds[name]))}")
             yield conn
         finally:
-            if memory_limit is not None:
-                conn.execute("RESET memory_limit")  # it is the database's, not the connection's
+            for name in bounded:
+                conn.execute(f"RESET {name}")
             conn.close()
 
     def write(
-        self, work: Callable[[duckdb.DuckDBPyConnection], T], *, memory_limit: str | None = None
+        self,
+        work: Callable[[duckdb.DuckDBPyConnection], T],
+        *,
+        memory_limit: str | None = None,
+        threads: int | None = None,
     ) -> T:
         """`work(conn)` on a new connection, after any write of another thread through this
         warehouse ends; run again while another writer's commit conflicts with it (DuckLake), for
@@ -169,7 +195,10 @@ class Warehouse:
         delay = 0.05
         while True:
             try:
-                with self._writing, self.connect(memory_limit=memory_limit) as conn:
+                with (
+                    self._writing,
+                    self.connect(memory_limit=memory_limit, threads=threads) as conn,
+                ):
                     return work(conn)
             except duckdb.Error as error:
                 if not is_write_conflict(error):

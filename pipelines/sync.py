@@ -64,7 +64,7 @@ from models.raw import (
     resolve_unfetched,
     unfetched,
 )
-from models.warehouse import BULK_MEMORY_LIMIT, Warehouse
+from models.warehouse import BULK_MEMORY_LIMIT, LOAD_MEMORY_LIMIT, LOAD_THREADS, Warehouse
 from pipelines.derived_children import DerivedChildren, sync_derived_children
 from pipelines.sync_errors import (
     BatchSetAsideError,
@@ -576,7 +576,9 @@ class _Run:
             return load_batch(conn, batch, stream.raw(self.connector.source))
 
         try:
-            result = self.warehouse.write(load_landed, memory_limit=BULK_MEMORY_LIMIT)
+            result = self.warehouse.write(
+                load_landed, memory_limit=LOAD_MEMORY_LIMIT, threads=LOAD_THREADS
+            )
         except duckdb.Error as error:
             if not is_data_error(error):
                 raise

@@ -1,4 +1,5 @@
-"""The warehouse connection: UTC, and a memory limit that lasts as long as the connection."""
+"""The warehouse connection: UTC, and a memory limit and threads that last as long as the
+connection."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ def _setting(conn, name: str) -> str:
     return str(value)
 
 
-def test_a_memory_limit_holds_while_its_connection_is_open(tmp_path: Path):
+def test_a_memory_limit_and_threads_hold_while_their_connection_is_open(tmp_path: Path):
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
-    with warehouse.connect() as conn:
-        default = _setting(conn, "memory_limit")
-        assert _setting(conn, "TimeZone") == "UTC"
-    with warehouse.connect(memory_limit="64MB") as conn:
-        assert _setting(conn, "memory_limit") == "61.0 MiB"  # DuckDB shows 64 MB in MiB
-    with warehouse.connect() as conn:
-        assert _setting(conn, "memory_limit") == default
+    # A second connection keeps the database open, so the settings outlive the first one's
+    # close unless it resets them.
+    with warehouse.connect() as keeper:
+        default = _setting(keeper, "memory_limit"), _setting(keeper, "threads")
+        assert _setting(keeper, "TimeZone") == "UTC"
+        assert default[1] != "1"
+        with warehouse.connect(memory_limit="64MB", threads=1) as conn:
+            assert _setting(conn, "memory_limit") == "61.0 MiB"  # DuckDB shows 64 MB in MiB
+            assert _setting(conn, "threads") == "1"
+        assert (_setting(keeper, "memory_limit"), _setting(keeper, "threads")) == default
