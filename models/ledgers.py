@@ -23,7 +23,9 @@ the edges or basis, the ledger SQL or the canonical schema differ from when it w
 a connection's base currency moved, or when so much changed that a rebuild is as quick.
 
 Canonical tables are written by normalization only; a writer that bypasses it must call
-`log_changes` itself, or drop the ledgers' state (`forget_ledgers`) so the next refresh rebuilds.
+`log_changes` (for the quarantine, `log_quarantine_changes`) itself, or drop the ledgers' state
+(`forget_ledgers`) so the next refresh rebuilds. The state table also records what the reports
+grouped by customer were written at (`models.customer_scope`).
 """
 
 from __future__ import annotations
@@ -46,14 +48,21 @@ from models.sql_template import load_template
 
 __all__ = [
     "LEDGERS",
+    "TOUCHED_CUSTOMERS",
     "Ledger",
     "Refresh",
+    "customer_column",
     "forget_ledgers",
+    "forget_report_state",
     "ledger_query",
     "live_applications_query",
     "log_changes",
+    "log_quarantine_changes",
     "prune_changes",
     "refresh_ledger",
+    "report_state_holds",
+    "save_report_state",
+    "written_at",
 ]
 
 LEDGERS = "ledgers"  # the schema of the stored ledgers, their state and the change log
@@ -61,6 +70,9 @@ Ledger = Literal["invoice_ledger", "payment_ledger", "held_applications"]
 Refresh = Literal["rebuilt", "incremental"]
 
 _STATE = f"{LEDGERS}.state"
+# The customers whose ledger rows a refresh replaced, before and after (NULL where a row names
+# none): created by the first incremental refresh of a session, emptied by its reader.
+TOUCHED_CUSTOMERS = "temp.ledger_touched_customers"
 _CHANGES = f"{LEDGERS}.changes"
 # Beyond this share of a ledger's rows changed, recomputing them costs about a rebuild.
 _REBUILD_ABOVE = 0.2
@@ -164,6 +176,71 @@ def refresh_ledger(
     return "rebuilt"
 
 
+def log_quarantine_changes(
+    conn: duckdb.DuckDBPyConnection, connection_id: str, new_rows: str
+) -> None:
+    """Record in `ledgers.changes`, as changed customers, whose quarantined documents differ
+    between `canonical.rejected_records` now and `new_rows` (its columns), about to replace the
+    connection's rows: what quarantine holds back counts in their report rows."""
+    if not _exists(conn, "changes"):
+        return
+    columns = ("document", "document_id", "customer_id", "currency_code", "document_date", "amount")
+    names = ", ".join(("stream", "record_id", *columns))
+    differs = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in columns)
+    conn.execute(
+        f"""
+        INSERT INTO {_CHANGES} (seq, connection_id, document, document_id)
+        WITH o AS (SELECT {names} FROM canonical.rejected_records
+                   WHERE connection_id = $connection_id),
+             n AS (SELECT {names} FROM {new_rows}),
+             changed_rows AS (SELECT o, n FROM o FULL JOIN n
+                              ON o.stream = n.stream AND o.record_id = n.record_id
+                              WHERE {differs})
+        SELECT DISTINCT $seq, $connection_id, 'customer', customer_id
+        FROM (SELECT unnest([o.customer_id, n.customer_id]) AS customer_id FROM changed_rows)
+        WHERE customer_id IS NOT NULL
+        """,
+        {"connection_id": connection_id, "seq": _next_seq(conn)},
+    )
+
+
+def written_at(conn: duckdb.DuckDBPyConnection, name: str) -> int | None:
+    """The last change a stored ledger (or a report, `reports.<name>`) includes, if stored."""
+    if not _exists(conn, "state"):
+        return None
+    row = conn.execute(f"SELECT through_seq FROM {_STATE} WHERE ledger = ?", [name]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def report_state_holds(
+    conn: duckdb.DuckDBPyConnection, report: str, as_of: date, aging: str, sql: str
+) -> bool:
+    """Whether `reports.<report>` was written for this as-of date, aging (JSON, or empty), the
+    report's `sql`, the ledgers' version and the base currencies of the last ledger refresh."""
+    stored = _stored_state(conn, f"reports.{report}") if _exists(conn, "state") else None
+    return stored is not None and stored.same_basis(_report_state(conn, as_of, aging, sql))
+
+
+def save_report_state(
+    conn: duckdb.DuckDBPyConnection, report: str, as_of: date, aging: str, sql: str
+) -> None:
+    """Record that `reports.<report>` now holds every change so far (`report_state_holds`)."""
+    _ensure_bookkeeping(conn)
+    _save_state(conn, f"reports.{report}", _report_state(conn, as_of, aging, sql))
+
+
+def forget_report_state(conn: duckdb.DuckDBPyConnection, report: str) -> None:
+    """`reports.<report>` was written from something else than the stored ledgers: its next
+    write is a whole one."""
+    if _exists(conn, "state"):
+        conn.execute(f"DELETE FROM {_STATE} WHERE ledger = ?", [f"reports.{report}"])
+
+
+def _report_state(conn: duckdb.DuckDBPyConnection, as_of: date, aging: str, sql: str) -> _State:
+    version = hashlib.sha256(f"{_version()}\n{sql}".encode()).hexdigest()[:16]
+    return _State(as_of, aging, version, _base_currencies(conn), _last_seq(conn))
+
+
 def prune_changes(conn: duckdb.DuckDBPyConnection) -> None:
     """Drop the changes every stored ledger includes; forget a ledger so far behind that its
     next refresh rebuilds it anyway, so that it holds no changes back."""
@@ -174,9 +251,10 @@ def prune_changes(conn: duckdb.DuckDBPyConnection) -> None:
         f"WHERE c.seq > s.through_seq) > $limit",
         {"limit": _REBUILD_ABOVE * _documents(conn, "invoice_ledger", "payment_ledger")},
     )
+    # A report is rewritten in part only right after its ledgers' refresh: it keeps no changes.
     conn.execute(
         f"DELETE FROM {_CHANGES} WHERE seq <= (SELECT coalesce(min(through_seq), "
-        f"(SELECT max(seq) FROM {_CHANGES})) FROM {_STATE})"
+        f"(SELECT max(seq) FROM {_CHANGES})) FROM {_STATE} WHERE ledger NOT LIKE 'reports.%')"
     )
 
 
@@ -218,13 +296,21 @@ class _Spec:
     documents: str  # the canonical table of the documents its rows are of
     key: str  # the document id its rows are replaced by
     scope: str  # which documents' rows to recompute: the name of a query in _SCOPES
+    customer: str  # the column naming the customer whose report rows a row counts in
 
 
 _SPECS: dict[Ledger, _Spec] = {
-    "invoice_ledger": _Spec("canonical.invoices", "invoice_id", "invoices"),
-    "payment_ledger": _Spec("canonical.payments", "payment_id", "payments"),
-    "held_applications": _Spec("canonical.payment_applications", "payment_id", "payments"),
+    "invoice_ledger": _Spec("canonical.invoices", "invoice_id", "invoices", "customer_id"),
+    "payment_ledger": _Spec("canonical.payments", "payment_id", "payments", "customer_id"),
+    "held_applications": _Spec(
+        "canonical.payment_applications", "payment_id", "payments", "payment_customer_id"
+    ),
 }
+
+
+def customer_column(ledger: Ledger) -> str:
+    """The column of a ledger's rows naming the customer whose report rows they count in."""
+    return _SPECS[ledger].customer
 
 
 def _within(table: str, scope: str, key: str) -> str:
@@ -250,6 +336,13 @@ def _recompute_changed(
         f"CREATE OR REPLACE TEMP MACRO {ledger}_changed(as_of, edges, basis) AS TABLE {query}"
     )
     table = f"{LEDGERS}.{ledger}"
+    replaced = f"{table} t SEMI JOIN {scope} s USING (connection_id, {spec.key})"
+    conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {TOUCHED_CUSTOMERS.removeprefix('temp.')} "
+        "(connection_id VARCHAR, customer_id VARCHAR)"
+    )
+    touched = f"INSERT INTO {TOUCHED_CUSTOMERS} SELECT DISTINCT t.connection_id, t.{spec.customer}"
+    conn.execute(f"{touched} FROM {replaced}")  # whose rows they were
     conn.execute(
         f"DELETE FROM {table} t USING {scope} s "
         f"WHERE t.connection_id = s.connection_id AND t.{spec.key} = s.{spec.key}"
@@ -257,6 +350,7 @@ def _recompute_changed(
     conn.execute(
         f"INSERT INTO {table} BY NAME FROM {ledger}_changed($as_of::DATE, $edges, $basis)", params
     )
+    conn.execute(f"{touched} FROM {replaced}")  # whose rows they are now
 
 
 # The documents whose rows to recompute: those changed since `$through_seq`, and those depending
@@ -299,7 +393,7 @@ def _ensure_bookkeeping(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _stored_state(conn: duckdb.DuckDBPyConnection, ledger: Ledger) -> _State | None:
+def _stored_state(conn: duckdb.DuckDBPyConnection, ledger: str) -> _State | None:
     row = conn.execute(
         f"SELECT as_of, aging, version, base_currencies, through_seq FROM {_STATE} "
         "WHERE ledger = ?",
@@ -308,7 +402,7 @@ def _stored_state(conn: duckdb.DuckDBPyConnection, ledger: Ledger) -> _State | N
     return None if row is None else _State(*row)
 
 
-def _save_state(conn: duckdb.DuckDBPyConnection, ledger: Ledger, state: _State) -> None:
+def _save_state(conn: duckdb.DuckDBPyConnection, ledger: str, state: _State) -> None:
     conn.execute(f"DELETE FROM {_STATE} WHERE ledger = ?", [ledger])
     conn.execute(
         f"INSERT INTO {_STATE} VALUES (?, ?, ?, ?, ?, ?)",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import duckdb
 
 from models.expressions import Ref, TextAt, expr, literal
-from models.ledgers import log_changes
+from models.ledgers import log_changes, log_quarantine_changes
 from models.mapping import Check, Field, Mapping
 from models.queries import scalar
 from models.transaction import transaction
@@ -226,6 +226,7 @@ def _refresh_quarantine(conn: duckdb.DuckDBPyConnection, connection_id: str, sou
         """,
         params,
     )
+    log_quarantine_changes(conn, connection_id, "quarantine_merged")
     conn.execute(
         "DELETE FROM canonical.rejected_records WHERE connection_id = $connection_id",
         {"connection_id": connection_id},

@@ -20,12 +20,14 @@ into each cost more than computing the ledgers, so the ledgers themselves are st
 (`ledgers.invoice_ledger`, `ledgers.payment_ledger`) and those two reports are views over them,
 with the reports' comments; the other reports are tables. The stored ledgers (and
 `ledgers.held_applications`, while reconciliation_exceptions is written) are refreshed from what
-changed since they were written (`models.ledgers`); a DuckLake keeps no stored ledgers, and
-computes them whole each time.
+changed since they were written (`models.ledgers`); the reports grouped by customer are then
+rewritten for the customers those changes touched alone (`models.customer_scope`). A DuckLake
+keeps no stored ledgers, and computes them whole each time.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -33,14 +35,28 @@ from typing import Literal, get_args
 
 import duckdb
 
+from models.customer_scope import (
+    GROUPED,
+    SCOPE,
+    scope_customers,
+    scoped_ledger,
+    start_touch_log,
+    within_scope,
+)
 from models.ducklake import in_ducklake
 from models.ledgers import (
     LEDGERS,
+    TOUCHED_CUSTOMERS,
     Ledger,
+    Refresh,
+    forget_report_state,
     ledger_query,
     live_applications_query,
     prune_changes,
     refresh_ledger,
+    report_state_holds,
+    save_report_state,
+    written_at,
 )
 from models.queries import scalar
 from models.report_docs import COLUMN_COMMENTS, TABLE_COMMENTS
@@ -189,7 +205,8 @@ def _write_reports(
     An input is stored in `ledgers` when a report written now is a view over it (or, for
     held_applications, reads it), and brought up to date from what changed since it was written
     (`models.ledgers`); otherwise it is a temporary table, and the stored ledger keeps the date
-    its views were written for.
+    its views were written for. A report grouped by customer whose inputs were all brought up
+    to date that way is rewritten for the customers they touched alone (`models.customer_scope`).
     """
     # DuckLake keeps no comments on a view's columns: there the reports stay tables.
     views: dict[str, Ledger] = {} if in_ducklake(conn) else _VIEWS
@@ -198,15 +215,23 @@ def _write_reports(
     if views and "reconciliation_exceptions" in names:
         stored.add("held_applications")  # read by that report alone
     where: dict[str, str] = {t: f"{LEDGERS}.{t}" if t in stored else f"temp.{t}" for t in _INPUTS}
+    written = {table: written_at(conn, table) for table in stored}
+    refreshed: dict[Ledger, Refresh] = {}
+    if stored:
+        start_touch_log(conn)
     for table in _INPUTS:
         if any(_reads(name, table) for name in names):
             on_step(table)
             if table in stored:
-                refresh_ledger(conn, table, as_of, aging.edges, aging.basis)
+                refreshed[table] = refresh_ledger(conn, table, as_of, aging.edges, aging.basis)
                 continue
             source = _input(table, "$as_of", ", edges := $edges, basis := $basis")
             sql = f"CREATE OR REPLACE TEMP TABLE {where[table]} AS FROM {source}"
             conn.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+    kept = {name: _kept_since(conn, name, as_of, aging, written, refreshed) for name in names}
+    incremental = {name: since for name, since in kept.items() if since is not None}
+    if incremental:
+        scope_customers(conn, min(incremental.values()))  # before the changes are pruned
     if stored:
         prune_changes(conn)
     rows = {}
@@ -214,13 +239,85 @@ def _write_reports(
         on_step(name)
         if name in views:
             rows[name] = _write_view(conn, name, where)
+        elif name in incremental:
+            rows[name] = _rewrite_scope(conn, name, params)
         else:
             rows[name] = _write_table(conn, name, where, params)
-        _comment(conn, name, "VIEW" if name in views else "TABLE")
-    for table in _INPUTS:
-        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        if name in GROUPED:
+            _record_report_state(conn, name, as_of, aging, stored)
+        if name not in incremental:
+            _comment(conn, name, "VIEW" if name in views else "TABLE")
+    for temporary in (*(f"temp.{t}" for t in _INPUTS), TOUCHED_CUSTOMERS, SCOPE):
+        conn.execute(f"DROP TABLE IF EXISTS {temporary}")
     on_step("commit")
     return rows
+
+
+def _kept_since(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    as_of: date,
+    aging: Aging,
+    written: dict[Ledger, int | None],
+    refreshed: dict[Ledger, Refresh],
+) -> int | None:
+    """The change a grouped report was written at, if it may be rewritten for the customers
+    touched since: every input it reads was refreshed from that change on, and it was written
+    for this as-of date, aging and SQL (`models.ledgers.report_state_holds`)."""
+    if name not in GROUPED or not _is_table(conn, name):
+        return None
+    since = written_at(conn, f"reports.{name}")
+    inputs = [table for table in _INPUTS if _reads(name, table)]
+    if since is None or any(
+        refreshed.get(table) != "incremental" or written.get(table) != since for table in inputs
+    ):
+        return None
+    if not report_state_holds(conn, name, as_of, _aging_text(name, aging), _template(name).text):
+        return None
+    return since
+
+
+def _record_report_state(
+    conn: duckdb.DuckDBPyConnection, name: str, as_of: date, aging: Aging, stored: set[Ledger]
+) -> None:
+    """Remember what a grouped report was written from, if that was the stored ledgers alone."""
+    if all(table in stored for table in _INPUTS if _reads(name, table)):
+        save_report_state(conn, name, as_of, _aging_text(name, aging), _template(name).text)
+    else:
+        forget_report_state(conn, name)
+
+
+def _aging_text(name: str, aging: Aging) -> str:
+    return json.dumps(aging.params()) if name in _AGED else ""
+
+
+def _rewrite_scope(conn: duckdb.DuckDBPyConnection, name: str, params: dict[str, object]) -> int:
+    """Replace the report's rows of the customers in `SCOPE` (and those naming none) with
+    their rows now, computed from those customers' ledger rows; its row count."""
+    scoped: dict[str, str] = {table: scoped_ledger(table) for table in _INPUTS}
+    conn.execute(
+        f"CREATE OR REPLACE TEMP MACRO {name}_of_scope(as_of, edges, basis) AS TABLE "
+        f"{_query(name, inputs='', where=scoped)}"
+    )
+    conn.execute(f"DELETE FROM reports.{name} r WHERE {within_scope('r')}")
+    conn.execute(
+        f"INSERT INTO reports.{name} BY NAME "
+        f"FROM {name}_of_scope($as_of::DATE, $edges, $basis) r WHERE {within_scope('r')}",
+        params,
+    )
+    return int(scalar(conn, f"SELECT count(*) FROM reports.{name}"))
+
+
+def _is_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        scalar(
+            conn,
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_catalog = current_database() AND table_schema = 'reports' "
+            "AND table_name = ? AND table_type = 'BASE TABLE'",
+            [name],
+        )
+    )
 
 
 def _write_table(
