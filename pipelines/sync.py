@@ -64,7 +64,13 @@ from models.raw import (
     resolve_unfetched,
     unfetched,
 )
-from models.warehouse import BULK_MEMORY_LIMIT, LOAD_MEMORY_LIMIT, LOAD_THREADS, Warehouse
+from models.warehouse import (
+    BULK_MEMORY_LIMIT,
+    LOAD_MEMORY_LIMIT,
+    LOAD_THREADS,
+    NORMALIZE_MEMORY_LIMIT,
+    Warehouse,
+)
 from pipelines.derived_children import DerivedChildren, sync_derived_children
 from pipelines.sync_errors import (
     BatchSetAsideError,
@@ -639,4 +645,4 @@ def normalize(
             raw_tables={stream.name: stream.raw(source).table for stream in streams},
         )
 
-    return warehouse.write(rebuild, memory_limit=BULK_MEMORY_LIMIT)
+    return warehouse.write(rebuild, memory_limit=NORMALIZE_MEMORY_LIMIT)
