@@ -54,7 +54,11 @@ def test_a_tiny_run_measures_every_client_on_the_same_data(
     assert results["ledgersync"]["result"]["streams"]["customerpayment_details"]["requests"] == 50
     limit = results["limit"]["result"]
     assert limit["records"] == limit["stored"] == sum(served.values())
-    assert results["reports_at_scale"]["result"]["applications"] == 2 * SIZE["payments"]
+    scale = results["reports_at_scale"]["result"]
+    assert scale["applications"] == 2 * SIZE["payments"]
+    changed = scale["incremental"]
+    assert changed["changed_percent"] == 1.0 and changed["changed_documents"] > 0
+    assert set(changed["reports"]) == set(scale["reports"])
     assert results["incremental"]["result"]["no_change_sync"] == {
         "/contacts": 1,
         "/customerpayments": 1,
@@ -75,6 +79,7 @@ def test_a_tiny_run_measures_every_client_on_the_same_data(
     text = results_path.read_text()
     assert "## Targets" in text and "old figures" not in text
     assert "## With a 100 ms round trip" in text
+    assert "| reports after 1% of the documents change < 0.5 s | " in text
     assert text.endswith(f"{NOTES_MARKER}\nWhy a target is missed.\n")
     write_results(results, results_path)  # a second run keeps the notes too
     assert results_path.read_text().endswith("Why a target is missed.\n")
