@@ -29,6 +29,9 @@ __all__ = ["Options", "main", "run"]
 INCREMENTAL_SIZE = {"customers": 50, "invoices": 500, "payments": 300}
 # The reports at scale are refreshed again after this share of the documents changed.
 REPORTS_CHANGED_PERCENT = 1.0
+# Zoho's payment details derived from the list against all fetched (benchmarks/zoho_details.py):
+# a ledger of its own, extrapolated to a million payments; no larger than the run's.
+ZOHO_DETAILS_SIZE = {"customers": 2_000, "invoices": 20_000, "payments": 20_000}
 # About 205 requests at 100 a minute: three windows, just over two minutes.
 RATE_LIMIT_SIZE = {"customers": 150, "invoices": 1200, "payments": 200}
 
@@ -43,6 +46,7 @@ class Options:
     rate_limit: bool = True
     latency: bool = True
     scaling: bool = True
+    zoho_details: bool = True
     out: Path = ROOT / "benchmarks" / "out"
     results: Path = ROOT / "benchmarks" / "RESULTS.md"
 
@@ -144,6 +148,9 @@ def run(options: Options) -> dict[str, Any]:
         )
     if options.latency:
         results["latency"] = _latency(options)
+    if options.zoho_details:
+        print("… Zoho payment details: derived from the list against all fetched", flush=True)
+        results["zoho_details"] = _zoho_details(options)
     print("… API requests per sync", flush=True)
     results["incremental"] = _budget(options, "incremental", INCREMENTAL_SIZE)
     if options.rate_limit:
@@ -167,6 +174,17 @@ def _latency(options: Options) -> dict[str, Any]:
         work=options.out / "work" / "latency",
         log_dir=options.out / "logs",
     )
+
+
+def _zoho_details(options: Options) -> dict[str, Any]:
+    size = {key: min(value, options.size()[key]) for key, value in ZOHO_DETAILS_SIZE.items()}
+    child = run_child(
+        "zoho-details",
+        "benchmarks.zoho_details",
+        ["--work", str(options.out / "work" / "zoho-details"), *_size_args(size)],
+        log_dir=options.out / "logs",
+    )
+    return _figures(child)
 
 
 def _budget(options: Options, mode: str, size: dict[str, int]) -> dict[str, Any]:
@@ -206,6 +224,7 @@ def main() -> None:
     parser.add_argument("--no-rate-limit", dest="rate_limit", action="store_false")
     parser.add_argument("--no-latency", dest="latency", action="store_false")
     parser.add_argument("--no-scaling", dest="scaling", action="store_false")
+    parser.add_argument("--no-zoho-details", dest="zoho_details", action="store_false")
     parser.add_argument("--out", type=Path, default=Options.out)
     parser.add_argument("--results", type=Path, default=Options.results)
     args = parser.parse_args()
@@ -226,6 +245,7 @@ def main() -> None:
         rate_limit=base.rate_limit and args.rate_limit,
         latency=args.latency,
         scaling=args.scaling,
+        zoho_details=args.zoho_details,
         out=args.out,
         results=args.results,
     )

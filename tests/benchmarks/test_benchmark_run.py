@@ -66,6 +66,10 @@ def test_a_tiny_run_measures_every_client_on_the_same_data(
         "/oauth/v2/token": 1,
     }
     assert results["incremental"]["result"]["renormalize"] == {}
+    zoho = results["zoho_details"]["result"]
+    assert zoho["size"] == SIZE  # no larger than the run's ledger
+    assert 0 < zoho["runs"]["derive"]["details_per_payment"] < 1
+    assert zoho["runs"]["fetch_all"]["details_per_payment"] > 0.9
     sources = results["latency"]["sources"]
     assert set(sources) == {"simpro", "zoho_books"}
     for source, runs in sources.items():
@@ -80,6 +84,8 @@ def test_a_tiny_run_measures_every_client_on_the_same_data(
     assert "## Targets" in text and "old figures" not in text
     assert "## With a 100 ms round trip" in text
     assert "| reports after 1% of the documents change < 0.5 s | " in text
+    assert "| Zoho first sync of 1,000,000 payments at 100 requests a minute < 1 day | " in text
+    assert "## Zoho payment details derived from the list" in text
     assert text.endswith(f"{NOTES_MARKER}\nWhy a target is missed.\n")
     write_results(results, results_path)  # a second run keeps the notes too
     assert results_path.read_text().endswith("Why a target is missed.\n")
