@@ -12,7 +12,10 @@ computed again (`models.reports` decides when):
 - those changed since, which includes their quarantined documents
   (`models.ledgers.log_quarantine_changes`);
 - those of the quarantined invoices a changed invoice document (an application to it) or a
-  changed payment applied to them names.
+  changed payment applied to them names;
+- those a changed invoice or payment names now, and those whose reconciliation findings name it:
+  a document that no ledger holds a row of (void, vanished, not yet due) still makes a
+  `record_vanished` finding, read from the canonical tables.
 
 Rows that name no customer are always computed again: there are few.
 """
@@ -49,6 +52,16 @@ def scope_customers(conn: duckdb.DuckDBPyConnection, since: int) -> int:
     may differ now (the module's list); how many there are. Run after the ledger refreshes and
     before the changes they include are pruned."""
     changes = f"(FROM {LEDGERS}.changes WHERE seq > $since)"
+    named = [
+        _named_by_changed(f"canonical.{document}s", document, changes)
+        for document in ("invoice", "payment")
+    ]
+    if _has_findings(conn):
+        named += [
+            _named_by_changed("reports.reconciliation_exceptions", document, changes)
+            for document in ("invoice", "payment")
+        ]
+    also_named = "".join(f" UNION ALL {query}" for query in named)
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {SCOPE.removeprefix("temp.")} AS
@@ -69,12 +82,30 @@ def scope_customers(conn: duckdb.DuckDBPyConnection, since: int) -> int:
                  AND c.document_id = a.payment_id
             ) t ON t.connection_id = r.connection_id AND t.invoice_id = r.document_id
             WHERE r.document = 'invoice'
+            {also_named}
         )
         WHERE customer_id IS NOT NULL
         """,
         {"since": since},
     )
     return int(conn.execute(f"SELECT count(*) FROM {SCOPE}").fetchone()[0])  # type: ignore[index]
+
+
+def _named_by_changed(table: str, document: str, changes: str) -> str:
+    """The customers of `table`'s rows naming a changed `document` (invoice or payment)."""
+    return (
+        f"SELECT t.connection_id, t.customer_id FROM {table} t SEMI JOIN {changes} c "
+        f"ON c.document = '{document}' AND c.connection_id = t.connection_id "
+        f"AND c.document_id = t.{document}_id"
+    )
+
+
+def _has_findings(conn: duckdb.DuckDBPyConnection) -> bool:
+    found = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'reports' AND table_name = 'reconciliation_exceptions'"
+    ).fetchone()
+    return bool(found and found[0])
 
 
 def scoped_ledger(ledger: Ledger) -> str:

@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from duckdb_engine import Dialect
 
 from models.queries import scalar
-from models.schema import CANONICAL_TABLES
+from models.schema import CANONICAL_TABLES, REJECTED_RECORDS
 from models.sql_template import load_template
 
 __all__ = [
@@ -462,11 +462,13 @@ def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 @cache
 def _version() -> str:
-    """A digest of what a ledger's rows are computed with: its SQL and the canonical tables."""
+    """A digest of what a ledger's rows are computed with: its SQL and the canonical tables (and
+    the quarantine, which the reports grouped by customer read)."""
     from models.warehouse import table_ddl
 
     texts = [
         load_template("models.sql", name).text for name in ("common", "live_applications", *_SPECS)
     ]
-    texts += [table_ddl(table) for table in CANONICAL_TABLES]
+    # The quarantine too: a change of its columns recreates it empty, unlogged.
+    texts += [table_ddl(table) for table in (*CANONICAL_TABLES, REJECTED_RECORDS)]
     return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]

@@ -507,6 +507,57 @@ def test_a_ledger_the_report_does_not_write_keeps_its_changes_for_later(conn, re
     assert_equal_to_a_rebuild(conn)
 
 
+VANISHED = "TIMESTAMPTZ '2026-07-01 00:00:00+00'"
+UNAPPLIED_PAYMENT = (
+    "SELECT payment_id FROM canonical.payments WHERE payment_date <= ? "
+    "AND payment_id NOT IN (SELECT payment_id FROM canonical.payment_applications) "
+    "ORDER BY payment_id LIMIT 1"
+)
+ISSUED_INVOICE = (
+    "SELECT invoice_id FROM canonical.invoices WHERE issue_date <= ? ORDER BY invoice_id LIMIT 1"
+)
+# Two changes, each refreshed, to a document no ledger holds a row of after the first: only
+# reconciliation_exceptions (record_vanished) shows it.
+WITHOUT_LEDGER_ROWS = {
+    "a void payment vanishes": (
+        UNAPPLIED_PAYMENT,
+        ("payments", "UPDATE next_rows SET status = 'void' WHERE payment_id = ?"),
+        ("payments", f"UPDATE next_rows SET deleted_at = {VANISHED} WHERE payment_id = ?"),
+    ),
+    "a vanished void payment comes back": (
+        UNAPPLIED_PAYMENT,
+        (
+            "payments",
+            f"UPDATE next_rows SET status = 'void', deleted_at = {VANISHED} WHERE payment_id = ?",
+        ),
+        ("payments", "UPDATE next_rows SET deleted_at = NULL WHERE payment_id = ?"),
+    ),
+    "a vanished invoice moves to another customer": (
+        ISSUED_INVOICE,
+        ("invoices", f"UPDATE next_rows SET deleted_at = {VANISHED} WHERE invoice_id = ?"),
+        (
+            "invoices",
+            "UPDATE next_rows SET total_amount = total_amount + 1, customer_id = "
+            "(SELECT min(customer_id) FROM next_customers WHERE customer_id <> "
+            "(SELECT customer_id FROM next_rows WHERE invoice_id = $1)) WHERE invoice_id = $1",
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", WITHOUT_LEDGER_ROWS)
+def test_a_document_without_ledger_rows_still_moves_its_findings(conn, scoped, case) -> None:
+    query, *steps = WITHOUT_LEDGER_ROWS[case]
+    (document_id,) = conn.execute(query, [AS_OF]).fetchone()
+    conn.execute("CREATE OR REPLACE TEMP TABLE next_customers AS FROM canonical.customers")
+    for table, sql in steps:
+        rebuild(conn, table, (sql, [document_id]))
+        materialize_reports(conn, AS_OF)
+        assert stored(conn) == computed(conn, AS_OF, DEFAULT_AGING)
+    assert scoped == GROUPED * 2
+    assert_equal_to_a_rebuild(conn)
+
+
 def test_a_report_written_from_temporary_ledgers_is_next_written_whole(conn, scoped) -> None:
     """Written alone, for another date, customer_balances reads ledgers it computes for itself:
     its next write cannot start from those rows."""
