@@ -71,7 +71,8 @@ Refresh = Literal["rebuilt", "incremental"]
 
 _STATE = f"{LEDGERS}.state"
 # The customers whose ledger rows a refresh replaced, before and after (NULL where a row names
-# none): created by the first incremental refresh of a session, emptied by its reader.
+# none): emptied before the refreshes by `models.customer_scope.start_touch_log` (or created by
+# the first incremental refresh of a session), dropped once the reports are written.
 TOUCHED_CUSTOMERS = "temp.ledger_touched_customers"
 _CHANGES = f"{LEDGERS}.changes"
 # Beyond this share of a ledger's rows changed, recomputing them costs about a rebuild.
