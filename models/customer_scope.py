@@ -25,13 +25,13 @@ from __future__ import annotations
 import duckdb
 
 from models.ledgers import LEDGERS, TOUCHED_CUSTOMERS, Ledger, customer_column
+from models.queries import table_exists
 
 __all__ = [
     "GROUPED",
     "SCOPE",
     "scope_customers",
     "scoped_ledger",
-    "start_touch_log",
     "within_scope",
 ]
 
@@ -39,24 +39,16 @@ GROUPED = frozenset({"customer_balances", "ar_aging", "reconciliation_exceptions
 SCOPE = "temp.report_customers"  # (connection_id, customer_id): whose rows to compute again
 
 
-def start_touch_log(conn: duckdb.DuckDBPyConnection) -> None:
-    """An empty `TOUCHED_CUSTOMERS`, for the ledger refreshes about to run."""
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {TOUCHED_CUSTOMERS.removeprefix('temp.')} "
-        "(connection_id VARCHAR, customer_id VARCHAR)"
-    )
-
-
-def scope_customers(conn: duckdb.DuckDBPyConnection, since: int) -> int:
+def scope_customers(conn: duckdb.DuckDBPyConnection, since: int) -> None:
     """Fill `SCOPE` with the customers whose rows in a grouped report written at change `since`
-    may differ now (the module's list); how many there are. Run after the ledger refreshes and
-    before the changes they include are pruned."""
+    may differ now (the module's list). Run after the ledger refreshes and before the changes
+    they include are pruned."""
     changes = f"(FROM {LEDGERS}.changes WHERE seq > $since)"
     named = [
         _named_by_changed(f"canonical.{document}s", document, changes)
         for document in ("invoice", "payment")
     ]
-    if _has_findings(conn):
+    if table_exists(conn, "reports", "reconciliation_exceptions"):
         named += [
             _named_by_changed("reports.reconciliation_exceptions", document, changes)
             for document in ("invoice", "payment")
@@ -88,7 +80,6 @@ def scope_customers(conn: duckdb.DuckDBPyConnection, since: int) -> int:
         """,
         {"since": since},
     )
-    return int(conn.execute(f"SELECT count(*) FROM {SCOPE}").fetchone()[0])  # type: ignore[index]
 
 
 def _named_by_changed(table: str, document: str, changes: str) -> str:
@@ -98,14 +89,6 @@ def _named_by_changed(table: str, document: str, changes: str) -> str:
         f"ON c.document = '{document}' AND c.connection_id = t.connection_id "
         f"AND c.document_id = t.{document}_id"
     )
-
-
-def _has_findings(conn: duckdb.DuckDBPyConnection) -> bool:
-    found = conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = 'reports' AND table_name = 'reconciliation_exceptions'"
-    ).fetchone()
-    return bool(found and found[0])
 
 
 def scoped_ledger(ledger: Ledger) -> str:

@@ -42,7 +42,7 @@ import duckdb
 import sqlalchemy as sa
 from duckdb_engine import Dialect
 
-from models.queries import scalar
+from models.queries import scalar, table_exists
 from models.schema import CANONICAL_TABLES, REJECTED_RECORDS
 from models.sql_template import load_template
 
@@ -71,8 +71,7 @@ Refresh = Literal["rebuilt", "incremental"]
 
 _STATE = f"{LEDGERS}.state"
 # The customers whose ledger rows a refresh replaced, before and after (NULL where a row names
-# none): emptied before the refreshes by `models.customer_scope.start_touch_log` (or created by
-# the first incremental refresh of a session), dropped once the reports are written.
+# none): created by the first incremental refresh of a report write, dropped at its end.
 TOUCHED_CUSTOMERS = "temp.ledger_touched_customers"
 _CHANGES = f"{LEDGERS}.changes"
 # Beyond this share of a ledger's rows changed, recomputing them costs about a rebuild.
@@ -451,14 +450,7 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, ledger: Ledger) -> bool:
 
 
 def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(
-        scalar(
-            conn,
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = ? AND table_name = ?",
-            [LEDGERS, table],
-        )
-    )
+    return table_exists(conn, LEDGERS, table)
 
 
 @cache

@@ -14,3 +14,15 @@ def scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: object | None = No
     if row is None:
         raise LookupError(f"expected one row from: {sql[:200]}")
     return row[0]
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether `schema.table` is a table (not a view) of the connection's current database."""
+    return bool(
+        scalar(
+            conn,
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?",
+            [schema, table],
+        )
+    )

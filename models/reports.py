@@ -40,7 +40,6 @@ from models.customer_scope import (
     SCOPE,
     scope_customers,
     scoped_ledger,
-    start_touch_log,
     within_scope,
 )
 from models.ducklake import in_ducklake
@@ -58,7 +57,7 @@ from models.ledgers import (
     save_report_state,
     written_at,
 )
-from models.queries import scalar
+from models.queries import scalar, table_exists
 from models.report_docs import COLUMN_COMMENTS, TABLE_COMMENTS
 from models.sql_template import SqlTemplate, load_template
 from models.transaction import transaction
@@ -217,8 +216,6 @@ def _write_reports(
     where: dict[str, str] = {t: f"{LEDGERS}.{t}" if t in stored else f"temp.{t}" for t in _INPUTS}
     written = {table: written_at(conn, table) for table in stored}
     refreshed: dict[Ledger, Refresh] = {}
-    if stored:
-        start_touch_log(conn)
     for table in _INPUTS:
         if any(_reads(name, table) for name in names):
             on_step(table)
@@ -264,12 +261,12 @@ def _kept_since(
     """The change a grouped report was written at, if it may be rewritten for the customers
     touched since: every input it reads was refreshed from that change on, and it was written
     for this as-of date, aging and SQL (`models.ledgers.report_state_holds`)."""
-    if name not in GROUPED or not _is_table(conn, name):
+    if name not in GROUPED or not table_exists(conn, "reports", name):
         return None
     since = written_at(conn, f"reports.{name}")
-    inputs = [table for table in _INPUTS if _reads(name, table)]
     if since is None or any(
-        refreshed.get(table) != "incremental" or written.get(table) != since for table in inputs
+        refreshed.get(table) != "incremental" or written.get(table) != since
+        for table in _inputs_of(name)
     ):
         return None
     if not report_state_holds(conn, name, as_of, _aging_text(name, aging), _template(name).text):
@@ -281,7 +278,7 @@ def _record_report_state(
     conn: duckdb.DuckDBPyConnection, name: str, as_of: date, aging: Aging, stored: set[Ledger]
 ) -> None:
     """Remember what a grouped report was written from, if that was the stored ledgers alone."""
-    if all(table in stored for table in _INPUTS if _reads(name, table)):
+    if all(table in stored for table in _inputs_of(name)):
         save_report_state(conn, name, as_of, _aging_text(name, aging), _template(name).text)
     else:
         forget_report_state(conn, name)
@@ -306,18 +303,6 @@ def _rewrite_scope(conn: duckdb.DuckDBPyConnection, name: str, params: dict[str,
         params,
     )
     return int(scalar(conn, f"SELECT count(*) FROM reports.{name}"))
-
-
-def _is_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(
-        scalar(
-            conn,
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_catalog = current_database() AND table_schema = 'reports' "
-            "AND table_name = ? AND table_type = 'BASE TABLE'",
-            [name],
-        )
-    )
 
 
 def _write_table(
@@ -395,6 +380,10 @@ def _template(name: str) -> SqlTemplate:
 
 def _reads(name: str, table: str) -> bool:
     return table in _template(name).placeholders
+
+
+def _inputs_of(name: str) -> list[Ledger]:
+    return [table for table in _INPUTS if _reads(name, table)]
 
 
 def _query(name: str, *, inputs: str, where: dict[str, str] | None = None) -> str:
