@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -26,3 +28,28 @@ def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
             [schema, table],
         )
     )
+
+
+@contextmanager
+def settings(conn: duckdb.DuckDBPyConnection, **values: object) -> Iterator[None]:
+    """DuckDB settings for the block, then their values from before. Most (`memory_limit`,
+    `threads`, `preserve_insertion_order`) are the database's, not the connection's."""
+    before = {name: _setting(conn, name) for name in values}
+    try:
+        for name, value in values.items():
+            conn.execute(f"SET {name} = {_quote(value)}")
+        yield
+    finally:
+        for name, value in before.items():
+            # A default comes back exactly by a reset (the text of `18.8 GiB` is rounded).
+            conn.execute(f"RESET {name}")
+            if _setting(conn, name) != value:
+                conn.execute(f"SET {name} = {_quote(value)}")
+
+
+def _setting(conn: duckdb.DuckDBPyConnection, name: str) -> object:
+    return scalar(conn, f"SELECT current_setting('{name}')")
+
+
+def _quote(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"

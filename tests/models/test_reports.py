@@ -26,6 +26,7 @@ from models.reports import (
     Aging,
     install_report_macros,
     materialize_reports,
+    reports_memory_limit,
     snapshot_aging,
 )
 from models.schema import CANONICAL_TABLES, REJECTED_RECORDS
@@ -596,6 +597,54 @@ def test_materializing_some_reports_leaves_the_others(conn):
         for name in REPORTS
     }
     assert dates == {name: [(ledger.as_of,)] for name in REPORTS} | {"ar_aging": [(earlier,)]}
+
+
+def _bounds(conn: duckdb.DuckDBPyConnection) -> tuple[object, object]:
+    return conn.execute(
+        "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')"
+    ).fetchone()
+
+
+def test_reports_are_written_under_a_memory_bound_that_grows_with_the_documents(
+    warehouse_conn, monkeypatch
+):
+    conn = warehouse_conn
+    ledger = generate_ledger("harbour", customers=10, invoices=60, payments=40)
+    load_ledger(conn, ledger)
+    documents = conn.execute(
+        "SELECT (SELECT count(*) FROM canonical.invoices) "
+        "+ (SELECT count(*) FROM canonical.payments)"
+    ).fetchone()[0]
+    assert reports_memory_limit(conn) == "256MiB"  # the floor
+    monkeypatch.setattr(models.reports, "_MEMORY_PER_DOCUMENT", 4 * 2**20)
+    assert reports_memory_limit(conn) == f"{4 * documents}MiB"
+    before = _bounds(conn)
+    during = set()
+    materialize_reports(conn, ledger.as_of, on_step=lambda step: during.add(_bounds(conn)))
+    assert during == {(f"{4 * documents}.0 MiB", False)}
+    assert _bounds(conn) == before
+
+
+def test_reports_that_run_out_of_memory_under_the_bound_are_written_without_it(
+    warehouse_conn, monkeypatch, caplog
+):
+    conn = warehouse_conn
+    ledger = generate_ledger("harbour", customers=10, invoices=60, payments=40)
+    load_ledger(conn, ledger)
+    expected = materialize_reports(conn, ledger.as_of)
+    written = {
+        name: conn.execute(f"FROM reports.{name} ORDER BY ALL").fetchall() for name in REPORTS
+    }
+    conn.execute("DELETE FROM ledgers.state")  # the next write computes everything again
+    before = _bounds(conn)
+    monkeypatch.setattr(models.reports, "reports_memory_limit", lambda conn: "8MiB")
+    with caplog.at_level("WARNING", logger="models.reports"):
+        assert materialize_reports(conn, ledger.as_of) == expected
+    assert "ran out of memory under DuckDB's memory_limit of 8MiB" in caplog.text
+    assert {
+        name: conn.execute(f"FROM reports.{name} ORDER BY ALL").fetchall() for name in REPORTS
+    } == written
+    assert _bounds(conn) == before
 
 
 def test_per_document_reports_show_the_stored_ledgers_as_materialized(warehouse_conn):
