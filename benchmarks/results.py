@@ -88,9 +88,15 @@ def summarize(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     rows.append(
         (
             "1,000,000-payment sync < 600 MiB",
-            f"{sync_peak:,.0f} MiB at {payments:,} payments (whole run with reports: "
-            f"{ledgersync.peak_rss_mib:,.0f} MiB)",
+            f"{sync_peak:,.0f} MiB at {payments:,} payments",
             sync_peak < 600 if payments >= 1_000_000 else None,
+        )
+    )
+    rows.append(
+        (
+            "1,000,000-payment run, reports included, ≤ 1 GiB",
+            f"{ledgersync.peak_rss_mib:,.0f} MiB at {payments:,} payments",
+            ledgersync.peak_rss_mib <= 1024 if payments >= 1_000_000 else None,
         )
     )
     scale = results["reports_at_scale"]["result"]
@@ -160,42 +166,44 @@ def _zoho_first_sync(zoho: dict[str, Any]) -> tuple[str, str, bool | None]:
 
 def _latency_targets(figures: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """Per source, ledgersync at the sequential client's page size: ≥ 5× where the page count
-    is known (its best setting of pages in flight, the others beside); ≥ 2.5× for the chained
-    sources, whose only overlap is their streams side by side."""
+    is known, at the default pages in flight (the other settings beside); ≥ 2.5× for the
+    chained sources, whose only overlap is their streams side by side."""
     by_source: dict[str, list[latency.SourceRow]] = {}
     for row in latency.ratio_rows(figures):
         if row.page_size == row.sequential_page_size:
             by_source.setdefault(row.source, []).append(row)
     rows: list[tuple[str, str, bool | None]] = []
     for source, same_page in by_source.items():
-        best = max(same_page, key=lambda row: row.ratio)
+        at_default = [r for r in same_page if _in_flight(r)[1] in ("the default", "chained")]
+        judged = at_default[0] if at_default else max(same_page, key=lambda row: row.ratio)
         name = latency.NAMES[source]
         measured = (
-            f"{best.ratio:.1f}× ({best.rate:,.0f} vs {best.sequential_rate:,.0f} records/s, "
-            f"{best.page_size} a page"
+            f"{judged.ratio:.1f}× ({judged.rate:,.0f} vs {judged.sequential_rate:,.0f} records/s, "
+            f"{judged.page_size} a page"
         )
-        if not best.page_count_known:
+        if not judged.page_count_known:
             rows.append(
                 (
                     f"{figures['latency_ms']:.0f} ms round trip, {name} (chained): "
                     f"≥ {latency.CHAINED_TARGET_RATIO:g}× a sequential client, streams side by "
                     "side, rate limit lifted",
                     measured + ")",
-                    best.ratio >= latency.CHAINED_TARGET_RATIO,
+                    judged.ratio >= latency.CHAINED_TARGET_RATIO,
                 )
             )
             continue
         others = "".join(
             f"; {row.ratio:.1f}× with {_in_flight_phrase(row)}"
             for row in same_page
-            if row is not best
+            if row is not judged
         )
         rows.append(
             (
                 f"{figures['latency_ms']:.0f} ms round trip, {name} (page count known): "
-                f"≥ {latency.TARGET_RATIO:g}× a sequential client, rate limit lifted",
-                f"{measured}, {_in_flight_phrase(best)}){others}",
-                best.ratio >= latency.TARGET_RATIO,
+                f"≥ {latency.TARGET_RATIO:g}× a sequential client at the default pages in flight, "
+                "rate limit lifted",
+                f"{measured}, {_in_flight_phrase(judged)}){others}",
+                judged.ratio >= latency.TARGET_RATIO if at_default else None,
             )
         )
     return rows

@@ -194,7 +194,7 @@ def materialize_reports(
         raise ValueError(f"unknown report {unknown[0]!r}; reports are {REPORTS}")
     if install:
         install_report_macros(conn)
-    unbounded = scalar(conn, "SELECT current_setting('memory_limit')")
+    previous_limit = scalar(conn, "SELECT current_setting('memory_limit')")
     limit = reports_memory_limit(conn)
     # Tables written in parallel, rows in any order: each report's readers order what they read.
     try:
@@ -209,7 +209,7 @@ def materialize_reports(
         )
         # After running out of memory, a reset of the limit leaves DuckDB 1.5.5's buffer pool
         # at the bound: the limit from before is set again explicitly.
-        with settings(conn, preserve_insertion_order=False, memory_limit=unbounded):
+        with settings(conn, preserve_insertion_order=False, memory_limit=previous_limit):
             rows = _write_reports_at_once(conn, names, as_of, aging or Aging(), on_step)
     return {name: int(count) for name, count in rows.items()}
 

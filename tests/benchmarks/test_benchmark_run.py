@@ -12,7 +12,7 @@ import pytest
 from benchmarks import latency
 from benchmarks.dataset import PAGE_SIZE, Dataset, ensure_dataset
 from benchmarks.measure import page_server, run_child
-from benchmarks.results import NOTES_MARKER, write_results
+from benchmarks.results import NOTES_MARKER, _latency_targets, write_results
 from benchmarks.run import Options, run
 from sandbox.zoho_books.app import start_zoho_sandbox
 from sandbox.zoho_books.config import ZohoConfig
@@ -168,3 +168,20 @@ def test_latency_figures_come_from_what_the_sandbox_saw() -> None:
     assert (row.requests, row.throttled) == (21, 1)
     assert row.efficiency == pytest.approx(2.0 / 2.5)
     assert row.rate == 2_000 and row.ceiling == 2_500 and not row.scaled
+
+
+def test_the_latency_target_is_judged_at_the_default_pages_in_flight(monkeypatch) -> None:
+    default, most = latency.IN_FLIGHT["carbon"]
+
+    def carbon(in_flight: int, rate: float) -> latency.SourceRow:
+        return latency.SourceRow(
+            "carbon", 200, 1_000.0, 200, in_flight, rate, in_flight, 1.0, 1.0, 1.0, 0.0, 0.0
+        )
+
+    rows = [carbon(default, 4_800.0), carbon(most, 5_400.0)]
+    monkeypatch.setattr(latency, "ratio_rows", lambda figures: rows)
+    [(target, measured, met)] = _latency_targets({"latency_ms": 100})
+    assert "at the default pages in flight" in target
+    assert measured.startswith(f"4.8× (4,800 vs 1,000 records/s, 200 a page, {default} in flight")
+    assert f"5.4× with {most} in flight (the most)" in measured
+    assert met is False
