@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -14,6 +16,7 @@ from sandbox.faults import FaultConfig
 from sandbox.generator import generate_ledger
 from sandbox.ledger import Application, Customer, Invoice, Ledger, Payment
 from sandbox.server import SandboxServer
+from sandbox.simpro import listing
 from sandbox.simpro.app import SimproApp, start_simpro_sandbox
 from sandbox.simpro.config import OAuthClient, SimproConfig
 from sandbox.simpro.ids import ledger_id, simpro_id
@@ -638,3 +641,44 @@ def test_an_oversized_record_only_in_its_own_listing(start) -> None:
     payments = client.get("customerPayments/", columns="ID,Invoices").text
     assert "pasted text" not in payments
     client.http.close()
+
+
+def test_id_ranges_narrowed_by_bisection_select_what_a_full_pass_selects(monkeypatch) -> None:
+    seed = random.randrange(2**32)
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    ids_in_order = sorted(rng.sample(range(1, 5_000), 400))
+    rows = [{"ID": i, "Total": rng.randrange(100), "Stage": rng.choice("ab")} for i in ids_in_order]
+    known = {"ID", "Total", "Stage"}
+
+    def filters() -> dict[str, list[str]]:
+        a, b = sorted(rng.sample(range(-10, 5_010), 2))
+        on_id = rng.choice(
+            [
+                f"between({a},{b})",
+                f"ge({a})",
+                f"gt({a})",
+                f"le({b})",
+                f"lt({b})",
+                str(a),
+                f"{a}.0",
+                f"in({a},{b})",
+                f"ne({a})",
+                "null",
+            ]
+        )
+        query = {"ID": [on_id], "orderby": [rng.choice(["ID", "-ID", "Total"])]}
+        if rng.random() < 0.5:
+            query["Stage"] = ["a"]
+        if rng.random() < 0.3:
+            query["search"] = ["any"]
+        return query
+
+    zone = ZoneInfo("UTC")
+    for _ in range(300):
+        query = listing.parse(filters(), known, default_page_size=30, max_page_size=250)
+        narrowed = listing.select(rows, query, zone=zone, modified_filter="date")
+        with monkeypatch.context() as m:
+            m.setattr(listing, "_within_id_range", lambda rows, filters: rows)
+            full = listing.select(rows, query, zone=zone, modified_filter="date")
+        assert narrowed == full, (seed, query)
