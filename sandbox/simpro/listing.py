@@ -150,8 +150,8 @@ def select(
 
 def _within_id_range(rows: Sequence[Row], filters: Sequence[Filter]) -> Sequence[Row]:
     """The rows that an ID range all filters require can hold: rows come in ID order, so a
-    connector reading the gap between two pages by ID (`ID=between(a,b)`) costs two bisections,
-    not a pass over the listing. The filters are still applied to what is left."""
+    connector reading the gap between two pages by ID (`ID=between(a,b)`, or `ID=in(…)`) costs
+    two bisections, not a pass over the listing. The filters are still applied to what is left."""
     low, high = 0, len(rows)
     for f in filters:
         bounds = _ID_BOUNDS.get(f.operation) if f.column == "ID" else None
@@ -161,6 +161,8 @@ def _within_id_range(rows: Sequence[Row], filters: Sequence[Filter]) -> Sequence
             operands = [Decimal(operand) for operand in f.operands]
         except InvalidOperation:
             continue  # the filter's own test says what is wrong with it
+        if not all(operand.is_finite() for operand in operands):
+            continue
         first, last = bounds(operands)
         if first is not None:
             low = max(low, bisect.bisect_left(rows, first, key=_row_id))
@@ -177,6 +179,7 @@ def _row_id(row: Row) -> Any:
 _ID_BOUNDS: dict[str, Callable[[list[Decimal]], tuple[Decimal | None, Decimal | None]]] = {
     "eq": lambda o: (o[0], o[0]),
     "between": lambda o: (o[0], o[1]),
+    "in": lambda o: (min(o), max(o)),
     "ge": lambda o: (o[0], None),
     "gt": lambda o: (o[0], None),
     "le": lambda o: (None, o[0]),
