@@ -32,7 +32,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 import duckdb
 
@@ -100,6 +100,7 @@ _VIEWS: dict[str, Ledger] = {
 _MEMORY_PER_DOCUMENT = 320  # bytes per invoice and payment
 _MEMORY_FLOOR = 256 * 2**20
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 AgingBasis = Literal["due_date", "issue_date"]
 # The kinds of finding in reports.reconciliation_exceptions (its query: models/sql/).
@@ -194,12 +195,21 @@ def materialize_reports(
         raise ValueError(f"unknown report {unknown[0]!r}; reports are {REPORTS}")
     if install:
         install_report_macros(conn)
+    rows = _bounded(
+        conn, lambda: _write_reports_at_once(conn, names, as_of, aging or Aging(), on_step)
+    )
+    return {name: int(count) for name, count in rows.items()}
+
+
+def _bounded(conn: duckdb.DuckDBPyConnection, write: Callable[[], _T]) -> _T:
+    """`write()` (one transaction) under the reports' memory bound (`reports_memory_limit`),
+    and again without it, with a warning, should it run out of memory under it. Tables are
+    written in parallel, rows in any order: each report's readers order what they read."""
     previous_limit = scalar(conn, "SELECT current_setting('memory_limit')")
     limit = reports_memory_limit(conn)
-    # Tables written in parallel, rows in any order: each report's readers order what they read.
     try:
         with settings(conn, preserve_insertion_order=False, memory_limit=limit):
-            rows = _write_reports_at_once(conn, names, as_of, aging or Aging(), on_step)
+            return write()
     except duckdb.OutOfMemoryException as error:
         _log.warning(
             "writing the reports ran out of memory under DuckDB's memory_limit of %s (%s); "
@@ -207,11 +217,10 @@ def materialize_reports(
             limit,
             str(error).splitlines()[0],
         )
-        # After running out of memory, a reset of the limit leaves DuckDB 1.5.5's buffer pool
-        # at the bound: the limit from before is set again explicitly.
-        with settings(conn, preserve_insertion_order=False, memory_limit=previous_limit):
-            rows = _write_reports_at_once(conn, names, as_of, aging or Aging(), on_step)
-    return {name: int(count) for name, count in rows.items()}
+    # After running out of memory, a reset of the limit leaves DuckDB 1.5.5's buffer pool at
+    # the bound: the limit from before is set again explicitly.
+    with settings(conn, preserve_insertion_order=False, memory_limit=previous_limit):
+        return write()
 
 
 def reports_memory_limit(conn: duckdb.DuckDBPyConnection) -> str:
@@ -400,12 +409,19 @@ def snapshot_aging(
     """Replace day's rows of `reports.ar_aging_daily` with the aging as of that day.
 
     A table left by a version whose aging columns differ is rebuilt empty: history is derived
-    from the canonical tables, so a backfill restores it. `install` as in `materialize_report`.
+    from the canonical tables, so a backfill restores it. `install` as in `materialize_report`;
+    the memory bound as there.
     """
     if install:
         install_report_macros(conn)
-    table = f"reports.{AGING_HISTORY}"
     params = _params("ar_aging", day, aging)
+    return _bounded(conn, lambda: _write_aging_snapshot(conn, day, params))
+
+
+def _write_aging_snapshot(
+    conn: duckdb.DuckDBPyConnection, day: date, params: dict[str, object]
+) -> int:
+    table = f"reports.{AGING_HISTORY}"
     with transaction(conn):
         wanted = _columns(conn, f"{_select('ar_aging')} LIMIT 0", params)
         if _table_columns(conn, AGING_HISTORY) != wanted:
@@ -414,8 +430,7 @@ def snapshot_aging(
             )
             _comment(conn, AGING_HISTORY)
         conn.execute(f"DELETE FROM {table} WHERE as_of = $as_of", {"as_of": day})
-        rows = scalar(conn, f"INSERT INTO {table} BY NAME {_select('ar_aging')}", params)
-    return int(rows)
+        return int(scalar(conn, f"INSERT INTO {table} BY NAME {_select('ar_aging')}", params))
 
 
 def _template(name: str) -> SqlTemplate:
