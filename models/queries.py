@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,7 +34,10 @@ def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
 @contextmanager
 def settings(conn: duckdb.DuckDBPyConnection, **values: object) -> Iterator[None]:
     """DuckDB settings for the block, then their values from before. Most (`memory_limit`,
-    `threads`, `preserve_insertion_order`) are the database's, not the connection's."""
+    `threads`, `preserve_insertion_order`) are the database's, not the connection's.
+
+    They are put back with SET, not RESET: in DuckDB 1.5.5 a reset of `memory_limit` shows the
+    default again but leaves the buffer pool at the limit it had."""
     before = {name: _setting(conn, name) for name in values}
     try:
         for name, value in values.items():
@@ -41,10 +45,29 @@ def settings(conn: duckdb.DuckDBPyConnection, **values: object) -> Iterator[None
         yield
     finally:
         for name, value in before.items():
-            # A default comes back exactly by a reset (the text of `18.8 GiB` is rounded).
-            conn.execute(f"RESET {name}")
-            if _setting(conn, name) != value:
-                conn.execute(f"SET {name} = {_quote(value)}")
+            conn.execute(f"SET {name} = {_quote(_as_shown(value))}")
+
+
+def memory_bytes(shown: str) -> float:
+    """A memory size as DuckDB shows it (`18.8 GiB`, `256.0 MiB`) in bytes. DuckDB cuts a size
+    to one decimal, so this is the middle of the sizes the text stands for: setting it shows
+    the same text again (setting `18.8 GiB` itself would show `18.7 GiB`)."""
+    found = _SHOWN_SIZE.fullmatch(shown.strip())
+    if found is None:
+        raise ValueError(f"not a memory size as DuckDB shows one: {shown!r}")
+    number, unit = found.groups()
+    return (float(number) + (0.05 if "." in number else 0.5)) * _UNITS[unit]
+
+
+def _as_shown(value: object) -> object:
+    """A setting's value as read, to be set again: a memory size as its bytes (`memory_bytes`)."""
+    if isinstance(value, str) and _SHOWN_SIZE.fullmatch(value.strip()):
+        return f"{int(memory_bytes(value))}B"
+    return value
+
+
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
+_SHOWN_SIZE = re.compile(r"(\d+(?:\.\d+)?) ?(bytes|KiB|MiB|GiB|TiB|PiB)")
 
 
 def _setting(conn: duckdb.DuckDBPyConnection, name: str) -> object:

@@ -58,7 +58,7 @@ from models.ledgers import (
     save_report_state,
     written_at,
 )
-from models.queries import scalar, settings, table_exists
+from models.queries import memory_bytes, scalar, settings, table_exists
 from models.report_docs import COLUMN_COMMENTS, TABLE_COMMENTS
 from models.sql_template import SqlTemplate, load_template
 from models.transaction import transaction
@@ -202,25 +202,36 @@ def materialize_reports(
 
 
 def _bounded(conn: duckdb.DuckDBPyConnection, write: Callable[[], _T]) -> _T:
-    """`write()` (one transaction) under the reports' memory bound (`reports_memory_limit`),
-    and again without it, with a warning, should it run out of memory under it. Tables are
-    written in parallel, rows in any order: each report's readers order what they read."""
-    previous_limit = scalar(conn, "SELECT current_setting('memory_limit')")
-    limit = reports_memory_limit(conn)
-    try:
-        with settings(conn, preserve_insertion_order=False, memory_limit=limit):
-            return write()
-    except duckdb.OutOfMemoryException as error:
-        _log.warning(
-            "writing the reports ran out of memory under DuckDB's memory_limit of %s (%s); "
-            "writing them again without that bound",
-            limit,
-            str(error).splitlines()[0],
-        )
-    # After running out of memory, a reset of the limit leaves DuckDB 1.5.5's buffer pool at
-    # the bound: the limit from before is set again explicitly.
-    with settings(conn, preserve_insertion_order=False, memory_limit=previous_limit):
+    """`write()` (one transaction) under the reports' memory bound (`reports_memory_limit`)
+    where it is below the limit already set, and again under that limit, with a warning, should
+    it run out of memory under the bound. Tables are written in parallel, rows in any order:
+    each report's readers order what they read."""
+    previous = str(scalar(conn, "SELECT current_setting('memory_limit')"))
+    bound = reports_memory_limit(conn)
+    if memory_bytes(bound) < memory_bytes(previous):
+        with settings(conn, preserve_insertion_order=False, memory_limit=bound):
+            try:
+                return write()
+            except duckdb.Error as error:
+                if not _out_of_memory(error):
+                    raise
+                _log.warning(
+                    "writing the reports ran out of memory under DuckDB's memory_limit of %s "
+                    "(%s); writing them again under %s",
+                    bound,
+                    str(error).splitlines()[0],
+                    previous,
+                )
+    with settings(conn, preserve_insertion_order=False):
         return write()
+
+
+def _out_of_memory(error: duckdb.Error) -> bool:
+    """Whether the write ran out of memory: in a statement, or in its commit (which ends the
+    transaction, so the rollback raises in turn, `models.transaction`)."""
+    return isinstance(error, duckdb.OutOfMemoryException) or isinstance(
+        error.__context__, duckdb.OutOfMemoryException
+    )
 
 
 def reports_memory_limit(conn: duckdb.DuckDBPyConnection) -> str:

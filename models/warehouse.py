@@ -29,6 +29,7 @@ from duckdb_engine import Dialect
 
 from models.ducklake import DuckLake, attach_ducklake, is_write_conflict
 from models.lock_wait import WaitListener, WarehouseBusyError, connect_when_free
+from models.queries import settings
 from models.schema import CANONICAL, CANONICAL_TABLES, REJECTED_RECORDS
 from models.transaction import transaction
 
@@ -172,17 +173,13 @@ class Warehouse:
             conn = attach_ducklake(self.location, read_only=read_only)
         else:
             conn = self._connect_waiting_for_lock(self.location, read_only=read_only)
-        # Both are the database's settings, not the connection's: reset when it closes.
+        # Both are the database's settings, not the connection's: put back when it closes.
         bounds = {"memory_limit": memory_limit, "threads": threads}
-        bounded = [name for name, value in bounds.items() if value is not None]
         try:
             conn.execute("SET TimeZone = 'UTC'")
-            for name in bounded:
-                conn.execute(f"SET {name} = {_quote(str(bounds[name]))}")
-            yield conn
+            with settings(conn, **{name: v for name, v in bounds.items() if v is not None}):
+                yield conn
         finally:
-            for name in bounded:
-                conn.execute(f"RESET {name}")
             conn.close()
 
     def write(

@@ -172,7 +172,8 @@ def _within_id_range(rows: Sequence[Row], filters: Sequence[Filter]) -> Sequence
 
 
 def _row_id(row: Row) -> Any:
-    return row["ID"]
+    """A row's ID as the filters compare it."""
+    return _NUMBER_KEY(row["ID"])
 
 
 # The least and greatest ID each operation admits, of its operands.
@@ -242,6 +243,9 @@ def _key_function(kind: Kind) -> Callable[[Any], Any]:
     if kind == "text":
         return lambda v: str(v).lower()
     return lambda v: v
+
+
+_NUMBER_KEY = _key_function("number")
 
 
 def _test(

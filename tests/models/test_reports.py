@@ -599,9 +599,12 @@ def test_materializing_some_reports_leaves_the_others(conn):
     assert dates == {name: [(ledger.as_of,)] for name in REPORTS} | {"ar_aging": [(earlier,)]}
 
 
-def _bounds(conn: duckdb.DuckDBPyConnection) -> tuple[object, object]:
+def _bounds(conn: duckdb.DuckDBPyConnection) -> tuple[object, object, object]:
+    """The memory limit as set and as DuckDB's buffer pool enforces it, and insertion order."""
     return conn.execute(
-        "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')"
+        "SELECT current_setting('memory_limit'), "
+        "(SELECT memory_limit FROM pragma_database_size()), "
+        "current_setting('preserve_insertion_order')"
     ).fetchone()
 
 
@@ -621,7 +624,7 @@ def test_reports_are_written_under_a_memory_bound_that_grows_with_the_documents(
     before = _bounds(conn)
     during = set()
     materialize_reports(conn, ledger.as_of, on_step=lambda step: during.add(_bounds(conn)))
-    assert during == {(f"{4 * documents}.0 MiB", False)}
+    assert during == {(f"{4 * documents}.0 MiB", f"{4 * documents}.0 MiB", False)}
     assert _bounds(conn) == before
 
 

@@ -647,12 +647,20 @@ def test_id_ranges_narrowed_by_bisection_select_what_a_full_pass_selects(monkeyp
     seed = random.randrange(2**32)
     print(f"seed {seed}")
     rng = random.Random(seed)
-    ids_in_order = sorted(rng.sample(range(1, 5_000), 400))
-    rows = [{"ID": i, "Total": rng.randrange(100), "Stage": rng.choice("ab")} for i in ids_in_order]
     known = {"ID", "Total", "Stage"}
+    zone = ZoneInfo("UTC")
 
-    def filters() -> dict[str, list[str]]:
-        a, b = sorted(rng.sample(range(-10, 5_010), 2))
+    def ledger_rows(scale: int) -> list[dict[str, object]]:
+        """Int IDs, or (scale 10) float IDs, which the filters compare by their text."""
+        ids = [i if scale == 1 else i / scale for i in sorted(rng.sample(range(-50, 5_000), 400))]
+        return [{"ID": i, "Total": rng.randrange(100), "Stage": rng.choice("ab")} for i in ids]
+
+    def filters(scale: int) -> dict[str, list[str]]:
+        a, b = (
+            str(n if scale == 1 else n / scale) for n in sorted(rng.sample(range(-60, 5_010), 2))
+        )
+        if rng.random() < 0.2:
+            a, b = b, a  # an empty range
         on_id = rng.choice(
             [
                 f"between({a},{b})",
@@ -661,10 +669,17 @@ def test_id_ranges_narrowed_by_bisection_select_what_a_full_pass_selects(monkeyp
                 f"le({b})",
                 f"lt({b})",
                 str(a),
-                f"{a}.0",
+                f"{a}5",
                 f"in({a},{b})",
+                f"in({a})",
+                f"!in({a},{b})",
                 f"ne({a})",
                 "null",
+                "ne(null)",
+                "NaN",
+                "ge(Infinity)",
+                "lt(-Infinity)",
+                "text",
             ]
         )
         query = {"ID": [on_id], "orderby": [rng.choice(["ID", "-ID", "Total"])]}
@@ -674,11 +689,19 @@ def test_id_ranges_narrowed_by_bisection_select_what_a_full_pass_selects(monkeyp
             query["search"] = ["any"]
         return query
 
-    zone = ZoneInfo("UTC")
-    for _ in range(300):
-        query = listing.parse(filters(), known, default_page_size=30, max_page_size=250)
-        narrowed = listing.select(rows, query, zone=zone, modified_filter="date")
-        with monkeypatch.context() as m:
-            m.setattr(listing, "_within_id_range", lambda rows, filters: rows)
-            full = listing.select(rows, query, zone=zone, modified_filter="date")
-        assert narrowed == full, (seed, query)
+    def outcome(rows: list[dict[str, object]], query: listing.ListQuery) -> object:
+        try:
+            return listing.select(rows, query, zone=zone, modified_filter="date")
+        except (listing.QueryError, ArithmeticError) as error:
+            return type(error)
+
+    for _ in range(20):
+        scale = rng.choice([1, 1, 10])
+        rows = ledger_rows(scale)
+        for _ in range(30):
+            query = listing.parse(filters(scale), known, default_page_size=30, max_page_size=250)
+            narrowed = outcome(rows, query)
+            with monkeypatch.context() as m:
+                m.setattr(listing, "_within_id_range", lambda rows, filters: rows)
+                full = outcome(rows, query)
+            assert narrowed == full, (seed, query)
