@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import duckdb
 
 from models.extensions import load_extensions
+from models.queries import quote
 
 __all__ = ["ALIAS", "DuckLake", "attach_ducklake", "attach_sql", "in_ducklake", "is_write_conflict"]
 
@@ -43,12 +44,12 @@ class DuckLake:
 
 def attach_sql(lake: DuckLake, *, read_only: bool = False, alias: str = ALIAS) -> str:
     """The ATTACH statement for the lake, as an analyst would type it in any DuckDB."""
-    options = [f"DATA_PATH {_quote(lake.data_path)}"]
+    options = [f"DATA_PATH {quote(lake.data_path)}"]
     if lake.metadata_schema:
-        options.append(f"METADATA_SCHEMA {_quote(lake.metadata_schema)}")
+        options.append(f"METADATA_SCHEMA {quote(lake.metadata_schema)}")
     if read_only:
         options.append("READ_ONLY")
-    return f"ATTACH {_quote('ducklake:postgres:' + lake.catalog)} AS {alias} ({', '.join(options)})"
+    return f"ATTACH {quote('ducklake:postgres:' + lake.catalog)} AS {alias} ({', '.join(options)})"
 
 
 def attach_ducklake(lake: DuckLake, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -124,7 +125,3 @@ def _described(lake: DuckLake, error: duckdb.Error) -> Exception:
         "database the user may create tables in, and that PGPASSWORD (or ~/.pgpass) holds the "
         "password."
     )
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -41,11 +41,11 @@ def settings(conn: duckdb.DuckDBPyConnection, **values: object) -> Iterator[None
     before = {name: _setting(conn, name) for name in values}
     try:
         for name, value in values.items():
-            conn.execute(f"SET {name} = {_quote(value)}")
+            conn.execute(f"SET {name} = {quote(str(value))}")
         yield
     finally:
         for name, value in before.items():
-            conn.execute(f"SET {name} = {_quote(_as_shown(value))}")
+            conn.execute(f"SET {name} = {quote(str(_as_shown(value)))}")
 
 
 def memory_bytes(shown: str) -> float:
@@ -74,5 +74,6 @@ def _setting(conn: duckdb.DuckDBPyConnection, name: str) -> object:
     return scalar(conn, f"SELECT current_setting('{name}')")
 
 
-def _quote(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
+def quote(text: str) -> str:
+    """`text` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"

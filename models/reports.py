@@ -58,7 +58,7 @@ from models.ledgers import (
     save_report_state,
     written_at,
 )
-from models.queries import memory_bytes, scalar, settings, table_exists
+from models.queries import memory_bytes, quote, scalar, settings, table_exists
 from models.report_docs import COLUMN_COMMENTS, TABLE_COMMENTS
 from models.sql_template import SqlTemplate, load_template
 from models.transaction import transaction
@@ -166,7 +166,7 @@ def install_report_macros(conn: duckdb.DuckDBPyConnection) -> None:
     for name in REPORTS:
         conn.execute(_report_macro(name))
         if commented:
-            comment = _quote(TABLE_COMMENTS[name])
+            comment = quote(TABLE_COMMENTS[name])
             conn.execute(f"COMMENT ON MACRO TABLE reports.{name}_at IS {comment}")
 
 
@@ -195,14 +195,12 @@ def materialize_reports(
         raise ValueError(f"unknown report {unknown[0]!r}; reports are {REPORTS}")
     if install:
         install_report_macros(conn)
-    rows = _bounded(
-        conn, lambda: _write_reports_at_once(conn, names, as_of, aging or Aging(), on_step)
-    )
+    rows = _bounded(conn, lambda: _write_reports(conn, names, as_of, aging or Aging(), on_step))
     return {name: int(count) for name, count in rows.items()}
 
 
 def _bounded(conn: duckdb.DuckDBPyConnection, write: Callable[[], _T]) -> _T:
-    """`write()` (one transaction) under the reports' memory bound (`reports_memory_limit`)
+    """`write()` in one transaction under the reports' memory bound (`reports_memory_limit`)
     where it is below the limit already set, and again under that limit, with a warning, should
     it run out of memory under the bound. Tables are written in parallel, rows in any order:
     each report's readers order what they read."""
@@ -211,7 +209,8 @@ def _bounded(conn: duckdb.DuckDBPyConnection, write: Callable[[], _T]) -> _T:
     if memory_bytes(bound) < memory_bytes(previous):
         with settings(conn, preserve_insertion_order=False, memory_limit=bound):
             try:
-                return write()
+                with transaction(conn):
+                    return write()
             except duckdb.Error as error:
                 if not _out_of_memory(error):
                     raise
@@ -222,7 +221,7 @@ def _bounded(conn: duckdb.DuckDBPyConnection, write: Callable[[], _T]) -> _T:
                     str(error).splitlines()[0],
                     previous,
                 )
-    with settings(conn, preserve_insertion_order=False):
+    with settings(conn, preserve_insertion_order=False), transaction(conn):
         return write()
 
 
@@ -243,17 +242,6 @@ def reports_memory_limit(conn: duckdb.DuckDBPyConnection) -> str:
         "+ (SELECT count(*) FROM canonical.payments)",
     )
     return f"{max(_MEMORY_FLOOR, _MEMORY_PER_DOCUMENT * int(documents)) // 2**20}MiB"
-
-
-def _write_reports_at_once(
-    conn: duckdb.DuckDBPyConnection,
-    names: Sequence[str],
-    as_of: date,
-    aging: Aging,
-    on_step: Callable[[str], None],
-) -> dict[str, int]:
-    with transaction(conn):
-        return _write_reports(conn, names, as_of, aging, on_step)
 
 
 def _write_reports(
@@ -433,15 +421,12 @@ def _write_aging_snapshot(
     conn: duckdb.DuckDBPyConnection, day: date, params: dict[str, object]
 ) -> int:
     table = f"reports.{AGING_HISTORY}"
-    with transaction(conn):
-        wanted = _columns(conn, f"{_select('ar_aging')} LIMIT 0", params)
-        if _table_columns(conn, AGING_HISTORY) != wanted:
-            conn.execute(
-                f"CREATE OR REPLACE TABLE {table} AS {_select('ar_aging')} LIMIT 0", params
-            )
-            _comment(conn, AGING_HISTORY)
-        conn.execute(f"DELETE FROM {table} WHERE as_of = $as_of", {"as_of": day})
-        return int(scalar(conn, f"INSERT INTO {table} BY NAME {_select('ar_aging')}", params))
+    wanted = _columns(conn, f"{_select('ar_aging')} LIMIT 0", params)
+    if _table_columns(conn, AGING_HISTORY) != wanted:
+        conn.execute(f"CREATE OR REPLACE TABLE {table} AS {_select('ar_aging')} LIMIT 0", params)
+        _comment(conn, AGING_HISTORY)
+    conn.execute(f"DELETE FROM {table} WHERE as_of = $as_of", {"as_of": day})
+    return int(scalar(conn, f"INSERT INTO {table} BY NAME {_select('ar_aging')}", params))
 
 
 def _template(name: str) -> SqlTemplate:
@@ -514,14 +499,10 @@ def _table_columns(conn: duckdb.DuckDBPyConnection, name: str) -> list[str]:
 def _comment(
     conn: duckdb.DuckDBPyConnection, name: str, kind: Literal["TABLE", "VIEW"] = "TABLE"
 ) -> None:
-    conn.execute(f"COMMENT ON {kind} reports.{name} IS {_quote(TABLE_COMMENTS[name])}")
+    conn.execute(f"COMMENT ON {kind} reports.{name} IS {quote(TABLE_COMMENTS[name])}")
     documented = COLUMN_COMMENTS[name]
     for column in _table_columns(conn, name):
         if column in documented:
             conn.execute(
-                f"COMMENT ON COLUMN reports.{name}.{column} IS {_quote(documented[column])}"
+                f"COMMENT ON COLUMN reports.{name}.{column} IS {quote(documented[column])}"
             )
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

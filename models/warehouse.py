@@ -29,7 +29,7 @@ from duckdb_engine import Dialect
 
 from models.ducklake import DuckLake, attach_ducklake, is_write_conflict
 from models.lock_wait import WaitListener, WarehouseBusyError, connect_when_free
-from models.queries import settings
+from models.queries import quote, settings
 from models.schema import CANONICAL, CANONICAL_TABLES, REJECTED_RECORDS
 from models.transaction import transaction
 
@@ -264,12 +264,12 @@ def _ensure_table(conn: duckdb.DuckDBPyConnection, table: sa.Table) -> None:
         conn.execute(f"DROP TABLE {table.schema}.{table.name}")
     conn.execute(table_ddl(table))
     if table.comment:
-        conn.execute(f"COMMENT ON TABLE {table.schema}.{table.name} IS {_quote(table.comment)}")
+        conn.execute(f"COMMENT ON TABLE {table.schema}.{table.name} IS {quote(table.comment)}")
     for column in table.columns:
         if column.comment:
             conn.execute(
                 f"COMMENT ON COLUMN {table.schema}.{table.name}.{column.name} "
-                f"IS {_quote(column.comment)}"
+                f"IS {quote(column.comment)}"
             )
 
 
@@ -285,7 +285,3 @@ def table_ddl(table: sa.Table) -> str:
         for c in table.columns
     )
     return f"CREATE TABLE {table.schema}.{table.name} (\n    {columns}\n)"
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

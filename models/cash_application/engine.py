@@ -34,6 +34,7 @@ import numpy as np
 from models.cash_application.calibration import load_calibration
 from models.cash_application.columns import COLUMN_COMMENTS, TABLE_COMMENT
 from models.cash_application.subsets import exact_subsets
+from models.queries import quote
 from models.transaction import transaction
 
 __all__ = ["REPORT", "CashApplicationSettings", "SuggestionRun", "suggest_cash_applications"]
@@ -156,13 +157,9 @@ def _suggest(
 
 
 def _comment(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(f"COMMENT ON TABLE reports.{REPORT} IS {_quote(TABLE_COMMENT)}")
+    conn.execute(f"COMMENT ON TABLE reports.{REPORT} IS {quote(TABLE_COMMENT)}")
     for column, text in COLUMN_COMMENTS.items():
-        conn.execute(f"COMMENT ON COLUMN reports.{REPORT}.{column} IS {_quote(text)}")
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+        conn.execute(f"COMMENT ON COLUMN reports.{REPORT}.{column} IS {quote(text)}")
 
 
 def _find_sets(conn: duckdb.DuckDBPyConnection, budget_s: float) -> int:
